@@ -1,0 +1,142 @@
+//! The one error type of the library, its kinds and the process exit code of each kind.
+//!
+//! Messages never contain a secret value: they name the file, the document and the key path,
+//! never the text of a value. The binary prints `kseal: error: <message>` and the hint.
+
+use std::fmt;
+
+/// What went wrong, coarsely: each kind has its own documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A bug or an unexpected failure (exit 1).
+    Internal,
+    /// Bad command line (exit 2; clap uses the same code).
+    Usage,
+    /// An input file or stdin could not be read (exit 3).
+    Input,
+    /// The input is not valid YAML/JSON, not a valid sops file or not a valid manifest (exit 4).
+    Format,
+    /// No identity could open the file's data key (exit 5).
+    NoIdentity,
+    /// MAC mismatch or a value that fails authentication: the file was tampered with (exit 6).
+    Integrity,
+    /// The output could not be written (exit 7).
+    Output,
+    /// Recipients or `.sops.yaml` configuration missing or invalid (exit 8).
+    Config,
+    /// A valid input that uses something kseal does not support (exit 9).
+    Unsupported,
+    /// The input was refused: already encrypted, or nothing to encrypt (exit 10).
+    Refused,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Internal => 1,
+            Kind::Usage => 2,
+            Kind::Input => 3,
+            Kind::Format => 4,
+            Kind::NoIdentity => 5,
+            Kind::Integrity => 6,
+            Kind::Output => 7,
+            Kind::Config => 8,
+            Kind::Unsupported => 9,
+            Kind::Refused => 10,
+        }
+    }
+}
+
+/// A kseal error: a kind, a message without secret values, an optional hint, and where it
+/// happened (file, 1-based document number, key path).
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+    pub file: Option<String>,
+    pub doc: Option<usize>,
+    pub path: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), hint: None, file: None, doc: None, path: None }
+    }
+    pub fn format(message: impl Into<String>) -> Self {
+        Self::new(Kind::Format, message)
+    }
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(Kind::Integrity, message)
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// Sets the file name unless a more precise one is already set.
+    pub fn in_file(mut self, file: impl Into<String>) -> Self {
+        if self.file.is_none() {
+            self.file = Some(file.into());
+        }
+        self
+    }
+    /// Sets the 0-based document index (displayed 1-based) unless already set.
+    pub fn in_doc(mut self, index: usize) -> Self {
+        if self.doc.is_none() {
+            self.doc = Some(index + 1);
+        }
+        self
+    }
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.into());
+        }
+        self
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}: ")?;
+        }
+        if let Some(doc) = self.doc {
+            write!(f, "document {doc}: ")?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, "{path}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Renders a key path the way users read it: `data.password`, `metadata.name`.
+pub fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        path.join(".")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_file_document_and_path() {
+        let e = Error::integrity("value failed authentication")
+            .at_path("data.password")
+            .in_doc(1)
+            .in_file("s.yaml");
+        assert_eq!(e.to_string(), "s.yaml: document 2: data.password: value failed authentication");
+        assert_eq!(e.exit_code(), 6);
+    }
+}

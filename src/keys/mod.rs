@@ -1,0 +1,1 @@
+//! age recipients and identities (placeholder, being written).

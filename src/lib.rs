@@ -1,0 +1,12 @@
+//! kseal: encrypt the values of Kubernetes Secrets in the SOPS v3 format (age recipients),
+//! keeping every other byte of the manifest as the user wrote it.
+//!
+//! The library is pure: bytes in, bytes out. Reading files, finding keys on disk and printing
+//! belong to the binary's `commands` layer.
+
+pub mod error;
+pub mod keys;
+pub mod kube;
+pub mod secret;
+pub mod sops;
+pub mod yaml;

@@ -1,0 +1,4 @@
+//! Lossless YAML: documents, mappings and scalars with exact byte spans, go-yaml-v3 scalar
+//! typing, and splicing replacement text into the original bytes.
+
+pub mod scalar;

@@ -1,0 +1,1 @@
+//! go-yaml v3 scalar typing (placeholder, being written).
