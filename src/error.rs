@@ -63,7 +63,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, file: None, doc: None, path: None }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            file: None,
+            doc: None,
+            path: None,
+        }
     }
     pub fn format(message: impl Into<String>) -> Self {
         Self::new(Kind::Format, message)
@@ -136,7 +143,10 @@ mod tests {
             .at_path("data.password")
             .in_doc(1)
             .in_file("s.yaml");
-        assert_eq!(e.to_string(), "s.yaml: document 2: data.password: value failed authentication");
+        assert_eq!(
+            e.to_string(),
+            "s.yaml: document 2: data.password: value failed authentication"
+        );
         assert_eq!(e.exit_code(), 6);
     }
 }

@@ -1,1 +1,188 @@
-//! Kubernetes knowledge.
+//! Kubernetes knowledge: which documents are Secrets, what `data` and `stringData` must hold,
+//! and which fields of a Secret leak its plaintext or only carry server state.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::error::{Error, Result};
+use crate::yaml::scalar::{self, Typed};
+use crate::yaml::splice::{self, Edit};
+use crate::yaml::tree::{Document, Mapping, Node, Stream};
+
+/// `kubectl apply` (client side) stores the whole object, values included, in this annotation.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Fields the API server fills in; `kubectl get -o yaml` shows them, Git does not need them.
+pub const SERVER_FIELDS: [&str; 6] = [
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "generation",
+];
+
+pub fn is_secret(doc: &Document) -> bool {
+    doc.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+}
+
+fn metadata(doc: &Document) -> Option<&Mapping> {
+    doc.root_mapping()?.get("metadata")?.as_mapping()
+}
+
+/// Secret names for messages: `Secret db-credentials`.
+pub fn describe(doc: &Document) -> String {
+    match metadata(doc).and_then(|m| m.get_str("name")) {
+        Some(n) => format!("Secret {n}"),
+        None => "Secret".to_string(),
+    }
+}
+
+/// Kubernetes decodes `data` values as standard base64, ignoring line breaks.
+pub fn is_valid_base64(s: &str) -> bool {
+    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    STANDARD.decode(compact.as_bytes()).is_ok()
+}
+
+/// Checks a Secret document: every `data` value must be base64. Returns warnings for
+/// `stringData` values that YAML types as something other than a string.
+pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    let Some(root) = doc.root_mapping() else {
+        return Ok(warnings);
+    };
+    if let Some(data) = root.get("data") {
+        if let Some(m) = data.as_mapping() {
+            for (k, v) in &m.entries {
+                let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("?");
+                let Some(s) = v.as_scalar() else {
+                    return Err(Error::format("the value is not a string")
+                        .at_path(format!("data.{key}"))
+                        .in_doc(index));
+                };
+                let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref());
+                if matches!(typed, Ok(Typed::Null)) {
+                    continue;
+                }
+                if !is_valid_base64(&s.value) {
+                    return Err(Error::format("not valid base64")
+                        .at_path(format!("data.{key}"))
+                        .in_doc(index)
+                        .with_hint("Kubernetes requires base64 under `data`; put plain text under `stringData` instead"));
+                }
+            }
+        }
+    }
+    if let Some(m) = root.get("stringData").and_then(Node::as_mapping) {
+        for (k, v) in &m.entries {
+            let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("?");
+            if let Some(s) = v.as_scalar() {
+                if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
+                    if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
+                        warnings.push(format!(
+                            "document {}: stringData.{key} is a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
+                            index + 1,
+                            t.sops_type()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// Edits that take out what must not be committed: the last-applied annotation always, and
+/// the server-populated fields when `clean` is set. Returns the edits and a note for each.
+pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<String>) {
+    let mut edits = Vec::new();
+    let mut notes = Vec::new();
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if !is_secret(doc) {
+            continue;
+        }
+        let Some(meta) = metadata(doc) else { continue };
+        let mut removed_annotations = false;
+        if let Some(idx) = meta
+            .entries
+            .iter()
+            .position(|(k, _)| k.as_scalar().is_some_and(|s| s.value == "annotations"))
+        {
+            if let Some(ann) = meta.entries[idx].1.as_mapping() {
+                if let Some(a) = ann
+                    .entries
+                    .iter()
+                    .position(|(k, _)| k.as_scalar().is_some_and(|s| s.value == LAST_APPLIED))
+                {
+                    if ann.entries.len() == 1 && !meta.flow {
+                        edits.push(splice::remove_entry(src, meta, idx));
+                        removed_annotations = true;
+                    } else {
+                        edits.push(splice::remove_entry(src, ann, a));
+                    }
+                    notes.push(format!(
+                        "document {}: removed the {LAST_APPLIED} annotation of {}: it holds the Secret's plaintext",
+                        i + 1,
+                        describe(doc)
+                    ));
+                }
+            }
+        }
+        if clean && !meta.flow {
+            for (idx, (k, _)) in meta.entries.iter().enumerate() {
+                let Some(name) = k.as_scalar().map(|s| s.value.as_str()) else {
+                    continue;
+                };
+                if SERVER_FIELDS.contains(&name) || (name == "annotations" && removed_annotations) {
+                    if name != "annotations" {
+                        edits.push(splice::remove_entry(src, meta, idx));
+                        notes.push(format!(
+                            "document {}: dropped metadata.{name} (--clean)",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (edits, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::tree::parse;
+
+    #[test]
+    fn base64_checks_name_the_key() {
+        let src = "kind: Secret\ndata:\n  ok: YWJj\n  bad: not base64!\n";
+        let st = parse(src).unwrap();
+        let e = check_secret(&st.docs[0], 0).err().unwrap();
+        assert_eq!(e.to_string(), "document 1: data.bad: not valid base64");
+        assert!(!e.to_string().contains("not base64!"));
+    }
+
+    #[test]
+    fn string_data_numbers_warn() {
+        let st = parse("kind: Secret\nstringData:\n  port: 5432\n  name: x\n").unwrap();
+        let w = check_secret(&st.docs[0], 0).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("stringData.port"));
+    }
+
+    #[test]
+    fn sanitize_removes_last_applied_and_server_fields() {
+        let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {\"data\":{\"p\":\"czNj\"}}\n  name: db\n  uid: 123\n  resourceVersion: \"5\"\ndata:\n  p: czNj\n";
+        let st = parse(src).unwrap();
+        let (edits, notes) = sanitize(src, &st, true);
+        let out = splice::apply(src, edits).unwrap();
+        assert_eq!(
+            out.as_str(),
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  p: czNj\n"
+        );
+        assert_eq!(notes.len(), 3);
+        let (edits, _) = sanitize(src, &st, false);
+        let out = splice::apply(src, edits).unwrap();
+        assert!(out.contains("uid: 123") && !out.contains("last-applied"));
+    }
+}

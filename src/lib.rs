@@ -4,6 +4,7 @@
 //! The library is pure: bytes in, bytes out. Reading files, finding keys on disk and printing
 //! belong to the binary's `commands` layer.
 
+pub mod config;
 pub mod error;
 pub mod keys;
 pub mod kube;

@@ -1,1 +1,8 @@
-//! sops.
+//! The SOPS v3 format: encrypted values, crypt rules, the MAC, the `sops:` block, and whole
+//! files (decrypt and encrypt by splicing into the original bytes).
+
+pub mod file;
+pub mod mac;
+pub mod metadata;
+pub mod rules;
+pub mod value;

@@ -2,3 +2,5 @@
 //! typing, and splicing replacement text into the original bytes.
 
 pub mod scalar;
+pub mod splice;
+pub mod tree;

@@ -1,0 +1,182 @@
+//! `kseal decrypt`: files or directories to one stream of plain manifests, or in place.
+//! Nothing is written until every input has decrypted and verified.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use zeroize::Zeroizing;
+
+use kseal::error::{Error, Result};
+use kseal::keys::Identities;
+use kseal::sops::file::{self, DecryptOptions};
+
+use super::{check_in_place, load_identities, warn, IdentityOpener};
+use crate::cli::DecryptArgs;
+use crate::fsio::{self, Input};
+
+struct Done {
+    text: Zeroizing<String>,
+    encrypted: bool,
+    mac_ok: bool,
+}
+
+pub fn run(args: &DecryptArgs) -> Result<()> {
+    let inputs = fsio::expand_inputs(&args.files)?;
+    if args.out.in_place {
+        check_in_place(&inputs)?;
+    }
+    let opts = DecryptOptions {
+        ignore_mac: args.ignore_mac,
+    };
+    // Identities are loaded once, and only if some input is encrypted.
+    let ids: OnceLock<Result<Identities>> = OnceLock::new();
+    let results = parallel_map(&inputs, |input| {
+        let name = input.name();
+        let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
+        let ids = ids.get_or_init(|| load_identities(&args.identity));
+        let out = match ids {
+            Ok(ids) => file::decrypt(&text, &IdentityOpener { ids }, &opts),
+            Err(e) => {
+                // Plain files do not need keys: only fail if this one is encrypted.
+                match file::decrypt(&text, &NoKeys, &opts) {
+                    Ok(d) => Ok(d),
+                    Err(_) => Err(Error {
+                        hint: e.hint.clone(),
+                        ..Error::new(e.kind, e.message.clone())
+                    }),
+                }
+            }
+        }
+        .map_err(|e| e.in_file(&name))?;
+        let (encrypted, mac_ok) = match &out.envelope {
+            Some(env) => (true, env.mac_ok),
+            None => (false, true),
+        };
+        Ok(Done {
+            text: out.text,
+            encrypted,
+            mac_ok,
+        })
+    });
+    let mut done = Vec::with_capacity(results.len());
+    for r in results {
+        done.push(r?);
+    }
+    for (input, d) in inputs.iter().zip(&done) {
+        if !d.mac_ok {
+            warn(&format!(
+                "{}: MAC mismatch ignored (--ignore-mac): this file may have been tampered with",
+                input.name()
+            ));
+        }
+    }
+    if args.out.in_place {
+        for (input, d) in inputs.iter().zip(&done) {
+            if let (Input::File(p), true) = (input, d.encrypted) {
+                fsio::write_atomic(p, d.text.as_bytes(), 0o600)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut stream = Zeroizing::new(String::with_capacity(
+        done.iter().map(|d| d.text.len() + 5).sum(),
+    ));
+    for d in &done {
+        join_documents(&mut stream, &d.text);
+    }
+    match &args.out.output {
+        Some(path) => fsio::write_atomic(path, stream.as_bytes(), 0o600),
+        None => fsio::write_stdout(stream.as_bytes()),
+    }
+}
+
+/// Appends one file's documents to a stream, with a `---` separator between files.
+fn join_documents(stream: &mut String, text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    if !stream.is_empty() {
+        if !stream.ends_with('\n') {
+            stream.push('\n');
+        }
+        if !text.starts_with("---") {
+            stream.push_str("---\n");
+        }
+    }
+    stream.push_str(text);
+}
+
+/// A key opener for when identities could not be loaded: plain files still pass through.
+struct NoKeys;
+
+impl file::KeyOpener for NoKeys {
+    fn open(&self, _meta: &kseal::sops::metadata::Metadata) -> Result<kseal::secret::DataKey> {
+        Err(Error::new(kseal::error::Kind::NoIdentity, "no identities"))
+    }
+}
+
+/// Runs `f` over the inputs on all cores; results keep the input order.
+pub fn parallel_map<T: Send>(
+    inputs: &[Input],
+    f: impl Fn(&Input) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len());
+    if workers <= 1 {
+        return inputs.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<T>>> = (0..inputs.len()).map(|_| None).collect();
+    let chunks: Vec<Vec<(usize, Result<T>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= inputs.len() {
+                            break;
+                        }
+                        mine.push((i, f(&inputs[i])));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in chunks.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::new(
+                    kseal::error::Kind::Internal,
+                    "a worker thread failed",
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_joined_with_separators() {
+        let mut s = String::new();
+        join_documents(&mut s, "a: 1");
+        join_documents(&mut s, "");
+        join_documents(&mut s, "---\nb: 2\n");
+        join_documents(&mut s, "c: 3\n");
+        assert_eq!(s, "a: 1\n---\nb: 2\n---\nc: 3\n");
+    }
+}

@@ -1,0 +1,249 @@
+//! `kseal encrypt`: seal the Secrets of a manifest for their recipients, keeping every other
+//! byte, and check the result decrypts before writing it.
+
+use std::path::{Path, PathBuf};
+
+use kseal::config::{Config, CreationRule};
+use kseal::error::{Error, Kind, Result};
+use kseal::keys::{self, Recipient};
+use kseal::kube;
+use kseal::secret::DataKey;
+use kseal::sops::file::{self, DecryptOptions, EncryptSettings};
+use kseal::sops::metadata::{self, AgeEntry};
+use kseal::sops::rules::CryptRule;
+use kseal::yaml::{splice, tree};
+
+use super::{check_in_place, env_var, note, warn};
+use crate::cli::EncryptArgs;
+use crate::fsio::{self, Input};
+
+/// Recipients and crypt rule for one file.
+struct Plan {
+    recipients: Vec<Recipient>,
+    rule: CryptRule,
+    mac_only_encrypted: bool,
+}
+
+pub fn run(args: &EncryptArgs) -> Result<()> {
+    let inputs = fsio::expand_inputs(&args.files)?;
+    if args.out.in_place {
+        check_in_place(&inputs)?;
+    } else if inputs.len() > 1 {
+        return Err(Error::new(
+            Kind::Usage,
+            "several inputs need --in-place: each file is its own envelope",
+        )
+        .with_hint("encrypt one file at a time to stdout or -o, or use -i"));
+    }
+    let flag_recipients = recipients_from_flags(args)?;
+    let config = if flag_recipients.is_empty() {
+        load_config(args.config.as_deref())?
+    } else {
+        None
+    };
+    for input in &inputs {
+        let name = input.name();
+        let plan =
+            plan_for(input, &flag_recipients, config.as_ref()).map_err(|e| e.in_file(&name))?;
+        let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
+        let out = encrypt_text(&text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
+        match (input, &args.out.output, args.out.in_place) {
+            (Input::File(p), _, true) => fsio::write_atomic(p, out.as_bytes(), 0o644)?,
+            (_, Some(o), _) => fsio::write_atomic(o, out.as_bytes(), 0o644)?,
+            _ => fsio::write_stdout(out.as_bytes())?,
+        }
+    }
+    Ok(())
+}
+
+fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
+    if text.trim().is_empty() {
+        return Err(Error::new(
+            Kind::Refused,
+            "the input is empty: nothing to encrypt",
+        ));
+    }
+    let mut stream = tree::parse(text)?;
+    let (edits, notes) = kube::sanitize(text, &stream, clean);
+    let sanitized;
+    let text = if edits.is_empty() {
+        text
+    } else {
+        sanitized = splice::apply(text, edits)?;
+        stream = tree::parse(&sanitized)?;
+        sanitized.as_str()
+    };
+    for n in notes {
+        note(&n);
+    }
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if kube::is_secret(doc) {
+            for w in kube::check_secret(doc, i)? {
+                warn(&w);
+            }
+        }
+    }
+    let key = DataKey::generate()
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+    let mut age = Vec::with_capacity(plan.recipients.len());
+    for r in &plan.recipients {
+        age.push(AgeEntry {
+            recipient: r.text().to_string(),
+            enc: keys::wrap(&key, r)?,
+        });
+    }
+    let settings = EncryptSettings {
+        rule: plan.rule.clone(),
+        mac_only_encrypted: plan.mac_only_encrypted,
+        key: &key,
+        age,
+        lastmodified: metadata::now_lastmodified(),
+        version: metadata::SOPS_FORMAT_VERSION.to_string(),
+        stash: None,
+    };
+    let out = file::encrypt_stream(text, &stream, &settings, &kube::is_secret)?;
+    // Safety net: what we write must open with the same key and verify.
+    let check = file::decrypt(&out, &key, &DecryptOptions::default()).map_err(|e| {
+        Error::new(
+            Kind::Internal,
+            format!("the encrypted output does not verify ({e}); nothing was written"),
+        )
+    })?;
+    if check.envelope.is_none() {
+        return Err(Error::new(
+            Kind::Internal,
+            "the encrypted output has no envelope; nothing was written",
+        ));
+    }
+    Ok(out)
+}
+
+fn recipients_from_flags(args: &EncryptArgs) -> Result<Vec<Recipient>> {
+    let mut out = Vec::new();
+    for a in &args.age {
+        out.extend(keys::parse_recipient_list(a)?);
+    }
+    for f in &args.recipients_file {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            Error::new(
+                Kind::Input,
+                format!("cannot read recipients file {}: {e}", f.display()),
+            )
+        })?;
+        out.extend(
+            keys::parse_recipient_list(&text).map_err(|e| e.in_file(f.display().to_string()))?,
+        );
+    }
+    if out.is_empty() {
+        for var in ["KSEAL_AGE_RECIPIENTS", "SOPS_AGE_RECIPIENTS"] {
+            if let Some(v) = env_var(var).filter(|v| !v.trim().is_empty()) {
+                out.extend(keys::parse_recipient_list(&v).map_err(|e| e.in_file(var))?);
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `.sops.yaml` in effect: `--config`, `KSEAL_CONFIG`/`SOPS_CONFIG`, or the first one found
+/// from the working directory upward.
+fn load_config(flag: Option<&Path>) -> Result<Option<(PathBuf, Config)>> {
+    let explicit = flag.map(Path::to_path_buf).or_else(|| {
+        env_var("KSEAL_CONFIG")
+            .or_else(|| env_var("SOPS_CONFIG"))
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let path = match explicit {
+        Some(p) => p,
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Error::new(Kind::Config, format!("no working directory: {e}")))?;
+            match cwd
+                .ancestors()
+                .take(100)
+                .map(|d| d.join(".sops.yaml"))
+                .find(|p| p.is_file())
+            {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::new(Kind::Config, format!("cannot read {}: {e}", path.display())))?;
+    let config = Config::parse(&text).map_err(|e| e.in_file(path.display().to_string()))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Some((std::fs::canonicalize(&dir).unwrap_or(dir), config)))
+}
+
+fn no_recipient() -> Error {
+    Error::new(Kind::Config, "no recipient to encrypt to").with_hint(
+        "give one with --age age1... (or --recipients-file, KSEAL_AGE_RECIPIENTS), or add a creation rule with `age:` to .sops.yaml",
+    )
+}
+
+fn plan_for(
+    input: &Input,
+    flags: &[Recipient],
+    config: Option<&(PathBuf, Config)>,
+) -> Result<Plan> {
+    if !flags.is_empty() {
+        let recipients = flags
+            .iter()
+            .map(|r| Recipient::parse(r.text()))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(Plan {
+            recipients,
+            rule: CryptRule::kubernetes(),
+            mac_only_encrypted: false,
+        });
+    }
+    let Some((dir, config)) = config else {
+        return Err(no_recipient());
+    };
+    let rel = match input {
+        Input::Stdin => String::new(),
+        Input::File(p) => {
+            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            abs.strip_prefix(dir)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| abs.to_string_lossy().into_owned())
+        }
+    };
+    let rule: &CreationRule = config.rule_for(&rel).ok_or_else(|| {
+        Error::new(
+            Kind::Config,
+            "no creation rule of .sops.yaml matches this file",
+        )
+        .with_hint("add a matching path_regex to .sops.yaml, or give recipients with --age")
+    })?;
+    if rule.key_groups > 1 {
+        return Err(Error::new(
+            Kind::Unsupported,
+            format!("the matching creation rule has {} key groups (Shamir secret sharing); kseal supports one", rule.key_groups),
+        ));
+    }
+    if rule.age.is_empty() {
+        if !rule.other_keys.is_empty() {
+            return Err(Error::new(
+                Kind::Unsupported,
+                format!("the matching creation rule lists only {} keys; kseal encrypts to age recipients", rule.other_keys.join(", ")),
+            ));
+        }
+        return Err(no_recipient());
+    }
+    let recipients = rule
+        .age
+        .iter()
+        .map(|r| Recipient::parse(r))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Plan {
+        recipients,
+        rule: rule
+            .crypt_rule
+            .clone()
+            .unwrap_or_else(CryptRule::kubernetes),
+        mac_only_encrypted: rule.mac_only_encrypted,
+    })
+}

@@ -1,0 +1,474 @@
+//! Recipients (public keys): parsing the strings that flags, variables, recipients files and
+//! `.sops.yaml` give, and wrapping a data key for one recipient as the armored age file that
+//! sops stores in `enc`.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+
+use age::armor::{ArmoredWriter, Format};
+
+use super::age_error_text;
+use super::prompt::TerminalCallbacks;
+use crate::error::{Error, Kind, Result};
+use crate::secret::DataKey;
+
+/// A parsed recipient (public key) and its original text, which sops stores verbatim in
+/// `recipient:`.
+#[derive(Clone)]
+pub struct Recipient {
+    text: String,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    /// X25519, ssh-ed25519, ssh-rsa and the tagged (`age1tag1`, `age1tagpq1`) types, which the
+    /// age crate wraps itself.
+    Native(Arc<dyn age::Recipient + Send + Sync>),
+    /// `age1<name>1...`: the `age-plugin-<name>` binary is looked up when a key is wrapped, not
+    /// when the recipient is parsed, so that listing or comparing recipients (`.sops.yaml`,
+    /// `updatekeys`) works on machines without the plugin.
+    Plugin(age::plugin::Recipient),
+}
+
+impl Recipient {
+    /// Parses one recipient, ignoring surrounding whitespace.
+    ///
+    /// Accepted: X25519 `age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`, plugin recipients
+    /// `age1<name>1...` and the tagged `age1tag1...`/`age1tagpq1...` types.
+    pub fn parse(s: &str) -> Result<Recipient> {
+        let text = s.trim();
+        if text.is_empty() {
+            return Err(Error::new(Kind::Config, "empty recipient"));
+        }
+        // People paste the wrong half of a key pair: say so without echoing the secret.
+        if starts_with_ignore_case(text, "AGE-SECRET-KEY-")
+            || starts_with_ignore_case(text, "AGE-PLUGIN-")
+        {
+            return Err(Error::new(
+                Kind::Config,
+                "this is an age identity (a private key), not a recipient",
+            )
+            .with_hint(
+                "give the public key instead: `age-keygen -y KEYFILE` prints it; \
+                 never put private keys in flags, .sops.yaml or recipients files",
+            ));
+        }
+        if text.starts_with("-----BEGIN") {
+            return Err(Error::new(
+                Kind::Config,
+                "this is a private key or an encrypted file, not a recipient",
+            )
+            .with_hint("give the public key instead (age1... or the content of the .pub file)"));
+        }
+
+        let inner = if starts_with_ignore_case(text, "age1") {
+            parse_age(text)?
+        } else if text.starts_with("ssh-") || text.starts_with("sk-") || text.starts_with("ecdsa-")
+        {
+            parse_ssh(text)?
+        } else {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "not a recipient: expected age1..., ssh-ed25519 or ssh-rsa (got {})",
+                    shorten(text)
+                ),
+            ));
+        };
+        Ok(Recipient {
+            text: text.to_string(),
+            inner,
+        })
+    }
+
+    /// The recipient as the user wrote it (trimmed), as stored in the sops file.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A recipient is public: its text is all there is to show.
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Recipient").field(&self.text).finish()
+    }
+}
+
+impl PartialEq for Recipient {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Recipient {}
+
+/// Parses the `age1...` family. The Bech32 human-readable part (everything before the last
+/// `1`; the data alphabet has no `1`) says which type it is.
+fn parse_age(text: &str) -> Result<Inner> {
+    let hrp = text[..text.rfind('1').unwrap_or(0)].to_ascii_lowercase();
+    let invalid = |e: &str| {
+        Error::new(
+            Kind::Config,
+            format!("invalid age recipient {}: {e}", shorten(text)),
+        )
+    };
+    match hrp.as_str() {
+        "age" => text
+            .parse::<age::x25519::Recipient>()
+            .map(|r| Inner::Native(Arc::new(r)))
+            .map_err(invalid),
+        "age1pq" => Err(Error::new(
+            Kind::Unsupported,
+            "post-quantum age recipients (age1pq1...) are not supported yet",
+        )
+        .with_hint(
+            "no released Rust age library implements the hybrid ML-KEM-768 + X25519 type; \
+             use an X25519 recipient (age-keygen) or sops >= 3.12 for this key",
+        )),
+        "age1tag" => text
+            .parse::<age::tag::Recipient>()
+            .map(|r| Inner::Native(Arc::new(r)))
+            .map_err(invalid),
+        "age1tagpq" => text
+            .parse::<age::tagpq::Recipient>()
+            .map(|r| Inner::Native(Arc::new(r)))
+            .map_err(invalid),
+        _ => text
+            .parse::<age::plugin::Recipient>()
+            .map(Inner::Plugin)
+            .map_err(invalid),
+    }
+}
+
+fn parse_ssh(text: &str) -> Result<Inner> {
+    use age::ssh::ParseRecipientKeyError as E;
+    match text.parse::<age::ssh::Recipient>() {
+        Ok(r) => Ok(Inner::Native(Arc::new(r))),
+        Err(E::Unsupported(key_type)) => Err(Error::new(
+            Kind::Unsupported,
+            format!("SSH key type {key_type} cannot be an age recipient"),
+        )
+        .with_hint(
+            "age supports ssh-ed25519 and ssh-rsa keys; hardware (sk-) keys need an age plugin",
+        )),
+        Err(E::RsaModulusTooSmall) => Err(Error::new(
+            Kind::Unsupported,
+            "this ssh-rsa key is shorter than 2048 bits, which age refuses as too weak",
+        )),
+        Err(E::RsaModulusTooLarge) => Err(Error::new(
+            Kind::Unsupported,
+            "this ssh-rsa key is longer than age supports (16384 bits)",
+        )),
+        Err(_) => Err(Error::new(
+            Kind::Config,
+            format!("invalid SSH public key {}", shorten(text)),
+        )),
+    }
+}
+
+/// Parses a list of recipients separated by commas and/or newlines, as given by `--age a,b`,
+/// `KSEAL_AGE_RECIPIENTS` or a recipients file; blank lines and `#` comment lines are skipped.
+pub fn parse_recipient_list(s: &str) -> Result<Vec<Recipient>> {
+    let mut out = Vec::new();
+    for line in s.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        for item in line.split(',') {
+            let item = item.trim();
+            if !item.is_empty() {
+                out.push(Recipient::parse(item)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Wraps the data key for one recipient as an armored age file: exactly what sops stores in
+/// `enc` (`-----BEGIN AGE ENCRYPTED FILE-----`, 64-column base64 lines, the END line and a
+/// trailing newline). One recipient per envelope, as sops does.
+pub fn wrap(key: &DataKey, recipient: &Recipient) -> Result<String> {
+    let plugin;
+    let r: &dyn age::Recipient = match &recipient.inner {
+        Inner::Native(r) => r.as_ref(),
+        Inner::Plugin(p) => {
+            plugin = age::plugin::RecipientPluginV1::new(
+                p.plugin(),
+                std::slice::from_ref(p),
+                &[],
+                TerminalCallbacks,
+            )
+            .map_err(|e| plugin_missing(&e, recipient.text()))?;
+            &plugin
+        }
+    };
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(r)).map_err(|e| {
+        Error::new(
+            Kind::Config,
+            format!(
+                "cannot wrap the data key for {}: {}",
+                shorten(recipient.text()),
+                age_error_text(&e)
+            ),
+        )
+    })?;
+
+    let internal = |e: std::io::Error| {
+        Error::new(
+            Kind::Internal,
+            format!("writing the age envelope failed: {e}"),
+        )
+    };
+    let mut out = Vec::with_capacity(512);
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(internal)?;
+    let mut w = encryptor.wrap_output(armor).map_err(internal)?;
+    w.write_all(key.expose()).map_err(internal)?;
+    w.finish().and_then(|a| a.finish()).map_err(internal)?;
+    String::from_utf8(out).map_err(|_| Error::new(Kind::Internal, "the age armor is not UTF-8"))
+}
+
+/// The error for a plugin binary that cannot be found.
+pub(crate) fn plugin_missing(e: &age::plugin::ResolveError, what: &str) -> Error {
+    match e {
+        age::plugin::ResolveError::MissingPlugin { binary_name } => Error::new(
+            Kind::Config,
+            format!(
+                "{}: the age plugin {binary_name} is not installed (not found in PATH)",
+                shorten(what)
+            ),
+        )
+        .with_hint(format!("install {binary_name} and make sure it is in PATH")),
+        other => Error::new(
+            Kind::Config,
+            format!("{}: {}", shorten(what), age_error_text(other)),
+        ),
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Recipients are public, but a long paste (a whole file, a key with a comment) makes an
+/// unreadable error: show its beginning only.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 72;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(MAX - 3).collect();
+        format!("{head}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X25519: &str = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29";
+
+    fn kind_of<T>(r: Result<T>) -> Kind {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.kind,
+        }
+    }
+
+    #[test]
+    fn parses_x25519_and_keeps_text() {
+        let r = Recipient::parse(&format!("  {X25519}\n")).unwrap();
+        assert_eq!(r.text(), X25519);
+        assert_eq!(format!("{r:?}"), format!("Recipient(\"{X25519}\")"));
+    }
+
+    #[test]
+    fn pq_recipient_is_unsupported() {
+        let e = Recipient::parse(
+            "age1pq1ehusfwsvrente8p6gafr4jemv2urnqfm4c59ng5dgqqzlk2vv9rcekpjxws7tsy23geqnpy2zq",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Unsupported);
+        assert!(e.message.contains("post-quantum"), "{}", e.message);
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn garbage_is_a_config_error() {
+        let e = Recipient::parse("hello world").unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(e
+            .message
+            .starts_with("not a recipient: expected age1..., ssh-ed25519 or ssh-rsa"));
+        assert_eq!(kind_of(Recipient::parse("")), Kind::Config);
+        // A bad checksum.
+        let bad = X25519.replace("ys29", "ys28");
+        let e = Recipient::parse(&bad).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(e.message.contains("invalid age recipient"));
+    }
+
+    #[test]
+    fn long_garbage_is_not_echoed_in_full() {
+        let long = "x".repeat(5000);
+        let e = Recipient::parse(&long).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message);
+    }
+
+    #[test]
+    fn secret_keys_are_refused_without_echo() {
+        let sk = "AGE-SECRET-KEY-1GQ9778VQXMMJVE8SK7J6VT8UJ4HDQAJUVSFCWCM02D8GEWQ72PVQ2Y5J33";
+        let e = Recipient::parse(sk).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(!e.message.contains("GQ9778"));
+        assert!(!e.hint.unwrap().contains("GQ9778"));
+    }
+
+    /// Bech32 (BIP 173, as age uses it) of `hrp` and 5-bit `data`, to build plugin recipients
+    /// for plugins that do not exist.
+    fn bech32(hrp: &str, data: &[u8]) -> String {
+        const CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        const GEN: [u32; 5] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+        let mut values: Vec<u8> = hrp.bytes().map(|c| c >> 5).collect();
+        values.push(0);
+        values.extend(hrp.bytes().map(|c| c & 31));
+        values.extend_from_slice(data);
+        values.extend_from_slice(&[0; 6]);
+        let mut chk: u32 = 1;
+        for v in values {
+            let top = chk >> 25;
+            chk = ((chk & 0x1ffffff) << 5) ^ u32::from(v);
+            for (i, g) in GEN.iter().enumerate() {
+                if (top >> i) & 1 == 1 {
+                    chk ^= g;
+                }
+            }
+        }
+        chk ^= 1;
+        let mut s = format!("{hrp}1");
+        for &d in data {
+            s.push(CHARSET[d as usize] as char);
+        }
+        for i in 0..6 {
+            s.push(CHARSET[((chk >> (5 * (5 - i))) & 31) as usize] as char);
+        }
+        s
+    }
+
+    #[test]
+    fn plugin_recipients_parse_and_fail_to_wrap_without_the_plugin() {
+        let s = bech32("age1kseal-test-nonexistent", &[3; 20]);
+        let r = Recipient::parse(&s).unwrap();
+        assert_eq!(r.text(), s);
+        let key = DataKey::from_bytes(&[7u8; 32]).unwrap();
+        let e = wrap(&key, &r).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message.contains("age-plugin-kseal-test-nonexistent"),
+            "{}",
+            e.message
+        );
+        // The bech32 helper agrees with age's own encoder.
+        let id = age::plugin::Identity::default_for_plugin("foo")
+            .unwrap()
+            .to_string();
+        assert_eq!(id, bech32("age-plugin-foo-", &[]).to_uppercase());
+    }
+
+    #[test]
+    fn ssh_recipients_parse() {
+        let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN user@host";
+        let r = Recipient::parse(ed).unwrap();
+        assert_eq!(r.text(), ed);
+        let e = Recipient::parse("ssh-ed25519 AAAAnotbase64!!").unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        let e = Recipient::parse(
+            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBN+Mh0V3v2nQc",
+        )
+        .unwrap_err();
+        assert!(matches!(e.kind, Kind::Unsupported | Kind::Config));
+    }
+
+    #[test]
+    fn list_with_commas_newlines_and_comments() {
+        let other = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw";
+        let text = format!("# team keys\n\n{X25519}, {other}\n  # old key\n{other}\n");
+        let list = parse_recipient_list(&text).unwrap();
+        let texts: Vec<&str> = list.iter().map(|r| r.text()).collect();
+        assert_eq!(texts, [X25519, other, other]);
+        assert!(parse_recipient_list("").unwrap().is_empty());
+        assert!(parse_recipient_list(" , ,\n").unwrap().is_empty());
+        assert_eq!(
+            kind_of(parse_recipient_list(&format!("{X25519},nope"))),
+            Kind::Config
+        );
+    }
+
+    #[test]
+    fn wrap_output_is_sops_armor() {
+        let key = DataKey::from_bytes(&[0x42; 32]).unwrap();
+        let r = Recipient::parse(X25519).unwrap();
+        let enc = wrap(&key, &r).unwrap();
+        assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(enc.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
+        let lines: Vec<&str> = enc.lines().collect();
+        let body = &lines[1..lines.len() - 1];
+        assert!(body.len() >= 4);
+        for l in &body[..body.len() - 1] {
+            assert_eq!(l.len(), 64, "{l}");
+        }
+        let last = body[body.len() - 1];
+        assert!(!last.is_empty() && last.len() <= 64);
+        assert!(!enc.contains('\r'));
+        // One X25519 stanza and a 32-byte payload, like sops's envelopes; the age crate also
+        // adds one random `-grease` stanza, which every age implementation ignores.
+        let mut binary = Vec::new();
+        std::io::Read::read_to_end(
+            &mut age::armor::ArmoredReader::new(enc.as_bytes()),
+            &mut binary,
+        )
+        .unwrap();
+        let header_end = binary.windows(4).position(|w| w == b"\n---").unwrap();
+        let header = String::from_utf8_lossy(&binary[..header_end]);
+        let stanzas: Vec<&str> = header
+            .lines()
+            .filter_map(|l| l.strip_prefix("-> "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            stanzas.iter().filter(|t| **t == "X25519").count(),
+            1,
+            "{header}"
+        );
+        assert!(
+            stanzas
+                .iter()
+                .all(|t| *t == "X25519" || t.ends_with("-grease")),
+            "{header}"
+        );
+        // Payload: 16-byte nonce + 32-byte key + 16-byte tag after the MAC line.
+        let mac_line_end = header_end
+            + 1
+            + binary[header_end + 1..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .unwrap();
+        assert_eq!(binary.len() - mac_line_end - 1, 64);
+        // Two wraps of the same key differ (fresh file key and ephemeral share).
+        assert_ne!(enc, wrap(&key, &r).unwrap());
+    }
+
+    #[test]
+    fn recipients_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Recipient>();
+    }
+}

@@ -1,0 +1,128 @@
+//! Crypt rules: which values of a document sops encrypts, decided from the key path alone.
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+
+/// The one crypt rule a file stores in its `sops:` block.
+#[derive(Clone, Debug)]
+pub enum CryptRule {
+    UnencryptedSuffix(String),
+    EncryptedSuffix(String),
+    UnencryptedRegex(Regex),
+    EncryptedRegex(Regex),
+    /// Comment-driven rules select by the comments above a value; kseal reads their values
+    /// by trying each value as encrypted or clear (see `sops::file`).
+    UnencryptedCommentRegex(Regex),
+    EncryptedCommentRegex(Regex),
+}
+
+/// The rule Kubernetes users (and Flux) store: only values under `data` and `stringData`.
+pub const KUBERNETES_REGEX: &str = "^(data|stringData)$";
+
+impl CryptRule {
+    /// sops's default when a file stores no rule.
+    pub fn default_rule() -> Self {
+        CryptRule::UnencryptedSuffix("_unencrypted".to_string())
+    }
+
+    pub fn kubernetes() -> Self {
+        CryptRule::EncryptedRegex(Regex::new(KUBERNETES_REGEX).expect("static regex"))
+    }
+
+    /// Builds a rule from its metadata key and value; regexes are compiled once here.
+    pub fn from_key(key: &str, value: &str) -> Result<Self> {
+        let re = || {
+            Regex::new(value)
+                .map_err(|e| Error::format(format!("invalid `{key}` regular expression: {e}")))
+        };
+        Ok(match key {
+            "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value.to_string()),
+            "encrypted_suffix" => CryptRule::EncryptedSuffix(value.to_string()),
+            "unencrypted_regex" => CryptRule::UnencryptedRegex(re()?),
+            "encrypted_regex" => CryptRule::EncryptedRegex(re()?),
+            "unencrypted_comment_regex" => CryptRule::UnencryptedCommentRegex(re()?),
+            "encrypted_comment_regex" => CryptRule::EncryptedCommentRegex(re()?),
+            _ => return Err(Error::format(format!("unknown crypt rule `{key}`"))),
+        })
+    }
+
+    pub const KEYS: [&'static str; 6] = [
+        "unencrypted_suffix",
+        "encrypted_suffix",
+        "unencrypted_regex",
+        "encrypted_regex",
+        "unencrypted_comment_regex",
+        "encrypted_comment_regex",
+    ];
+
+    /// The metadata key and value this rule is stored as.
+    pub fn key_value(&self) -> (&'static str, &str) {
+        match self {
+            CryptRule::UnencryptedSuffix(s) => ("unencrypted_suffix", s),
+            CryptRule::EncryptedSuffix(s) => ("encrypted_suffix", s),
+            CryptRule::UnencryptedRegex(r) => ("unencrypted_regex", r.as_str()),
+            CryptRule::EncryptedRegex(r) => ("encrypted_regex", r.as_str()),
+            CryptRule::UnencryptedCommentRegex(r) => ("unencrypted_comment_regex", r.as_str()),
+            CryptRule::EncryptedCommentRegex(r) => ("encrypted_comment_regex", r.as_str()),
+        }
+    }
+
+    /// Whether the rule depends on comments, so the path alone cannot decide.
+    pub fn is_comment_rule(&self) -> bool {
+        matches!(
+            self,
+            CryptRule::UnencryptedCommentRegex(_) | CryptRule::EncryptedCommentRegex(_)
+        )
+    }
+
+    /// sops's decision for a value at `path` (regexes are unanchored searches on each key).
+    /// Comment rules answer from the path alone as if no comment matched.
+    pub fn should_encrypt(&self, path: &[String]) -> bool {
+        match self {
+            CryptRule::UnencryptedSuffix(s) => !path.iter().any(|k| k.ends_with(s.as_str())),
+            CryptRule::EncryptedSuffix(s) => path.iter().any(|k| k.ends_with(s.as_str())),
+            CryptRule::UnencryptedRegex(r) => !path.iter().any(|k| r.is_match(k)),
+            CryptRule::EncryptedRegex(r) => path.iter().any(|k| r.is_match(k)),
+            CryptRule::UnencryptedCommentRegex(_) => true,
+            CryptRule::EncryptedCommentRegex(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split('.')
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn kubernetes_rule_matches_data_anywhere() {
+        let r = CryptRule::kubernetes();
+        assert!(r.should_encrypt(&p("data.password")));
+        assert!(r.should_encrypt(&p("stringData.x")));
+        assert!(r.should_encrypt(&p("spec.template.data.x")));
+        assert!(!r.should_encrypt(&p("metadata.name")));
+        assert!(!r.should_encrypt(&p("metadata.database")));
+        assert!(!r.should_encrypt(&p("")));
+    }
+
+    #[test]
+    fn suffix_rules() {
+        let d = CryptRule::default_rule();
+        assert!(d.should_encrypt(&p("a.b")));
+        assert!(!d.should_encrypt(&p("a_unencrypted.b")));
+        assert!(d.should_encrypt(&p("")));
+        let e = CryptRule::from_key("encrypted_suffix", "Templates").unwrap();
+        assert!(e.should_encrypt(&p("spec.secretTemplates.x")));
+        assert!(!e.should_encrypt(&p("spec.x")));
+        let u = CryptRule::from_key("unencrypted_regex", "^meta").unwrap();
+        assert!(!u.should_encrypt(&p("metadata.name")));
+        assert!(u.should_encrypt(&p("data.x")));
+    }
+}

@@ -1,0 +1,186 @@
+//! One encrypted value: the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` grammar and
+//! AES-256-GCM with sops's 32-byte IV and separate 16-byte tag.
+
+use aes_gcm::aead::consts::U32;
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aes::Aes256;
+use aes_gcm::AesGcm;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::error::{Error, Result};
+use crate::secret::{DataKey, Plaintext};
+
+/// sops derives the GCM nonce from a 32-byte IV (GHASH path), unlike the common 12 bytes.
+type SopsGcm = AesGcm<Aes256, U32>;
+
+pub const IV_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+const PREFIX: &str = "ENC[AES256_GCM,data:";
+
+/// The parts of an `ENC[...]` string, base64-decoded.
+pub struct EncValue {
+    pub data: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub tag: Vec<u8>,
+    pub ty: String,
+}
+
+/// Whether a string looks like a sops encrypted value (what sops's parser would try).
+pub fn is_encrypted(s: &str) -> bool {
+    s.starts_with(PREFIX)
+}
+
+/// Parses the grammar as sops does: the regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`
+/// (anchored at the start only, greedy groups). Errors never quote the value.
+pub fn parse(s: &str) -> Result<EncValue> {
+    let bad = |what: &str| Error::format(format!("malformed encrypted value: {what}"));
+    // Greedy groups: each separator is the LAST occurrence that still leaves the later ones.
+    let line = s.split('\n').next().unwrap_or("");
+    let rest = line
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| bad("it does not start with ENC[AES256_GCM,data:"))?;
+    let close = rest.rfind(']').ok_or_else(|| bad("no closing bracket"))?;
+    let body = &rest[..close];
+    let t = body.rfind(",type:").ok_or_else(|| bad("no type field"))?;
+    let (before_type, ty) = (&body[..t], &body[t + 6..]);
+    let g = before_type
+        .rfind(",tag:")
+        .ok_or_else(|| bad("no tag field"))?;
+    let (before_tag, tag) = (&before_type[..g], &before_type[g + 5..]);
+    let i = before_tag.rfind(",iv:").ok_or_else(|| bad("no iv field"))?;
+    let (data, iv) = (&before_tag[..i], &before_tag[i + 4..]);
+    if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
+        return Err(bad("an empty field"));
+    }
+    let dec = |field: &str, name: &str| {
+        STANDARD
+            .decode(field)
+            .map_err(|_| bad(&format!("the {name} field is not valid base64")))
+    };
+    let v = EncValue {
+        data: dec(data, "data")?,
+        iv: dec(iv, "iv")?,
+        tag: dec(tag, "tag")?,
+        ty: ty.to_string(),
+    };
+    if v.iv.is_empty() {
+        return Err(bad("empty IV"));
+    }
+    if v.tag.len() != TAG_LEN {
+        return Err(bad("the tag is not 16 bytes"));
+    }
+    Ok(v)
+}
+
+/// Decrypts and authenticates one value against its AAD (the key path, or `lastmodified`).
+pub fn open(key: &DataKey, v: &EncValue, aad: &[u8]) -> Result<Plaintext> {
+    if v.iv.len() != IV_LEN {
+        // sops derives the nonce size from the IV; every sops version writes 32 bytes.
+        return Err(Error::format(format!(
+            "unsupported IV length {} (sops writes 32)",
+            v.iv.len()
+        )));
+    }
+    let cipher = SopsGcm::new(GenericArray::from_slice(key.expose()));
+    let mut ct = Vec::with_capacity(v.data.len() + TAG_LEN);
+    ct.extend_from_slice(&v.data);
+    ct.extend_from_slice(&v.tag);
+    let pt = cipher
+        .decrypt(GenericArray::from_slice(&v.iv), Payload { msg: &ct, aad })
+        .map_err(|_| {
+            Error::integrity("value failed authentication (wrong key, moved or tampered value)")
+        })?;
+    Ok(Plaintext::new(pt))
+}
+
+/// Encrypts `plaintext` with the given IV and renders the `ENC[...]` string.
+pub fn seal(
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &[u8],
+    iv: &[u8; IV_LEN],
+    ty: &str,
+) -> Result<String> {
+    let cipher = SopsGcm::new(GenericArray::from_slice(key.expose()));
+    let mut out = cipher
+        .encrypt(
+            GenericArray::from_slice(iv),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| Error::new(crate::error::Kind::Internal, "AES-GCM encryption failed"))?;
+    let tag = out.split_off(out.len() - TAG_LEN);
+    Ok(format!(
+        "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
+        STANDARD.encode(&out),
+        STANDARD.encode(iv),
+        STANDARD.encode(&tag),
+        ty
+    ))
+}
+
+/// A fresh random IV.
+pub fn random_iv() -> Result<[u8; IV_LEN]> {
+    let mut iv = [0u8; IV_LEN];
+    getrandom::getrandom(&mut iv)
+        .map_err(|e| Error::new(crate::error::Kind::Internal, format!("no randomness: {e}")))?;
+    Ok(iv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flux_key() -> DataKey {
+        let hex = "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb";
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        DataKey::from_bytes(&bytes).unwrap()
+    }
+
+    const FLUX_VALUE: &str = "ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMpILz3xchORqkzDFvgwENY7EqIHHGJdEF6C8xqbFE=,tag:IroV7hykADvD0IUaq6kikA==,type:str]";
+
+    #[test]
+    fn opens_and_reproduces_a_real_sops_value() {
+        let key = flux_key();
+        let v = parse(FLUX_VALUE).unwrap();
+        assert_eq!(v.ty, "str");
+        let pt = open(&key, &v, b"stringData:key:").unwrap();
+        assert_eq!(&pt[..], b"value");
+        let iv: [u8; 32] = v.iv.clone().try_into().unwrap();
+        assert_eq!(
+            seal(&key, b"value", b"stringData:key:", &iv, "str").unwrap(),
+            FLUX_VALUE
+        );
+    }
+
+    #[test]
+    fn wrong_aad_or_flipped_bit_fails() {
+        let key = flux_key();
+        let v = parse(FLUX_VALUE).unwrap();
+        assert!(open(&key, &v, b"stringData:other:").is_err());
+        let mut v2 = parse(FLUX_VALUE).unwrap();
+        v2.data[0] ^= 1;
+        assert_eq!(
+            open(&key, &v2, b"stringData:key:").err().unwrap().kind,
+            crate::error::Kind::Integrity
+        );
+    }
+
+    #[test]
+    fn malformed_values_are_format_errors() {
+        for s in [
+            "ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMp,tag:IroV7hykADvD0IUaq6kikA==]",
+            "ENC[AES256_GCM,data:!!!,iv:vUMpILz3xchORqkzDFvgwENY7EqIHHGJdEF6C8xqbFE=,tag:IroV7hykADvD0IUaq6kikA==,type:str]",
+            "ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMpILz3xchORqkzDFvgwENY7EqIHHGJdEF6C8xqbFE=,tag:IroV7hykA==,type:str]",
+            "ENC[AES256_GCM,data:mHeXsmQ=,iv:vUMp",
+        ] {
+            assert_eq!(parse(s).err().unwrap().kind, crate::error::Kind::Format, "{s}");
+        }
+    }
+}

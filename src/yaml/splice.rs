@@ -1,0 +1,524 @@
+//! Replacing text in the original bytes: where a scalar really ends, how a value is written
+//! back in the style the user chose, and applying a set of non-overlapping edits.
+
+use zeroize::Zeroizing;
+
+use super::scalar::{
+    double_quoted, format_float, plain_is_safe, plain_is_safe_in_flow, single_quoted, Style, Typed,
+};
+use super::tree::{Mapping, Node, Scalar};
+use crate::error::{Error, Kind, Result};
+
+/// One replacement of `src[start..end]`.
+pub struct Edit {
+    pub start: usize,
+    pub end: usize,
+    pub text: Zeroizing<String>,
+}
+
+impl Edit {
+    pub fn new(start: usize, end: usize, text: impl Into<String>) -> Self {
+        Edit {
+            start,
+            end,
+            text: Zeroizing::new(text.into()),
+        }
+    }
+}
+
+/// Applies edits (in any order) to `src`. Overlapping edits are a bug in the caller.
+pub fn apply(src: &str, mut edits: Vec<Edit>) -> Result<Zeroizing<String>> {
+    edits.sort_by_key(|e| (e.start, e.end));
+    let extra: usize = edits.iter().map(|e| e.text.len()).sum();
+    let mut out = Zeroizing::new(String::with_capacity(src.len() + extra));
+    let mut pos = 0;
+    for e in &edits {
+        if e.start < pos || e.end < e.start || e.end > src.len() {
+            return Err(Error::new(
+                Kind::Internal,
+                "overlapping edits (this is a kseal bug)",
+            ));
+        }
+        out.push_str(&src[pos..e.start]);
+        out.push_str(&e.text);
+        pos = e.end;
+    }
+    out.push_str(&src[pos..]);
+    Ok(out)
+}
+
+/// The line ending a file uses (CRLF if its first line break is one).
+pub fn eol_of(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// Where a block scalar (`|` or `>`) sits: its header and its content lines.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockLayout {
+    /// Offset of the `|` or `>` indicator.
+    pub header: usize,
+    /// Start of the first content line (just after the header line's line break).
+    pub content_start: usize,
+    /// End of the last non-blank content line, after its line break when it has one.
+    pub content_end: usize,
+    /// Indentation of the content lines.
+    pub indent: usize,
+    /// The last content line has no line break (end of input).
+    pub no_final_break: bool,
+}
+
+pub fn block_layout(src: &str, s: &Scalar) -> Option<BlockLayout> {
+    let b = src.as_bytes();
+    let lo = s.prev_end.min(s.start);
+    let header = lo + src[lo..s.start].find(['|', '>'])?;
+    let content_start = header
+        + src[header..]
+            .find('\n')
+            .map(|i| i + 1)
+            .unwrap_or(src.len() - header);
+    let region_end = s.end.max(content_start).min(src.len());
+    // Walk the content lines; the block ends at the last line that is not blank.
+    let mut content_end = content_start;
+    let mut no_final_break = false;
+    let mut indent = None;
+    let mut pos = content_start;
+    while pos < region_end {
+        let line_end = src[pos..]
+            .find('\n')
+            .map(|i| pos + i + 1)
+            .unwrap_or(src.len());
+        let line = &src[pos..line_end.min(region_end)];
+        let body = line.trim_end_matches(['\n', '\r']);
+        if !body.trim().is_empty() {
+            if indent.is_none() {
+                indent = Some(body.len() - body.trim_start_matches(' ').len());
+            }
+            if line_end <= region_end || line_end == src.len() {
+                content_end = line_end.min(src.len());
+                no_final_break = !src[..content_end].ends_with('\n');
+            }
+        }
+        if line_end > region_end {
+            break;
+        }
+        pos = line_end;
+    }
+    if indent.is_none() {
+        // An empty block: nothing to replace.
+        content_end = content_start;
+    }
+    let _ = b;
+    Some(BlockLayout {
+        header,
+        content_start,
+        content_end,
+        indent: indent.unwrap_or(s.col),
+        no_final_break,
+    })
+}
+
+/// Where the text of a node really ends (block scalars end after their last content line).
+pub fn node_end(src: &str, node: &Node) -> usize {
+    match node {
+        Node::Scalar(s) => match s.style {
+            Style::Literal | Style::Folded => {
+                block_layout(src, s).map(|l| l.content_end).unwrap_or(s.end)
+            }
+            _ => s.end,
+        },
+        Node::Mapping(m) => {
+            if m.flow {
+                m.end
+            } else {
+                m.entries
+                    .last()
+                    .map(|(k, v)| node_end(src, v).max(k_end(k)))
+                    .unwrap_or(m.end)
+            }
+        }
+        Node::Sequence(q) => {
+            if q.flow {
+                q.end
+            } else {
+                q.items.last().map(|n| node_end(src, n)).unwrap_or(q.end)
+            }
+        }
+        Node::Alias(_, _, end, _) => *end,
+    }
+}
+
+fn k_end(k: &Node) -> usize {
+    match k {
+        Node::Scalar(s) => s.end,
+        other => other.start(),
+    }
+}
+
+/// Extends `pos` to just after the line break that ends its line (or to the end of input).
+pub fn end_of_line(src: &str, pos: usize) -> usize {
+    src[pos..]
+        .find('\n')
+        .map(|i| pos + i + 1)
+        .unwrap_or(src.len())
+}
+
+/// The start of the line holding `pos`.
+pub fn start_of_line(src: &str, pos: usize) -> usize {
+    src[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0)
+}
+
+/// The edit that removes entry `idx` of a mapping: whole lines in a block mapping, the entry
+/// and one separator in a flow mapping.
+pub fn remove_entry(src: &str, m: &Mapping, idx: usize) -> Edit {
+    let (k, v) = &m.entries[idx];
+    let v_end = node_end(src, v);
+    if m.flow {
+        let start = if idx > 0 {
+            node_end(src, &m.entries[idx - 1].1)
+        } else {
+            k.start()
+        };
+        let mut end = v_end;
+        if idx == 0 {
+            let rest = &src[end..];
+            let skip = rest.len() - rest.trim_start().len();
+            if rest[skip..].starts_with(',') {
+                end += skip + 1;
+                let rest = &src[end..];
+                end += rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            }
+        }
+        return Edit::new(start, end, "");
+    }
+    let key_start = k.start();
+    let line_start = start_of_line(src, key_start);
+    let start = if src[line_start..key_start].trim().is_empty() {
+        line_start
+    } else {
+        key_start
+    };
+    let end = if src[..v_end].ends_with('\n') {
+        v_end
+    } else {
+        end_of_line(src, v_end)
+    };
+    Edit::new(start, end, "")
+}
+
+/// The edit that puts an `ENC[...]` string where a plaintext scalar was, keeping its quotes
+/// or block header so that decryption can restore the original style.
+pub fn encrypted_edit(src: &str, s: &Scalar, enc: &str) -> Edit {
+    match s.style {
+        Style::Plain => {
+            if s.in_flow {
+                Edit::new(s.start, s.end, format!("\"{enc}\""))
+            } else {
+                Edit::new(s.start, s.end, enc)
+            }
+        }
+        Style::SingleQuoted => Edit::new(s.start, s.end, format!("'{enc}'")),
+        Style::DoubleQuoted => Edit::new(s.start, s.end, format!("\"{enc}\"")),
+        Style::Literal | Style::Folded => match block_layout(src, s) {
+            Some(l) if l.content_end > l.content_start => {
+                let eol = if l.no_final_break { "" } else { eol_of(src) };
+                Edit::new(
+                    l.content_start,
+                    l.content_end,
+                    format!("{}{enc}{eol}", " ".repeat(l.indent)),
+                )
+            }
+            _ => Edit::new(s.start, s.start, enc),
+        },
+    }
+}
+
+/// Context for writing a decrypted value back.
+pub struct RenderContext<'a> {
+    pub src: &'a str,
+    /// The document's indentation step: a multi-line value that replaces a plain scalar is
+    /// written as a block one step deeper than the line holding its key.
+    pub unit: usize,
+    /// The document is JSON: strings are written as JSON strings.
+    pub json: bool,
+}
+
+fn non_string_text(t: &Typed) -> Option<String> {
+    Some(match t {
+        Typed::Null => "null".to_string(),
+        Typed::Bool(b) => b.to_string(),
+        Typed::Int(i) => i.to_string(),
+        Typed::Float(f) => {
+            if f.is_nan() {
+                ".nan".to_string()
+            } else if f.is_infinite() {
+                if *f > 0.0 { ".inf" } else { "-.inf" }.to_string()
+            } else {
+                let s = format_float(*f);
+                // Keep it a float for YAML readers: `1` alone would come back as an integer.
+                if s.contains(['.', 'e', 'E']) {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
+            }
+        }
+        Typed::Time(t) => t.clone(),
+        Typed::Str(_) | Typed::Binary(_) => return None,
+    })
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether a string can be the content of a literal block scalar without an indentation
+/// indicator and read back unchanged.
+fn literal_ok(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with([' ', '\n', '\t'])
+        && s.chars()
+            .all(|c| c == '\n' || c == '\t' || (!c.is_control() && c != '\u{feff}'))
+        && !s.split('\n').any(|l| l.ends_with([' ', '\t']))
+        && !s.contains('\r')
+}
+
+/// The edit that writes a decrypted value `t` where the encrypted scalar `s` was.
+pub fn decrypted_edit(ctx: &RenderContext<'_>, s: &Scalar, t: &Typed) -> Edit {
+    let src = ctx.src;
+    let eol = eol_of(src);
+    let text: String = match t {
+        Typed::Binary(b) => match std::str::from_utf8(b) {
+            Ok(st) => return decrypted_edit(ctx, s, &Typed::Str(st.to_string())),
+            Err(_) => {
+                use base64::Engine;
+                format!(
+                    "!!binary {}",
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                )
+            }
+        },
+        Typed::Str(v) => {
+            if ctx.json {
+                json_string(v)
+            } else {
+                match s.style {
+                    Style::Literal | Style::Folded => {
+                        if let Some(e) = block_content_edit(src, s, v, eol) {
+                            return e;
+                        }
+                        // Not representable in that block: replace header and content.
+                        if let Some(l) = block_layout(src, s) {
+                            let brk = if l.no_final_break { "" } else { eol };
+                            return Edit::new(
+                                l.header,
+                                l.content_end,
+                                format!("{}{brk}", double_quoted(v)),
+                            );
+                        }
+                        double_quoted(v)
+                    }
+                    Style::SingleQuoted => single_quoted(v).unwrap_or_else(|| double_quoted(v)),
+                    // kseal writes a plain value of a flow collection as "ENC[...]" (plain
+                    // text cannot hold its commas and brackets), so plain is restored here.
+                    Style::DoubleQuoted if s.in_flow && plain_is_safe_in_flow(v) => v.clone(),
+                    Style::DoubleQuoted => double_quoted(v),
+                    Style::Plain => {
+                        let safe = if s.in_flow {
+                            plain_is_safe_in_flow(v)
+                        } else {
+                            plain_is_safe(v)
+                        };
+                        if safe {
+                            v.clone()
+                        } else if !s.in_flow && v.contains('\n') && literal_ok(v) {
+                            let ls = start_of_line(src, s.start);
+                            let lead = src[ls..s.start].len()
+                                - src[ls..s.start].trim_start_matches(' ').len();
+                            literal_block(v, lead + ctx.unit, eol)
+                        } else {
+                            double_quoted(v)
+                        }
+                    }
+                }
+            }
+        }
+        other => {
+            let text = non_string_text(other).unwrap_or_default();
+            if let (Style::Literal | Style::Folded, Some(l)) = (s.style, block_layout(src, s)) {
+                let brk = if l.no_final_break { "" } else { eol };
+                return Edit::new(l.header, l.content_end, format!("{text}{brk}"));
+            }
+            text
+        }
+    };
+    Edit::new(s.start, s.end, text)
+}
+
+fn literal_block(v: &str, indent: usize, eol: &str) -> String {
+    let trailing = v.len() - v.trim_end_matches('\n').len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let pad = " ".repeat(indent);
+    let mut out = format!("|{chomp}");
+    let body = v.trim_end_matches('\n');
+    for line in body.split('\n') {
+        out.push_str(eol);
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    for _ in 1..trailing {
+        out.push_str(eol);
+    }
+    out
+}
+
+/// Rewrites only the content lines of a block scalar, keeping its header and trailing
+/// blank lines, when the value can be written in that block's style.
+fn block_content_edit(src: &str, s: &Scalar, v: &str, eol: &str) -> Option<Edit> {
+    let l = block_layout(src, s)?;
+    if l.content_end <= l.content_start {
+        return None;
+    }
+    let body = v.trim_end_matches('\n');
+    if body.is_empty() || !literal_ok(body) {
+        return None;
+    }
+    let pad = " ".repeat(l.indent);
+    let mut out = String::with_capacity(body.len() + 16);
+    let lines: Vec<&str> = body.split('\n').collect();
+    let folded = s.style == Style::Folded;
+    for (i, line) in lines.iter().enumerate() {
+        if folded && line.starts_with([' ', '\t']) {
+            return None;
+        }
+        if i > 0 {
+            out.push_str(eol);
+            // In a folded block a single line break reads as a space: a break in the
+            // value needs an empty line.
+            if folded {
+                out.push_str(eol);
+            }
+        }
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    if !l.no_final_break {
+        out.push_str(eol);
+    }
+    Some(Edit::new(l.content_start, l.content_end, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::tree::parse;
+
+    fn scalar<'a>(st: &'a crate::yaml::tree::Stream, key: &str) -> &'a Scalar {
+        st.docs[0]
+            .root_mapping()
+            .unwrap()
+            .get(key)
+            .unwrap()
+            .as_scalar()
+            .unwrap()
+    }
+
+    #[test]
+    fn block_layout_finds_header_and_content() {
+        let src = "a: |-  # c\n  l1\n\n  l2\n\nb: x\n";
+        let st = parse(src).unwrap();
+        let l = block_layout(src, scalar(&st, "a")).unwrap();
+        assert_eq!(&src[l.header..l.header + 2], "|-");
+        assert_eq!(&src[l.content_start..l.content_end], "  l1\n\n  l2\n");
+        assert_eq!(l.indent, 2);
+    }
+
+    #[test]
+    fn encrypt_then_decrypt_edits_restore_each_style() {
+        let src = "a: plain\nb: 'single'\nc: \"double\"\nd: |\n  l1\n  l2\ne: >\n  folded text\nf: {x: flow}\ng: |-\n  last\n";
+        let st = parse(src).unwrap();
+        let mut edits = Vec::new();
+        let m = st.docs[0].root_mapping().unwrap();
+        let mut values = Vec::new();
+        for (_, v) in &m.entries {
+            let s = match v {
+                Node::Scalar(s) => s.clone(),
+                Node::Mapping(f) => f.entries[0].1.as_scalar().unwrap().clone(),
+                _ => unreachable!(),
+            };
+            edits.push(encrypted_edit(src, &s, "ENC[X]"));
+            values.push(s.value.clone());
+        }
+        let enc = apply(src, edits).unwrap();
+        assert_eq!(
+            enc.as_str(),
+            "a: ENC[X]\nb: 'ENC[X]'\nc: \"ENC[X]\"\nd: |\n  ENC[X]\ne: >\n  ENC[X]\nf: {x: \"ENC[X]\"}\ng: |-\n  ENC[X]\n"
+        );
+        let st2 = parse(&enc).unwrap();
+        let m2 = st2.docs[0].root_mapping().unwrap();
+        let ctx = RenderContext {
+            src: &enc,
+            unit: 2,
+            json: false,
+        };
+        let mut edits = Vec::new();
+        for ((_, v), value) in m2.entries.iter().zip(&values) {
+            let s = match v {
+                Node::Scalar(s) => s.clone(),
+                Node::Mapping(f) => f.entries[0].1.as_scalar().unwrap().clone(),
+                _ => unreachable!(),
+            };
+            assert!(s.value.starts_with("ENC[X]"));
+            edits.push(decrypted_edit(&ctx, &s, &Typed::Str(value.clone())));
+        }
+        assert_eq!(apply(&enc, edits).unwrap().as_str(), src);
+    }
+
+    #[test]
+    fn plain_slot_gets_quotes_or_a_block_when_needed() {
+        let src = "k: ENC\n";
+        let st = parse(src).unwrap();
+        let s = scalar(&st, "k");
+        let ctx = RenderContext {
+            src,
+            unit: 2,
+            json: false,
+        };
+        let r = |t: Typed| {
+            apply(src, vec![decrypted_edit(&ctx, s, &t)])
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(r(Typed::Str("true".into())), "k: \"true\"\n");
+        assert_eq!(r(Typed::Str("a\nb\n".into())), "k: |\n  a\n  b\n");
+        assert_eq!(r(Typed::Int(5)), "k: 5\n");
+        assert_eq!(r(Typed::Float(1.0)), "k: 1.0\n");
+        assert_eq!(r(Typed::Bool(true)), "k: true\n");
+    }
+}

@@ -1,0 +1,531 @@
+//! The YAML document tree with byte spans: built from the event parser, it keeps where every
+//! scalar, mapping and comment sits in the source so values can be replaced in place.
+
+use std::rc::Rc;
+
+use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
+
+use super::scalar::Style;
+use crate::error::{Error, Result};
+
+/// One YAML stream: the documents of a file, in order.
+pub struct Stream {
+    pub docs: Vec<Document>,
+}
+
+/// One YAML document of a stream.
+pub struct Document {
+    /// Byte offset where the document starts (its `---` marker if explicit, else its content).
+    pub start: usize,
+    pub explicit_start: bool,
+    pub root: Option<Node>,
+    /// Comments of this document (and those before its start marker), in source order.
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Clone)]
+pub enum Node {
+    Scalar(Scalar),
+    Mapping(Mapping),
+    Sequence(Sequence),
+    /// An alias: the anchored node it stands for, the byte range of the `*name` token, and
+    /// the number of nodes it expands to (aliases inside it included).
+    Alias(Rc<Node>, usize, usize, u64),
+}
+
+#[derive(Clone)]
+pub struct Scalar {
+    /// The scalar's content after escape processing and folding.
+    pub value: String,
+    pub style: Style,
+    /// The resolved tag, e.g. `tag:yaml.org,2002:str` or `!local`.
+    pub tag: Option<String>,
+    /// Byte range reported by the parser. For quoted scalars it includes the quotes; for
+    /// block scalars it starts at the first content character and runs into the next line.
+    pub start: usize,
+    pub end: usize,
+    /// End of the previous token: a block scalar's header lies between this and `start`.
+    pub prev_end: usize,
+    /// 0-based character column of `start`.
+    pub col: usize,
+    /// Whether the scalar sits inside a flow collection (`{...}` or `[...]`).
+    pub in_flow: bool,
+}
+
+#[derive(Clone)]
+pub struct Mapping {
+    pub entries: Vec<(Node, Node)>,
+    pub flow: bool,
+    pub start: usize,
+    /// Where the parser closed the mapping (after trailing comments and blank lines).
+    pub end: usize,
+    /// Column of the keys of a block mapping.
+    pub col: usize,
+}
+
+#[derive(Clone)]
+pub struct Sequence {
+    pub items: Vec<Node>,
+    pub flow: bool,
+    pub start: usize,
+    pub end: usize,
+    /// Column of the `- ` indicators of a block sequence.
+    pub col: usize,
+}
+
+/// Who owns a comment: the innermost mapping (by its key path) or sequence it sits in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommentOwner {
+    Mapping(Vec<String>),
+    Sequence(Vec<String>),
+}
+
+#[derive(Clone)]
+pub struct Comment {
+    /// Text after the `#`.
+    pub text: String,
+    /// Byte range of the whole comment, `#` included.
+    pub start: usize,
+    pub end: usize,
+    /// Written after content on the same line (`key: value # comment`).
+    pub inline: bool,
+    pub owner: CommentOwner,
+}
+
+impl Node {
+    pub fn as_mapping(&self) -> Option<&Mapping> {
+        match self {
+            Node::Mapping(m) => Some(m),
+            Node::Alias(target, ..) => target.as_mapping(),
+            _ => None,
+        }
+    }
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            Node::Alias(target, ..) => target.as_scalar(),
+            _ => None,
+        }
+    }
+    /// Byte offset where the node's own text starts.
+    pub fn start(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.start,
+            Node::Mapping(m) => m.start,
+            Node::Sequence(s) => s.start,
+            Node::Alias(_, start, ..) => *start,
+        }
+    }
+}
+
+impl Mapping {
+    /// The value of the first entry whose key is the plain string `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+    pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
+    }
+    /// The string value of `key` if it is a scalar.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.get(key)
+            .and_then(Node::as_scalar)
+            .map(|s| s.value.as_str())
+    }
+}
+
+impl Document {
+    pub fn root_mapping(&self) -> Option<&Mapping> {
+        self.root.as_ref().and_then(Node::as_mapping)
+    }
+}
+
+/// Limits that keep hostile input from exhausting memory or time.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Nodes an alias may stand for, summed over all aliases of the stream.
+    pub alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            alias_nodes: 100_000,
+        }
+    }
+}
+
+enum Frame {
+    Map {
+        m: Mapping,
+        key: Option<Node>,
+        path: Vec<String>,
+        anchor: usize,
+    },
+    Seq {
+        s: Sequence,
+        path: Vec<String>,
+        anchor: usize,
+    },
+}
+
+impl Frame {
+    fn path(&self) -> &Vec<String> {
+        match self {
+            Frame::Map { path, .. } | Frame::Seq { path, .. } => path,
+        }
+    }
+    fn is_flow(&self) -> bool {
+        match self {
+            Frame::Map { m, .. } => m.flow,
+            Frame::Seq { s, .. } => s.flow,
+        }
+    }
+}
+
+/// The string a key contributes to the path of the values under it.
+fn key_text(key: &Node) -> String {
+    match key.as_scalar() {
+        Some(s) => s.value.clone(),
+        None => "?".to_string(),
+    }
+}
+
+fn style_of(s: ScalarStyle) -> Style {
+    match s {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+        ScalarStyle::Literal => Style::Literal,
+        ScalarStyle::Folded => Style::Folded,
+    }
+}
+
+/// Nodes a walk visits when it expands every alias.
+pub fn expanded_size(node: &Node) -> u64 {
+    match node {
+        Node::Scalar(_) => 1,
+        Node::Alias(.., size) => *size,
+        Node::Mapping(m) => m.entries.iter().fold(1u64, |acc, (k, v)| {
+            acc.saturating_add(expanded_size(k))
+                .saturating_add(expanded_size(v))
+        }),
+        Node::Sequence(s) => s
+            .items
+            .iter()
+            .fold(1u64, |acc, n| acc.saturating_add(expanded_size(n))),
+    }
+}
+
+/// Parses a whole YAML stream (JSON included) into documents with spans.
+pub fn parse(src: &str) -> Result<Stream> {
+    parse_with(src, Limits::default())
+}
+
+pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
+    let mut docs: Vec<Document> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: Vec<(usize, Rc<Node>)> = Vec::new();
+    let mut pending_comments: Vec<Comment> = Vec::new();
+    let mut prev_end = 0usize;
+    let mut alias_budget = limits.alias_nodes;
+    let mut current: Option<Document> = None;
+
+    for item in Parser::new_from_str(src) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            Error::format(format!(
+                "YAML syntax error at line {} column {}: {}",
+                m.line(),
+                m.col() + 1,
+                e.info()
+            ))
+        })?;
+        let start = span
+            .start
+            .byte_offset()
+            .unwrap_or_else(|| span.start.index());
+        let end = span.end.byte_offset().unwrap_or_else(|| span.end.index());
+        let col = span.start.col();
+        let mut completed: Option<(Node, usize)> = None;
+        let mut is_comment = false;
+        match event {
+            Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(explicit, _) => {
+                let mut doc = Document {
+                    start,
+                    explicit_start: explicit,
+                    root: None,
+                    comments: Vec::new(),
+                };
+                doc.comments.append(&mut pending_comments);
+                current = Some(doc);
+                anchors.clear();
+            }
+            Event::DocumentEnd => {
+                if let Some(mut doc) = current.take() {
+                    doc.comments.append(&mut pending_comments);
+                    docs.push(doc);
+                }
+            }
+            Event::Comment(text, placement) => {
+                is_comment = true;
+                let inline = placement == Placement::Right;
+                let owner = comment_owner(&stack, col, inline);
+                pending_comments.push(Comment {
+                    text: text.into_owned(),
+                    start,
+                    end,
+                    inline,
+                    owner,
+                });
+            }
+            Event::Alias(id) => {
+                let target = anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone())
+                    .ok_or_else(|| Error::format("YAML alias refers to an unknown anchor"))?;
+                let cost = expanded_size(&target);
+                if cost > alias_budget as u64 {
+                    return Err(Error::format(format!(
+                        "YAML aliases expand to more than {} nodes (an alias bomb?)",
+                        limits.alias_nodes
+                    )));
+                }
+                alias_budget -= cost as usize;
+                completed = Some((Node::Alias(target, start, end, cost), 0));
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let in_flow = stack.last().is_some_and(Frame::is_flow);
+                let node = Node::Scalar(Scalar {
+                    value: value.into_owned(),
+                    style: style_of(style),
+                    tag: tag.map(|t| t.to_string()),
+                    start,
+                    end,
+                    prev_end,
+                    col,
+                    in_flow,
+                });
+                completed = Some((node, anchor));
+            }
+            Event::MappingStart(style, anchor, _tag) => {
+                let path = child_path(&stack);
+                let flow = style == StructureStyle::Flow;
+                let m = Mapping {
+                    entries: Vec::new(),
+                    flow,
+                    start,
+                    end: start,
+                    col,
+                };
+                stack.push(Frame::Map {
+                    m,
+                    key: None,
+                    path,
+                    anchor,
+                });
+            }
+            Event::SequenceStart(style, anchor, _tag) => {
+                let path = child_path(&stack);
+                let flow = style == StructureStyle::Flow;
+                let s = Sequence {
+                    items: Vec::new(),
+                    flow,
+                    start,
+                    end: start,
+                    col,
+                };
+                stack.push(Frame::Seq { s, path, anchor });
+            }
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map { mut m, anchor, .. }) => {
+                    m.end = end.max(start);
+                    completed = Some((Node::Mapping(m), anchor));
+                }
+                _ => {
+                    return Err(Error::format(
+                        "YAML parser returned unbalanced mapping events",
+                    ))
+                }
+            },
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq { mut s, anchor, .. }) => {
+                    s.end = end.max(start);
+                    completed = Some((Node::Sequence(s), anchor));
+                }
+                _ => {
+                    return Err(Error::format(
+                        "YAML parser returned unbalanced sequence events",
+                    ))
+                }
+            },
+            _ => {}
+        }
+        if let Some((node, anchor)) = completed {
+            if anchor != 0 {
+                anchors.push((anchor, Rc::new(node.clone())));
+            }
+            attach(&mut stack, &mut current, node)?;
+        }
+        // Comments do not move `prev_end`: a block scalar header may carry one
+        // (`key: | # note`), and the header search must start before it.
+        if !is_comment {
+            prev_end = prev_end.max(end);
+        }
+    }
+    if let Some(mut doc) = current.take() {
+        doc.comments.append(&mut pending_comments);
+        docs.push(doc);
+    } else if !pending_comments.is_empty() {
+        if let Some(last) = docs.last_mut() {
+            last.comments.append(&mut pending_comments);
+        }
+    }
+    Ok(Stream { docs })
+}
+
+fn child_path(stack: &[Frame]) -> Vec<String> {
+    match stack.last() {
+        Some(Frame::Map {
+            key: Some(k), path, ..
+        }) => {
+            let mut p = path.clone();
+            p.push(key_text(k));
+            p
+        }
+        Some(f) => f.path().clone(),
+        None => Vec::new(),
+    }
+}
+
+fn comment_owner(stack: &[Frame], col: usize, inline: bool) -> CommentOwner {
+    let owner_of = |f: &Frame| match f {
+        Frame::Map { path, .. } => CommentOwner::Mapping(path.clone()),
+        Frame::Seq { path, .. } => CommentOwner::Sequence(path.clone()),
+    };
+    if inline {
+        return stack
+            .last()
+            .map(owner_of)
+            .unwrap_or(CommentOwner::Mapping(Vec::new()));
+    }
+    // A full-line comment belongs to the innermost open block collection it is indented into;
+    // the parser may report it before closing collections it visually follows.
+    // A comment between a key and its (not yet started) block value, indented past the key,
+    // opens that value: `data:` then `  # note` then `  password: ...`.
+    if let Some(Frame::Map {
+        m,
+        key: Some(k),
+        path,
+        ..
+    }) = stack.last()
+    {
+        if !m.flow && col > m.col {
+            let mut p = path.clone();
+            p.push(key_text(k));
+            return CommentOwner::Mapping(p);
+        }
+    }
+    for f in stack.iter().rev() {
+        let fcol = match f {
+            Frame::Map { m, .. } => m.col,
+            Frame::Seq { s, .. } => s.col,
+        };
+        if f.is_flow() || col >= fcol {
+            return owner_of(f);
+        }
+    }
+    CommentOwner::Mapping(Vec::new())
+}
+
+fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Result<()> {
+    match stack.last_mut() {
+        Some(Frame::Map { m, key, .. }) => {
+            if let Some(k) = key.take() {
+                m.entries.push((k, node));
+            } else {
+                if m.entries.is_empty() && !m.flow {
+                    m.col = match &node {
+                        Node::Scalar(s) => s.col,
+                        _ => m.col,
+                    };
+                }
+                *key = Some(node);
+            }
+        }
+        Some(Frame::Seq { s, .. }) => s.items.push(node),
+        None => match current {
+            Some(doc) => doc.root = Some(node),
+            None => return Err(Error::format("YAML node outside a document")),
+        },
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src() -> &'static str {
+        "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: x   # inline\ndata:\n  a: YWJj\n  # between\n  lit: |\n    l1\n  # trailing\n---\nkind: ConfigMap\nlist:\n  - a\n  - &x {b: c}\n  - *x\n"
+    }
+
+    #[test]
+    fn documents_and_spans() {
+        let s = src();
+        let st = parse(s).unwrap();
+        assert_eq!(st.docs.len(), 2);
+        let root = st.docs[0].root_mapping().unwrap();
+        assert_eq!(root.get_str("kind"), Some("Secret"));
+        let data = root.get("data").unwrap().as_mapping().unwrap();
+        let a = data.get("a").unwrap().as_scalar().unwrap();
+        assert_eq!(&s[a.start..a.end], "YWJj");
+        assert_eq!(data.col, 2);
+        assert!(st.docs[1].explicit_start);
+    }
+
+    #[test]
+    fn comment_owners_follow_indentation() {
+        let st = parse(src()).unwrap();
+        let owners: Vec<(String, CommentOwner)> = st.docs[0]
+            .comments
+            .iter()
+            .map(|c| (c.text.clone(), c.owner.clone()))
+            .collect();
+        let data = CommentOwner::Mapping(vec!["data".into()]);
+        assert_eq!(owners[0], (" head".into(), CommentOwner::Mapping(vec![])));
+        assert_eq!(
+            owners[1],
+            (
+                " inline".into(),
+                CommentOwner::Mapping(vec!["metadata".into()])
+            )
+        );
+        assert_eq!(owners[2], (" between".into(), data.clone()));
+        assert_eq!(owners[3], (" trailing".into(), data));
+    }
+
+    #[test]
+    fn aliases_expand_with_a_budget() {
+        let st = parse(src()).unwrap();
+        let list = st.docs[1].root_mapping().unwrap().get("list").unwrap();
+        match list {
+            Node::Sequence(s) => assert!(matches!(s.items[2], Node::Alias(..))),
+            _ => panic!("not a sequence"),
+        }
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+        let err = parse(bomb).err().unwrap();
+        assert!(err.to_string().contains("alias"));
+    }
+
+    #[test]
+    fn syntax_errors_have_a_position() {
+        let err = parse("a: b\nc: \"unclosed\nd: e\n").err().unwrap();
+        assert!(err.to_string().contains("line"), "{err}");
+    }
+}
