@@ -235,7 +235,7 @@ mod tests {
         let h = ("HOME", home.path().display().to_string());
         let e = discover(
             &[PathBuf::from("/nonexistent/id.txt")],
-            &env_of(&[h.clone()]),
+            &env_of(std::slice::from_ref(&h)),
         )
         .must_fail();
         assert_eq!(e.kind, Kind::Input);

@@ -139,7 +139,7 @@ impl Identities {
     /// Adds inline identities from a variable (`KSEAL_AGE_KEY`, `SOPS_AGE_KEY`): like an
     /// identity file, but several identities may share a line, separated by whitespace
     /// (sops >= 3.13).
-    pub(crate) fn add_inline(&mut self, text: &str, origin: &str) -> Result<()> {
+    pub fn add_inline(&mut self, text: &str, origin: &str) -> Result<()> {
         self.searched.push(origin.to_string());
         self.add_bytes(text.as_bytes(), origin, true)
     }
@@ -838,6 +838,16 @@ mod tests {
             hint.contains("sops-keys.txt") && hint.contains("KSEAL_AGE_KEY"),
             "{hint}"
         );
+        // Envelopes written by kseal carry a random `-grease` stanza: never named.
+        let (_, other) = fresh();
+        let key = DataKey::generate().unwrap();
+        let e = ids.unwrap(&wrap(&key, &other).unwrap()).must_fail();
+        assert!(!e.message.contains("grease"), "{}", e.message);
+        assert!(
+            e.message.contains("(it is wrapped for: X25519)"),
+            "{}",
+            e.message
+        );
         // No identity at all.
         let e = Identities::new()
             .unwrap(&read_fixture("flux-age.enc"))
@@ -1187,6 +1197,25 @@ mod tests {
         assert_eq!(e.kind, Kind::Unsupported, "{}", e.message);
         assert!(e.message.contains("unsupported SSH key"), "{}", e.message);
         assert!(!e.message.contains("PRIVATE KEY-----\n"));
+    }
+
+    #[test]
+    fn plugin_identities_without_their_plugin_are_reported() {
+        let plugin = age::plugin::Identity::default_for_plugin("kseal-test-nonexistent")
+            .unwrap()
+            .to_string();
+        let mut ids = Identities::new();
+        ids.add_identity_file_text(&format!("# yubikey\n{plugin}\n"), "keys.txt")
+            .unwrap();
+        assert!(ids.is_empty());
+        let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert!(
+            e.message
+                .contains("age-plugin-kseal-test-nonexistent is not installed"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -384,6 +384,17 @@ mod tests {
     }
 
     #[test]
+    fn tagged_recipients_wrap_natively() {
+        // From the age crate's test vectors (a P-256 tag recipient, as hardware keys use).
+        let tag = "age1tag1qt8lw0ual6avlwmwatk888yqnmdamm7xfd0wak53ut6elz5c4swx2yqdj4e";
+        let r = Recipient::parse(tag).unwrap();
+        let key = DataKey::from_bytes(&[9u8; 32]).unwrap();
+        assert!(wrap(&key, &r)
+            .unwrap()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+    }
+
+    #[test]
     fn ssh_recipients_parse() {
         let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN user@host";
         let r = Recipient::parse(ed).unwrap();

@@ -535,7 +535,7 @@ fn go_underscore_ok(s: &[u8]) -> bool {
     if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = s[1].to_ascii_lowercase() == b'x';
+        hex = s[1].eq_ignore_ascii_case(&b'x');
     }
     while let Some(&c) = s.get(i) {
         i += 1;
@@ -1008,7 +1008,7 @@ fn is_base60(s: &str) -> bool {
 fn looks_like_yaml11_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
-    let mut run = |min: usize, max: usize, i: &mut usize| {
+    let run = |min: usize, max: usize, i: &mut usize| {
         let n = b[*i..]
             .iter()
             .take(max)

@@ -1,6 +1,7 @@
 //! The YAML document tree with byte spans: built from the event parser, it keeps where every
 //! scalar, mapping and comment sits in the source so values can be replaced in place.
 
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
@@ -163,6 +164,7 @@ enum Frame {
         key: Option<Node>,
         path: Vec<String>,
         anchor: usize,
+        seen: HashSet<String>,
     },
     Seq {
         s: Sequence,
@@ -323,12 +325,7 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
                     end: start,
                     col,
                 };
-                stack.push(Frame::Map {
-                    m,
-                    key: None,
-                    path,
-                    anchor,
-                });
+                stack.push(Frame::Map { m, key: None, path, anchor, seen: HashSet::new() });
             }
             Event::SequenceStart(style, anchor, _tag) => {
                 let path = child_path(&stack);
@@ -445,10 +442,19 @@ fn comment_owner(stack: &[Frame], col: usize, inline: bool) -> CommentOwner {
 
 fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Result<()> {
     match stack.last_mut() {
-        Some(Frame::Map { m, key, .. }) => {
+        Some(Frame::Map { m, key, path, seen, .. }) => {
             if let Some(k) = key.take() {
                 m.entries.push((k, node));
             } else {
+                if let Node::Scalar(s) = &node {
+                    // Two values for one key are ambiguous: YAML forbids them and readers
+                    // disagree on which one wins.
+                    if !seen.insert(s.value.clone()) {
+                        let shown: String = s.value.chars().take(60).collect();
+                        let at = if path.is_empty() { String::new() } else { format!(" in {}", path.join(".")) };
+                        return Err(Error::format(format!("duplicate key `{shown}`{at}")));
+                    }
+                }
                 if m.entries.is_empty() && !m.flow {
                     m.col = match &node {
                         Node::Scalar(s) => s.col,
@@ -521,6 +527,12 @@ mod tests {
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
         let err = parse(bomb).err().unwrap();
         assert!(err.to_string().contains("alias"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected() {
+        let err = parse("a: 1\nb:\n  x: 1\n  x: 2\n").err().unwrap();
+        assert_eq!(err.to_string(), "duplicate key `x` in b");
     }
 
     #[test]

