@@ -16,7 +16,8 @@ Exit codes:
   7   the output could not be written
   8   recipients or .sops.yaml configuration missing or invalid
   9   unsupported: key types or features kseal does not support (post-quantum age, Shamir)
-  10  refused: already encrypted, or nothing to encrypt";
+  10  refused: already encrypted, nothing to encrypt, or the file changed during an edit
+  11  the editor failed or the edit was interrupted: nothing was written";
 
 pub const ENVIRONMENT: &str = "\
 Environment:
@@ -26,6 +27,7 @@ Environment:
   SOPS_AGE_SSH_PRIVATE_KEY_FILE               an OpenSSH private key (ssh-ed25519, ssh-rsa)
   KSEAL_AGE_RECIPIENTS, SOPS_AGE_RECIPIENTS   recipients for encrypt (comma-separated)
   KSEAL_CONFIG, SOPS_CONFIG                   the .sops.yaml to use
+  KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR   the editor for `kseal edit` (split like a shell)
 Default identity files: $XDG_CONFIG_HOME/kseal/keys.txt (else ~/.config/kseal/keys.txt),
 ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa.";
 
@@ -52,9 +54,183 @@ pub enum Command {
     /// Decrypt kseal or sops files (MAC verified) into plain manifests
     #[command(after_help = EXIT_CODES)]
     Decrypt(DecryptArgs),
+    /// Edit an encrypted file in $EDITOR: data values shown decoded, unchanged values keep
+    /// their ciphertext
+    #[command(after_help = EXIT_CODES)]
+    Edit(EditArgs),
+    /// Set one key of a Secret in an encrypted file (same data key, minimal diff)
+    #[command(after_help = EXIT_CODES)]
+    Set(SetArgs),
+    /// Remove one key from a Secret in an encrypted file
+    #[command(after_help = EXIT_CODES)]
+    Unset(UnsetArgs),
+    /// Create an encrypted Secret directly, like `kubectl create secret` (plaintext never on disk)
+    #[command(subcommand)]
+    Create(CreateCommand),
     /// Generate a new age identity (X25519) for kseal, age and sops
     #[command(after_help = EXIT_CODES)]
     Keygen(KeygenArgs),
+}
+
+/// Where new recipients come from (for new files).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RecipientArgs {
+    /// age recipient: age1..., "ssh-ed25519 ...", "ssh-rsa ..." (repeatable, or comma-separated)
+    #[arg(short = 'a', long = "age", value_name = "RECIPIENT")]
+    pub age: Vec<String>,
+    /// A file of recipients, one per line (# comments allowed)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// The encrypted file to edit (a new file starts from a Secret template)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+    /// Recipients for a new file
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+/// Which Secret of a multi-document file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DocSelector {
+    /// The document number (1-based)
+    #[arg(long, value_name = "N", conflicts_with = "name")]
+    pub doc: Option<usize>,
+    /// The Secret's metadata.name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// The encrypted file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The key to set
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub select: DocSelector,
+    /// The value (visible in the process list and shell history: prefer --stdin or --from-file)
+    #[arg(long, value_name = "V", group = "source")]
+    pub value: Option<String>,
+    /// Read the value from a file (bytes as they are)
+    #[arg(long = "from-file", value_name = "PATH", group = "source")]
+    pub from_file: Option<PathBuf>,
+    /// Read the value from stdin (bytes as they are)
+    #[arg(long, group = "source")]
+    pub stdin: bool,
+    /// Store the value as text under stringData instead of base64 under data
+    #[arg(long)]
+    pub string: bool,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct UnsetArgs {
+    /// The encrypted file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The key to remove (from data and stringData)
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub select: DocSelector,
+    /// Succeed without writing when the key is absent
+    #[arg(long)]
+    pub idempotent: bool,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreateCommand {
+    /// A generic Secret from literals, files and env files
+    Generic(CreateGenericArgs),
+    /// A kubernetes.io/tls Secret from a certificate and a key
+    Tls(CreateTlsArgs),
+    /// A kubernetes.io/dockerconfigjson Secret for a registry
+    DockerRegistry(CreateDockerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateCommon {
+    /// The Secret's name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The Secret's namespace
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Write the encrypted Secret to this file instead of stdout
+    #[arg(short = 'o', long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateGenericArgs {
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// The Secret type (default: Opaque)
+    #[arg(long = "type", value_name = "T")]
+    pub secret_type: Option<String>,
+    /// key=value (repeatable)
+    #[arg(long = "from-literal", value_name = "K=V")]
+    pub from_literal: Vec<String>,
+    /// [key=]path: a file, or a directory's regular files (repeatable)
+    #[arg(long = "from-file", value_name = "[K=]PATH")]
+    pub from_file: Vec<String>,
+    /// A file of KEY=VALUE lines (repeatable)
+    #[arg(long = "from-env-file", value_name = "FILE")]
+    pub from_env_file: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateTlsArgs {
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// PEM certificate file
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// PEM private key file
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateDockerArgs {
+    #[command(flatten)]
+    pub common: CreateCommon,
+    /// Registry server (default: https://index.docker.io/v1/)
+    #[arg(long = "docker-server", visible_alias = "server", value_name = "URL")]
+    pub server: Option<String>,
+    #[arg(
+        long = "docker-username",
+        visible_alias = "username",
+        value_name = "USER"
+    )]
+    pub username: String,
+    #[arg(
+        long = "docker-password",
+        visible_alias = "password",
+        value_name = "PASSWORD"
+    )]
+    pub password: String,
+    #[arg(long = "docker-email", visible_alias = "email", value_name = "EMAIL")]
+    pub email: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -86,6 +262,14 @@ pub struct EncryptArgs {
     /// Drop server-populated fields (resourceVersion, uid, creationTimestamp, managedFields, ...)
     #[arg(long)]
     pub clean: bool,
+    /// Re-encrypt into the envelope of this encrypted file: same data key and recipients,
+    /// unchanged values keep their ciphertext (for editor plugins: decrypt, edit in memory,
+    /// `kseal encrypt --previous FILE -`)
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    /// An age identity file to open --previous (repeatable)
+    #[arg(long = "identity", value_name = "FILE", requires = "previous")]
+    pub identity: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -28,6 +28,8 @@ pub enum Kind {
     Unsupported,
     /// The input was refused: already encrypted, or nothing to encrypt (exit 10).
     Refused,
+    /// The editor failed or the session was interrupted; nothing was written (exit 11).
+    Aborted,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Config => 8,
             Kind::Unsupported => 9,
             Kind::Refused => 10,
+            Kind::Aborted => 11,
         }
     }
 }

@@ -10,4 +10,5 @@ pub mod keys;
 pub mod kube;
 pub mod secret;
 pub mod sops;
+pub mod view;
 pub mod yaml;

@@ -25,6 +25,10 @@ fn run() -> i32 {
     let result = match &cli.command {
         Command::Encrypt(a) => commands::encrypt::run(a),
         Command::Decrypt(a) => commands::decrypt::run(a),
+        Command::Edit(a) => commands::edit::run(a),
+        Command::Set(a) => commands::set::run_set(a),
+        Command::Unset(a) => commands::set::run_unset(a),
+        Command::Create(c) => commands::create::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
     };
     match result {

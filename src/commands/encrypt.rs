@@ -8,7 +8,7 @@ use kseal::error::{Error, Kind, Result};
 use kseal::keys::{self, Recipient};
 use kseal::kube;
 use kseal::secret::DataKey;
-use kseal::sops::file::{self, DecryptOptions, EncryptSettings};
+use kseal::sops::file::{self, EncryptSettings};
 use kseal::sops::metadata::{self, AgeEntry};
 use kseal::sops::rules::CryptRule;
 use kseal::yaml::{splice, tree};
@@ -18,10 +18,43 @@ use crate::cli::EncryptArgs;
 use crate::fsio::{self, Input};
 
 /// Recipients and crypt rule for one file.
-struct Plan {
-    recipients: Vec<Recipient>,
-    rule: CryptRule,
-    mac_only_encrypted: bool,
+pub struct Plan {
+    pub recipients: Vec<Recipient>,
+    pub rule: CryptRule,
+    pub mac_only_encrypted: bool,
+}
+
+/// Where recipients come from: flags and variables first, else `.sops.yaml` (read once).
+pub struct Planner {
+    flags: Vec<Recipient>,
+    config: Option<(PathBuf, Config)>,
+}
+
+impl Planner {
+    pub fn new(
+        age: &[String],
+        recipients_files: &[PathBuf],
+        config: Option<&Path>,
+    ) -> Result<Planner> {
+        let flags = recipients_from_flags(age, recipients_files)?;
+        let config = if flags.is_empty() {
+            load_config(config)?
+        } else {
+            None
+        };
+        Ok(Planner { flags, config })
+    }
+
+    /// The plan for a target file (`None`: stdin or a file that has no path yet).
+    pub fn plan_for(&self, target: Option<&Path>) -> Result<Plan> {
+        plan_for(target, &self.flags, self.config.as_ref())
+    }
+}
+
+/// Encrypts a new manifest with a fresh data key (after the Kubernetes checks and the removal
+/// of fields that must not be committed).
+pub fn seal_new(text: &str, plan: &Plan, clean: bool) -> Result<String> {
+    encrypt_text(text, plan, clean)
 }
 
 pub fn run(args: &EncryptArgs) -> Result<()> {
@@ -35,16 +68,14 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         )
         .with_hint("encrypt one file at a time to stdout or -o, or use -i"));
     }
-    let flag_recipients = recipients_from_flags(args)?;
-    let config = if flag_recipients.is_empty() {
-        load_config(args.config.as_deref())?
-    } else {
-        None
-    };
+    let planner = Planner::new(&args.age, &args.recipients_file, args.config.as_deref())?;
     for input in &inputs {
         let name = input.name();
-        let plan =
-            plan_for(input, &flag_recipients, config.as_ref()).map_err(|e| e.in_file(&name))?;
+        let target = match input {
+            Input::File(p) => Some(p.as_path()),
+            Input::Stdin => None,
+        };
+        let plan = planner.plan_for(target).map_err(|e| e.in_file(&name))?;
         let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
         let out = encrypt_text(&text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
         match (input, &args.out.output, args.out.in_place) {
@@ -101,29 +132,15 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
         version: metadata::SOPS_FORMAT_VERSION.to_string(),
         stash: None,
     };
-    let out = file::encrypt_stream(text, &stream, &settings, &kube::is_secret)?;
-    // Safety net: what we write must open with the same key and verify.
-    let check = file::decrypt(&out, &key, &DecryptOptions::default()).map_err(|e| {
-        Error::new(
-            Kind::Internal,
-            format!("the encrypted output does not verify ({e}); nothing was written"),
-        )
-    })?;
-    if check.envelope.is_none() {
-        return Err(Error::new(
-            Kind::Internal,
-            "the encrypted output has no envelope; nothing was written",
-        ));
-    }
-    Ok(out)
+    file::encrypt_checked(text, &stream, &settings, &kube::is_secret)
 }
 
-fn recipients_from_flags(args: &EncryptArgs) -> Result<Vec<Recipient>> {
+fn recipients_from_flags(age: &[String], recipients_files: &[PathBuf]) -> Result<Vec<Recipient>> {
     let mut out = Vec::new();
-    for a in &args.age {
+    for a in age {
         out.extend(keys::parse_recipient_list(a)?);
     }
-    for f in &args.recipients_file {
+    for f in recipients_files {
         let text = std::fs::read_to_string(f).map_err(|e| {
             Error::new(
                 Kind::Input,
@@ -184,7 +201,7 @@ fn no_recipient() -> Error {
 }
 
 fn plan_for(
-    input: &Input,
+    target: Option<&Path>,
     flags: &[Recipient],
     config: Option<&(PathBuf, Config)>,
 ) -> Result<Plan> {
@@ -202,10 +219,21 @@ fn plan_for(
     let Some((dir, config)) = config else {
         return Err(no_recipient());
     };
-    let rel = match input {
-        Input::Stdin => String::new(),
-        Input::File(p) => {
-            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let rel = match target {
+        None => String::new(),
+        Some(p) => {
+            // A file that does not exist yet (`kseal edit NEW.yaml`) is placed by its directory.
+            let abs = std::fs::canonicalize(p)
+                .or_else(|e| match (p.parent(), p.file_name()) {
+                    (Some(d), Some(n)) => std::fs::canonicalize(if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    })
+                    .map(|d| d.join(n)),
+                    _ => Err(e),
+                })
+                .unwrap_or_else(|_| p.to_path_buf());
             abs.strip_prefix(dir)
                 .map(|r| r.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| abs.to_string_lossy().into_owned())

@@ -1,10 +1,13 @@
 //! One module per verb: read inputs, find keys, call the library, write outputs.
 
+pub mod create;
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
 pub mod keygen;
+pub mod set;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Identities;
@@ -87,4 +90,87 @@ pub fn check_in_place(inputs: &[crate::fsio::Input]) -> Result<()> {
         return Err(Error::new(Kind::Usage, "--in-place needs files, not stdin"));
     }
     Ok(())
+}
+
+/// An encrypted file opened for change: its bytes as read, and its decrypted content with the
+/// envelope (data key, recipients, IV stash).
+pub struct Opened {
+    pub original: String,
+    pub decrypted: kseal::sops::file::Decrypted,
+}
+
+impl Opened {
+    pub fn envelope(&self) -> &kseal::sops::file::Envelope {
+        self.decrypted.envelope.as_ref().expect("checked on open")
+    }
+
+    /// Which documents re-encryption covers: all of them for sops files that enveloped every
+    /// document, else the Secrets.
+    pub fn selector(&self) -> impl Fn(&kseal::yaml::tree::Document) -> bool {
+        let all = self.envelope().covers_all();
+        move |d| all || kseal::kube::is_secret(d)
+    }
+}
+
+/// Reads and decrypts an encrypted file (MAC verified); a plain file is refused.
+pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened> {
+    let name = path.display().to_string();
+    let original = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
+        .map_err(|e| e.in_file(&name))?;
+    let ids = load_identities(identity_flags)?;
+    let decrypted = kseal::sops::file::decrypt(
+        &original,
+        &IdentityOpener { ids: &ids },
+        &Default::default(),
+    )
+    .map_err(|e| e.in_file(&name))?;
+    if decrypted.envelope.is_none() {
+        return Err(Error::new(
+            Kind::Refused,
+            "the file is not encrypted (it has no `sops:` block)",
+        )
+        .in_file(&name)
+        .with_hint("encrypt it first with `kseal encrypt -i`"));
+    }
+    Ok(Opened {
+        original,
+        decrypted,
+    })
+}
+
+/// Writes a re-encrypted file atomically, unless it changed on disk since it was read: then
+/// the new content goes to a sibling file and the error says how to reconcile.
+pub fn write_back(path: &Path, original: &str, new_content: &str) -> Result<()> {
+    write_guarded(path, Some(original), new_content)
+}
+
+/// `write_back` for a file that did not exist when kseal started (`expected` is `None`).
+pub fn write_guarded(path: &Path, expected: Option<&str>, new_content: &str) -> Result<()> {
+    let name = path.display().to_string();
+    let now = std::fs::read_to_string(path).ok();
+    if now.as_deref() != expected {
+        let sibling = sibling_path(path);
+        crate::fsio::write_new_private(&sibling, new_content.as_bytes())?;
+        return Err(Error::new(
+            Kind::Refused,
+            format!("{name} changed on disk while kseal was working on it; it was not overwritten"),
+        )
+        .with_hint(format!(
+            "your change is saved, encrypted, in {}: compare with `kseal decrypt`, then move it over {name} or edit again",
+            sibling.display()
+        )));
+    }
+    crate::fsio::write_atomic(path, new_content.as_bytes(), 0o644)
+}
+
+fn sibling_path(path: &Path) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "secret.yaml".into());
+    path.with_file_name(format!("{file}.kseal-{stamp}"))
 }

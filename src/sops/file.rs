@@ -75,6 +75,8 @@ pub struct Envelope {
     pub mac_ok: bool,
     /// 0-based indexes of the documents inside the envelope.
     pub docs: Vec<usize>,
+    /// Number of documents in the file.
+    pub doc_count: usize,
 }
 
 pub struct Decrypted {
@@ -355,6 +357,7 @@ pub fn decrypt_stream(
             stash,
             mac_ok,
             docs: enveloped,
+            doc_count: stream.docs.len(),
         }),
     })
 }
@@ -599,6 +602,60 @@ pub fn encrypt_stream(
     Ok(out.to_string())
 }
 
+/// Encrypts, then decrypts the result with the same key and checks the MAC: what kseal
+/// writes always opens. A failure here is a kseal bug, reported before anything is written.
+pub fn encrypt_checked(
+    src: &str,
+    stream: &Stream,
+    settings: &EncryptSettings<'_>,
+    select: &dyn Fn(&Document) -> bool,
+) -> Result<String> {
+    let out = encrypt_stream(src, stream, settings, select)?;
+    match decrypt(&out, settings.key, &DecryptOptions::default()) {
+        Ok(d) if d.envelope.is_some() => Ok(out),
+        Ok(_) => Err(Error::new(
+            Kind::Internal,
+            "the encrypted output has no envelope; nothing was written",
+        )),
+        Err(e) => Err(Error::new(
+            Kind::Internal,
+            format!(
+                "the encrypted output does not verify ({}); nothing was written",
+                e.message
+            ),
+        )),
+    }
+}
+
+/// Encrypts edited plaintext into an existing envelope: same data key, same wrapped keys,
+/// same crypt rule and version, the IVs of unchanged values reused, a new `lastmodified` and MAC.
+/// `select` picks the documents to encrypt.
+pub fn reencrypt(
+    plain: &str,
+    env: &Envelope,
+    select: &dyn Fn(&Document) -> bool,
+) -> Result<String> {
+    let stream = tree::parse(plain)?;
+    let settings = EncryptSettings {
+        rule: env.meta.rule.clone(),
+        mac_only_encrypted: env.meta.mac_only_encrypted,
+        key: &env.key,
+        age: env.meta.age.clone(),
+        lastmodified: metadata::now_lastmodified(),
+        version: env.meta.version.clone(),
+        stash: Some(&env.stash),
+    };
+    encrypt_checked(plain, &stream, &settings, select)
+}
+
+impl Envelope {
+    /// Whether every document of the original file was inside the envelope (sops files are):
+    /// then re-encryption covers every document, not only Secrets.
+    pub fn covers_all(&self) -> bool {
+        self.docs.len() == self.doc_count
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,7 +749,9 @@ mod tests {
     }
 
     fn enc_tokens(s: &str) -> Vec<&str> {
-        s.match_indices("ENC[").map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1]).collect()
+        s.match_indices("ENC[")
+            .map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1])
+            .collect()
     }
 
     /// Spec section 15: re-encrypting with the recorded data key, IVs, lastmodified and enc
@@ -700,10 +759,22 @@ mod tests {
     #[test]
     fn byte_exact_reencryption_of_real_sops_files() {
         for (file, hex) in [
-            ("flux/age.yaml", "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb"),
-            ("metalkast/four-secrets.enc.yaml", "ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39"),
-            ("metalkast/two-secrets.enc.yaml", "ed93b3ca46c81a650cd93ca7f2026192ba0830462b67597078efbb9a8e1cbbff"),
-            ("sops/example.yaml", "9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67"),
+            (
+                "flux/age.yaml",
+                "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb",
+            ),
+            (
+                "metalkast/four-secrets.enc.yaml",
+                "ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39",
+            ),
+            (
+                "metalkast/two-secrets.enc.yaml",
+                "ed93b3ca46c81a650cd93ca7f2026192ba0830462b67597078efbb9a8e1cbbff",
+            ),
+            (
+                "sops/example.yaml",
+                "9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67",
+            ),
         ] {
             let src = interop(file);
             let key = key_hex(hex);

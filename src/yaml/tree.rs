@@ -325,7 +325,13 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
                     end: start,
                     col,
                 };
-                stack.push(Frame::Map { m, key: None, path, anchor, seen: HashSet::new() });
+                stack.push(Frame::Map {
+                    m,
+                    key: None,
+                    path,
+                    anchor,
+                    seen: HashSet::new(),
+                });
             }
             Event::SequenceStart(style, anchor, _tag) => {
                 let path = child_path(&stack);
@@ -442,7 +448,9 @@ fn comment_owner(stack: &[Frame], col: usize, inline: bool) -> CommentOwner {
 
 fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Result<()> {
     match stack.last_mut() {
-        Some(Frame::Map { m, key, path, seen, .. }) => {
+        Some(Frame::Map {
+            m, key, path, seen, ..
+        }) => {
             if let Some(k) = key.take() {
                 m.entries.push((k, node));
             } else {
@@ -451,7 +459,11 @@ fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Re
                     // disagree on which one wins.
                     if !seen.insert(s.value.clone()) {
                         let shown: String = s.value.chars().take(60).collect();
-                        let at = if path.is_empty() { String::new() } else { format!(" in {}", path.join(".")) };
+                        let at = if path.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in {}", path.join("."))
+                        };
                         return Err(Error::format(format!("duplicate key `{shown}`{at}")));
                     }
                 }

@@ -12,7 +12,11 @@ pub fn repo() -> PathBuf {
 /// `../shared` beside the repository (CI lays a copy there).
 pub fn shared() -> PathBuf {
     let p = repo().join("../shared");
-    assert!(p.is_dir(), "the shared folder is missing at {}", p.display());
+    assert!(
+        p.is_dir(),
+        "the shared folder is missing at {}",
+        p.display()
+    );
     p
 }
 
@@ -31,7 +35,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
@@ -47,7 +53,12 @@ impl Sandbox {
     /// Clears every variable that could point kseal, sops or age at real keys.
     pub fn isolate(&self, cmd: &mut Command) {
         for (k, _) in std::env::vars() {
-            if k.starts_with("KSEAL_") || k.starts_with("SOPS_") || k == "XDG_CONFIG_HOME" || k == "EDITOR" || k == "VISUAL" {
+            if k.starts_with("KSEAL_")
+                || k.starts_with("SOPS_")
+                || k == "XDG_CONFIG_HOME"
+                || k == "EDITOR"
+                || k == "VISUAL"
+            {
                 cmd.env_remove(k);
             }
         }
@@ -81,7 +92,12 @@ pub fn stderr(o: &Output) -> String {
 
 /// Asserts success and returns stdout.
 pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "command failed ({:?}): {}", o.status.code(), stderr(&o));
+    assert!(
+        o.status.success(),
+        "command failed ({:?}): {}",
+        o.status.code(),
+        stderr(&o)
+    );
     stdout(&o)
 }
 

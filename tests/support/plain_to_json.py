@@ -29,7 +29,14 @@ def normalize(v):
 def load_plain(path, as_json=False):
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    docs = (sops_check.load_json if as_json else sops_check.load_yaml)(text)
+    try:
+        docs = (sops_check.load_json if as_json else sops_check.load_yaml)(text)
+    except Exception as e:  # only the position: a parser's context lines would show values
+        mark = getattr(e, "problem_mark", None) or getattr(e, "lineno", None)
+        where = " at line %d" % (mark.line + 1) if hasattr(mark, "line") else (
+            " at line %d" % mark if isinstance(mark, int) else "")
+        raise SystemExit("%s: cannot be loaded as %s%s (%s)" % (path, "JSON" if as_json else "YAML", where,
+                                                                  type(e).__name__))
     for i, d in enumerate(docs):
         if any(k == "sops" for k, _ in d):
             raise SystemExit("%s: document %d still has a sops block" % (path, i + 1))

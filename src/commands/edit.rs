@@ -1,0 +1,324 @@
+//! `kseal edit`: the editor session. The plaintext lives only in a private temporary
+//! directory (0700, on tmpfs when there is one, file 0600) that is removed on every exit path;
+//! the result is re-encrypted with the same data key so unchanged values keep their ciphertext.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use kseal::error::{Error, Kind, Result};
+use kseal::sops::file;
+use kseal::view;
+
+use super::encrypt::{seal_new, Planner};
+use super::{env_var, note, open_encrypted, write_back, write_guarded};
+use crate::cli::EditArgs;
+
+/// What the edited text is encrypted into: the file's own envelope, or a new one.
+enum Target {
+    Existing(super::Opened),
+    New(super::encrypt::Plan),
+}
+
+pub fn run(args: &EditArgs) -> Result<()> {
+    let path = &args.file;
+    let name = path.display().to_string();
+    let (target, plain) = if path.exists() {
+        let opened = open_encrypted(path, &args.identity)?;
+        let plain = Zeroizing::new(opened.decrypted.text.to_string());
+        (Target::Existing(opened), plain)
+    } else {
+        let r = &args.recipients;
+        let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
+            .plan_for(Some(path))
+            .map_err(|e| e.in_file(&name))?;
+        (Target::New(plan), Zeroizing::new(template(path)))
+    };
+    let (view_text, state) = view::to_view(&plain).map_err(|e| e.in_file(&name))?;
+    let editor = editor_command()?;
+    let session = Session::new(path)?;
+    let header = view::header(&name);
+    let mut buffer = Zeroizing::new(format!("{header}{}", view_text.as_str()));
+    let mut problem: Option<String> = None;
+    loop {
+        let shown = match &problem {
+            Some(p) => Zeroizing::new(format!(
+                "{} kseal: error: {p}\n{}",
+                view::MARK,
+                buffer.as_str()
+            )),
+            None => buffer.clone(),
+        };
+        session.write(&shown)?;
+        session.run_editor(&editor)?;
+        let saved = session.read()?;
+        if problem.is_none() && saved.as_str() == shown.as_str() {
+            note(&format!("{name}: no changes; the file was not rewritten"));
+            return Ok(());
+        }
+        let body = view::strip_header(&saved);
+        if body.trim().is_empty() {
+            note(&format!(
+                "{name}: empty buffer: edit cancelled, the file was not changed"
+            ));
+            return Ok(());
+        }
+        match encrypt_edit(body, &plain, &state, &target) {
+            Ok(None) => {
+                note(&format!("{name}: no changes; the file was not rewritten"));
+                return Ok(());
+            }
+            Ok(Some(out)) => {
+                return match &target {
+                    Target::Existing(o) => write_back(path, &o.original, &out),
+                    Target::New(_) => write_guarded(path, None, &out),
+                };
+            }
+            Err(e) => {
+                // Back to the editor with the error on top; the user's text stays as saved.
+                problem = Some(e.to_string());
+                buffer = Zeroizing::new(format!("{header}{body}"));
+            }
+        }
+    }
+}
+
+/// Validates and encrypts the edited buffer; `None` when the plaintext did not change.
+fn encrypt_edit(
+    body: &str,
+    plain: &str,
+    state: &view::ViewState,
+    target: &Target,
+) -> Result<Option<String>> {
+    let new_plain = view::from_view(body, state)?;
+    if new_plain.as_str() == plain {
+        return Ok(None);
+    }
+    match target {
+        Target::Existing(o) => {
+            let env = o.envelope();
+            let all = env.covers_all();
+            let was_secret: Vec<usize> = env.docs.clone();
+            view::check_secrets(&new_plain, &|i| !all && was_secret.contains(&i))?;
+            let select = o.selector();
+            file::reencrypt(&new_plain, env, &select).map(Some)
+        }
+        Target::New(plan) => {
+            view::check_secrets(&new_plain, &|_| false)?;
+            seal_new(&new_plain, plan, false).map(Some)
+        }
+    }
+}
+
+/// The starting point for a new file.
+fn template(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem.split('.').next().unwrap_or_default().to_lowercase();
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-');
+    let name = if name.is_empty() { "my-secret" } else { name };
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: default\ntype: Opaque\nstringData:\n  # key: value pairs in plain text; kseal encrypts the values\n  username: admin\n  password: change-me\n"
+    )
+}
+
+/// The editor to run: KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR (split like a shell), else
+/// `vi`, else `nano`.
+fn editor_command() -> Result<Vec<String>> {
+    for var in ["KSEAL_EDITOR", "SOPS_EDITOR", "VISUAL", "EDITOR"] {
+        if let Some(v) = env_var(var).filter(|v| !v.trim().is_empty()) {
+            return match shlex::split(&v) {
+                Some(words) if !words.is_empty() => Ok(words),
+                _ => Err(Error::new(
+                    Kind::Config,
+                    format!("cannot split ${var} into words (unbalanced quotes?)"),
+                )),
+            };
+        }
+    }
+    for candidate in ["vi", "nano"] {
+        if find_in_path(candidate).is_some() {
+            return Ok(vec![candidate.to_string()]);
+        }
+    }
+    Err(Error::new(Kind::Config, "no editor found")
+        .with_hint("set EDITOR (for example EDITOR=\"code --wait\")"))
+}
+
+fn find_in_path(tool: &str) -> Option<PathBuf> {
+    let path = env_var("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The private place of the plaintext buffer; dropping it removes the directory.
+struct Session {
+    dir: tempfile::TempDir,
+    file: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+impl Session {
+    fn new(target: &Path) -> Result<Session> {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("kseal-edit-")
+            .tempdir_in(&base)
+            .map_err(|e| {
+                Error::new(
+                    Kind::Output,
+                    format!("cannot create a private temporary directory: {e}"),
+                )
+            })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
+                Error::new(
+                    Kind::Output,
+                    format!("cannot protect the temporary directory: {e}"),
+                )
+            })?;
+        }
+        let base_name = target
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "secret.yaml".into());
+        let file = dir.path().join(base_name);
+        // Ctrl-C, SIGTERM and SIGHUP stop the session: the editor is ended and the directory
+        // removed by Drop, instead of the process dying with plaintext on disk.
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| {
+                Error::new(
+                    Kind::Internal,
+                    format!("cannot install a signal handler: {e}"),
+                )
+            })?;
+        }
+        Ok(Session { dir, file, stop })
+    }
+
+    fn write(&self, text: &str) -> Result<()> {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&self.file)
+            .map_err(|e| Error::new(Kind::Output, format!("cannot write the edit buffer: {e}")))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| Error::new(Kind::Output, format!("cannot write the edit buffer: {e}")))?;
+        Ok(())
+    }
+
+    /// Re-reads the buffer by path: editors that save by rename leave the old file behind.
+    fn read(&self) -> Result<Zeroizing<String>> {
+        let bytes = fs::read(&self.file).map_err(|e| {
+            Error::new(
+                Kind::Aborted,
+                format!("the edit buffer is gone ({e}); nothing was written"),
+            )
+        })?;
+        String::from_utf8(bytes).map(Zeroizing::new).map_err(|_| {
+            Error::new(
+                Kind::Aborted,
+                "the edit buffer is not UTF-8 text; nothing was written",
+            )
+        })
+    }
+
+    fn run_editor(&self, editor: &[String]) -> Result<()> {
+        let mut child = Command::new(&editor[0])
+            .args(&editor[1..])
+            .arg(&self.file)
+            .spawn()
+            .map_err(|e| {
+                Error::new(
+                    Kind::Aborted,
+                    format!("cannot start the editor `{}`: {e}", editor[0]),
+                )
+                .with_hint(
+                    "set KSEAL_EDITOR or EDITOR to an editor that waits until you close the file",
+                )
+            })?;
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::new(
+                    Kind::Aborted,
+                    "interrupted: the edit was discarded and the file was not changed",
+                ));
+            }
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => {
+                    return Err(Error::new(
+                        Kind::Aborted,
+                        format!("the editor failed ({status}); the edit was discarded and the file was not changed"),
+                    ))
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(Error::new(Kind::Aborted, format!("cannot wait for the editor: {e}"))),
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Overwrite before unlinking: tmpfs pages may otherwise linger with the plaintext.
+        if let Ok(meta) = fs::metadata(&self.file) {
+            if let Ok(mut f) = fs::OpenOptions::new().write(true).open(&self.file) {
+                let zeros = vec![0u8; meta.len() as usize];
+                let _ = f.write_all(&zeros);
+                let _ = f.sync_all();
+            }
+        }
+        let _ = fs::remove_dir_all(self.dir.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_names_the_secret_after_the_file() {
+        let t = template(Path::new("deploy/db_creds.enc.yaml"));
+        assert!(t.contains("name: db-creds\n"));
+        assert!(kseal::yaml::tree::parse(&t).is_ok());
+    }
+}
