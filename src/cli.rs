@@ -28,6 +28,8 @@ Environment:
   KSEAL_AGE_RECIPIENTS, SOPS_AGE_RECIPIENTS   recipients for encrypt (comma-separated)
   KSEAL_CONFIG, SOPS_CONFIG                   the .sops.yaml to use
   KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR   the editor for `kseal edit` (split like a shell)
+  KSEAL_TMPDIR                                where `kseal edit` keeps its private buffer
+                                              (default /dev/shm, else $TMPDIR)
 Default identity files: $XDG_CONFIG_HOME/kseal/keys.txt (else ~/.config/kseal/keys.txt),
 ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa.";
 

@@ -330,6 +330,133 @@ fn sops_made_literal_clip_enc_value_has_no_trailing_newline() {
     .unwrap();
 }
 
+/// The comment lines of a manifest, trimmed (indentation and CR aside).
+fn comment_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Encrypted comments (`#ENC[...,type:comment]`) decrypt to the same comments as with
+/// `sops decrypt`, clear ones are kept, and nothing encrypted is left in the output.
+#[test]
+fn sops_made_comments_decrypt_like_sops() {
+    require("sops");
+    let sb = Sandbox::new();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (rel, file, _) in sops_made_fixtures() {
+        if KNOWN_BUGS.contains(&rel.as_str()) || !rel.ends_with(".yaml") {
+            continue;
+        }
+        let o = decrypt_with(&sb, &key(), &[file.as_os_str()]);
+        if !o.status.success() {
+            failures.push(format!("{rel}: exit {:?}", code(&o)));
+            continue;
+        }
+        let mine = stdout(&o);
+        if mine.contains("ENC[") || mine.lines().any(|l| l.starts_with("sops:")) {
+            failures.push(format!("{rel}: ENC[ or sops: left in the output"));
+        }
+        let s = run(sb
+            .tool("sops")
+            .args(["--disable-version-check", "decrypt"])
+            .arg(&file)
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert!(s.status.success(), "sops decrypt {rel}: {}", stderr(&s));
+        let (a, b) = (comment_lines(&mine), comment_lines(&stdout(&s)));
+        if a != b {
+            let first = a.iter().zip(&b).position(|(x, y)| x != y);
+            failures.push(format!(
+                "{rel}: {} comment lines, sops has {}; first difference at comment {:?}",
+                a.len(),
+                b.len(),
+                first
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 35, "only {checked} files checked");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A clear-text timestamp is in the MAC as its RFC 3339 text (FINDINGS.md section 2): edits of
+/// `metadata.annotations.rotated` that sops accepts, kseal accepts, and the others are a MAC
+/// mismatch for both. The real sops is the oracle; the table records what sops 3.11.0 says.
+#[test]
+fn timestamp_mac_agrees_with_sops() {
+    require("sops");
+    let sb = Sandbox::new();
+    let src = read(&made("timestamp-annotation.yaml"));
+    let original = "rotated: 2024-01-01T00:00:00Z";
+    let cases: &[(&str, bool)] = &[
+        ("2024-01-01", true),
+        ("2024-1-1", true),
+        ("2024-01-01 00:00:00", true),
+        ("2024-01-01 0:0:0", true),
+        ("2024-01-01t00:00:00Z", true),
+        ("2024-01-01T00:00:00.000Z", true),
+        ("2024-01-01T00:00:00+00:00", true),
+        ("2024-01-01T00:00:00-00:00", true),
+        ("\"2024-01-01T00:00:00Z\"", true),
+        ("'2024-01-01T00:00:00Z'", true),
+        ("!!timestamp 2024-01-01", true),
+        ("2024-01-01 # a comment", true),
+        ("2024-01-01T01:00:00+01:00", false),
+        ("2024-01-01T00:00:00.5Z", false),
+        ("2024-01-01T00:00:00.100Z", false),
+        ("2024-01-01T00:00:00.123456789Z", false),
+        ("2024-01-01 00:00:00.5", false),
+        ("2024-01-01 00:00:00Z", false),
+        ("2024-01-01t00:00:00z", false),
+        ("2024-02-30", false),
+        ("!!str 2024-01-01", false),
+    ];
+    let mut failures = Vec::new();
+    for (i, (text, accepted)) in cases.iter().enumerate() {
+        let file = sb.write(
+            &format!("ts-{i}.yaml"),
+            replace_once(&src, original, &format!("rotated: {text}")),
+        );
+        let s = run(sb
+            .tool("sops")
+            .args(["--disable-version-check", "decrypt"])
+            .arg(&file)
+            .env("SOPS_AGE_KEY_FILE", key()));
+        if s.status.success() != *accepted {
+            failures.push(format!(
+                "{text}: sops now says {:?} (the table says {accepted})",
+                code(&s)
+            ));
+        }
+        let o = decrypt_with(&sb, &key(), &[file.as_os_str()]);
+        let want = if s.status.success() { 0 } else { 6 };
+        if code(&o) != Some(want) {
+            failures.push(format!(
+                "{text}: kseal exit {:?}, sops exit {:?}: {}",
+                code(&o),
+                code(&s),
+                stderr(&o)
+            ));
+        }
+    }
+    // The derived fixture of the rejected case.
+    let o = decrypt_with(
+        &sb,
+        &key(),
+        &[made("derived/timestamp-offset-mismatch.yaml").as_os_str()],
+    );
+    if code(&o) != Some(6) || !o.stdout.is_empty() {
+        failures.push(format!(
+            "timestamp-offset-mismatch.yaml: exit {:?}",
+            code(&o)
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn two_recipients_file_opens_with_either_identity() {
     let sb = Sandbox::new();
@@ -742,6 +869,23 @@ fn directory_is_one_sorted_stream_with_separators() {
     assert_eq!(stdout(&o), join_stream(&[&db, CONFIGMAP, &app]));
 }
 
+/// No newline at the end of a file: one is added before the separator; a file that starts with
+/// `---` gets no second separator; an empty file adds nothing.
+#[test]
+fn stream_separators_between_files() {
+    let sb = Sandbox::new();
+    let a = sb.write("a.yaml", "kind: A");
+    let empty = sb.write("b.yaml", "");
+    let c = sb.write("c.yaml", CONFIGMAP);
+    let d = sb.write("d.yaml", "kind: D\n");
+    let o = run(sb.kseal().arg("decrypt").args([&a, &empty, &c, &d, &a]));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("kind: A\n{CONFIGMAP}---\nkind: D\n---\nkind: A")
+    );
+}
+
 #[test]
 fn stdin_is_read_with_dash_or_without_arguments() {
     let sb = Sandbox::new();
@@ -935,6 +1079,73 @@ fn identity_from_xdg_config_home_kseal_file() {
         c.env("XDG_CONFIG_HOME", sb.path("xdg"));
     });
     assert_opens("$XDG_CONFIG_HOME/kseal/keys.txt", o);
+}
+
+#[test]
+fn identity_from_xdg_config_home_sops_file() {
+    let o = opens_via(|sb, c| {
+        sb.write("xdg/sops/age/keys.txt", read(&key()));
+        c.env("XDG_CONFIG_HOME", sb.path("xdg"));
+    });
+    assert_opens("$XDG_CONFIG_HOME/sops/age/keys.txt", o);
+}
+
+/// A PUBLIC TEST KEY (ssh-ed25519, no passphrase), made for this test only.
+const SSH_TEST_KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----
+b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW
+QyNTUxOQAAACBgs+pGltdGfYD3eUcJ4h91S5NIAKN6xF9FXKrIoXJiiAAAAJBKrl1uSq5d
+bgAAAAtzc2gtZWQyNTUxOQAAACBgs+pGltdGfYD3eUcJ4h91S5NIAKN6xF9FXKrIoXJiiA
+AAAEAK+y/91gWP7IZSVo1DjAOJ6DA///1c3r0bTC5VHy7DjGCz6kaW10Z9gPd5RwniH3VL
+k0gAo3rEX0VcqsihcmKIAAAACmtzZWFsLXRlc3QBAgM=
+-----END OPENSSH PRIVATE KEY-----
+";
+const SSH_TEST_RECIPIENT: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGCz6kaW10Z9gPd5RwniH3VLk0gAo3rEX0VcqsihcmKI kseal-test";
+
+/// sops encrypts to an ssh-ed25519 recipient; kseal finds ~/.ssh/id_ed25519 by default.
+#[test]
+fn identity_from_default_ssh_ed25519_key() {
+    require("sops");
+    let sb = Sandbox::new();
+    let input = sb.write("in.yaml", read(&fixture("corpus/kubectl-generic.yaml")));
+    let enc = ok(run(sb
+        .tool("sops")
+        .args([
+            "--disable-version-check",
+            "encrypt",
+            "--age",
+            SSH_TEST_RECIPIENT,
+        ])
+        .args(["--encrypted-regex", "^(data|stringData)$"])
+        .arg(&input)));
+    let enc_file = sb.write("enc.yaml", enc);
+    let o = run(sb.kseal().arg("decrypt").arg(&enc_file));
+    assert_eq!(code(&o), Some(5), "no key yet: {}", stderr(&o));
+    let id = sb.write(".ssh/id_ed25519", SSH_TEST_KEY);
+    fs::set_permissions(&id, fs::Permissions::from_mode(0o600)).unwrap();
+    let o = run(sb.kseal().arg("decrypt").arg(&enc_file));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    same_as_expected(&sb, &o.stdout, &input, &[]).unwrap();
+}
+
+#[test]
+fn identity_file_variable_naming_a_missing_file_exits_3() {
+    for var in ["KSEAL_AGE_KEY_FILE", "SOPS_AGE_KEY_FILE"] {
+        let sb = Sandbox::new();
+        let o = run(sb
+            .kseal()
+            .arg("decrypt")
+            .arg(made("kubectl-generic.yaml"))
+            .env(var, sb.path("missing-keys.txt")));
+        assert_eq!(code(&o), Some(3), "{var}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert!(stderr(&o).contains("missing-keys.txt"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(var),
+            "does not name {var}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// Identities from all sources are combined: a wrong --identity does not hide the right key.

@@ -179,11 +179,17 @@ struct Session {
 
 impl Session {
     fn new(target: &Path) -> Result<Session> {
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
+        let base = match env_var("KSEAL_TMPDIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => {
+                // tmpfs keeps the plaintext off persistent storage.
+                let shm = Path::new("/dev/shm");
+                if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                }
+            }
         };
         let dir = tempfile::Builder::new()
             .prefix("kseal-edit-")

@@ -1,0 +1,389 @@
+//! `kseal edit` driven by editor scripts and by real vim under tmux: minimal diffs, the
+//! decoded view, the error loop, signals, files changed behind kseal's back, and no plaintext
+//! left anywhere.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const CANARY: &str = "Canary-7f3a91";
+
+fn key() -> PathBuf {
+    fixture("sops-made/key.txt")
+}
+
+fn recipient() -> String {
+    let text = read(&key());
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("recipient")
+        .trim()
+        .to_string()
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A sandbox with an encrypted 5-key Secret `s.yaml` and a private buffer directory.
+fn setup() -> (Sandbox, PathBuf) {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let plain = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: prod\ntype: Opaque\ndata:\n  user: {}\n  password: {}\n  token: {}\n  blob: /wD+AQ==\nstringData:\n  note: hello\n",
+        b64("admin"),
+        b64(CANARY),
+        b64("tok-123")
+    );
+    let f = sb.write("s.yaml", &plain);
+    ok(run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient()])
+        .arg(&f)));
+    (sb, f)
+}
+
+/// `kseal edit` with an editor script (a shell snippet run as `sh -c SCRIPT sh FILE`).
+fn edit(sb: &Sandbox, file: &Path, script: &str) -> std::process::Output {
+    let ed = sb.write(
+        "editor.sh",
+        format!("#!/bin/sh\nset -e\nf=\"$1\"\n{script}\n"),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(sb
+        .kseal()
+        .arg("edit")
+        .arg(file)
+        .env("EDITOR", &ed)
+        .env("SOPS_AGE_KEY_FILE", key())
+        .env("KSEAL_TMPDIR", sb.path("buf")))
+}
+
+fn decrypt(sb: &Sandbox, file: &Path) -> String {
+    ok(run(sb
+        .kseal()
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(file)))
+}
+
+fn assert_no_plaintext_left(sb: &Sandbox) {
+    let leftovers: Vec<_> = std::fs::read_dir(sb.path("buf")).unwrap().collect();
+    assert!(leftovers.is_empty(), "the buffer directory is not empty");
+    for entry in walk(sb.dir.path()) {
+        if let Ok(text) = std::fs::read(&entry) {
+            let hay = String::from_utf8_lossy(&text);
+            assert!(
+                !hay.contains(CANARY),
+                "plaintext canary found in {}",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn changed_lines(a: &str, b: &str) -> Vec<String> {
+    assert_eq!(a.lines().count(), b.lines().count(), "line count changed");
+    a.lines()
+        .zip(b.lines())
+        .filter(|(x, y)| x != y)
+        .map(|(_, y)| y.trim_start().split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn changing_one_value_changes_only_its_line_lastmodified_and_mac() {
+    let (sb, f) = setup();
+    let before = read(&f);
+    std::thread::sleep(Duration::from_millis(1100)); // a new lastmodified second
+    let o = edit(&sb, &f, "sed -i 's/^  user: admin$/  user: root/' \"$f\"");
+    ok(o);
+    let after = read(&f);
+    let mut changed = changed_lines(&before, &after);
+    changed.sort();
+    assert_eq!(changed, vec!["lastmodified", "mac", "user"]);
+    let plain = decrypt(&sb, &f);
+    assert!(plain.contains(&format!("  user: {}\n", b64("root"))));
+    assert!(plain.contains(&format!("  password: {}\n", b64(CANARY))));
+    // The real sops reads the result, MAC verified.
+    require("sops");
+    let out = ok(run(sb
+        .tool("sops")
+        .args(["--disable-version-check", "decrypt"])
+        .arg(&f)
+        .env("SOPS_AGE_KEY_FILE", key())));
+    assert!(out.contains(&b64("root")));
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn the_buffer_shows_decoded_data_in_a_private_place() {
+    let (sb, f) = setup();
+    let seen = sb.path("seen.txt");
+    let script = format!(
+        "stat -c '%a' \"$f\" > {s}; stat -c '%a' \"$(dirname \"$f\")\" >> {s}; grep -c '^  password: Canary-7f3a9[1]$' \"$f\" >> {s}; grep -c '^  blob: !!binary /wD+AQ==$' \"$f\" >> {s}; grep -c '^#|' \"$f\" >> {s}",
+        s = seen.display()
+    );
+    let o = edit(&sb, &f, &script);
+    ok(o);
+    let lines: Vec<String> = read(&seen).lines().map(String::from).collect();
+    assert_eq!(lines[0], "600", "buffer file mode");
+    assert_eq!(lines[1], "700", "buffer directory mode");
+    assert_eq!(lines[2], "1", "data values are shown decoded");
+    assert_eq!(lines[3], "1", "binary values stay base64, tagged");
+    assert!(
+        lines[4].parse::<u32>().unwrap() >= 3,
+        "a header explains the view"
+    );
+    std::fs::remove_file(&seen).unwrap();
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn an_unchanged_buffer_leaves_the_file_alone() {
+    let (sb, f) = setup();
+    let before = read(&f);
+    let mtime = std::fs::metadata(&f).unwrap().modified().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let o = edit(&sb, &f, "true");
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("no changes"), "{}", stderr(&o));
+    assert_eq!(read(&f), before);
+    assert_eq!(std::fs::metadata(&f).unwrap().modified().unwrap(), mtime);
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn invalid_then_valid_save_shows_the_error_and_ends_correct() {
+    let (sb, f) = setup();
+    let count = sb.path("count");
+    let second = sb.path("second.txt");
+    let script = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
+         if [ $n -eq 1 ]; then sed -i 's/^  user: admin$/  user: [unclosed/' \"$f\"; \
+         else grep '^#| kseal: error:' \"$f\" > {s}; sed -i 's/^  user: \\[unclosed$/  user: fixed/' \"$f\"; fi",
+        c = count.display(),
+        s = second.display()
+    );
+    ok(edit(&sb, &f, &script));
+    let err = read(&second);
+    assert!(err.contains("YAML syntax error"), "{err}");
+    assert!(!err.contains(CANARY));
+    assert!(decrypt(&sb, &f).contains(&format!("  user: {}\n", b64("fixed"))));
+    std::fs::remove_file(&second).unwrap();
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn a_document_that_is_no_longer_a_secret_is_sent_back() {
+    let (sb, f) = setup();
+    let count = sb.path("count");
+    let script = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
+         if [ $n -eq 1 ]; then sed -i 's/^kind: Secret$/kind: ConfigMap/' \"$f\"; else : > \"$f\"; fi",
+        c = count.display()
+    );
+    let before = read(&f);
+    let o = edit(&sb, &f, &script);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cancelled"));
+    assert_eq!(read(&count).trim(), "2");
+    assert_eq!(read(&f), before);
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn editor_killed_by_a_signal_leaves_the_original_and_no_buffer() {
+    let (sb, f) = setup();
+    let before = read(&f);
+    let o = edit(&sb, &f, "sed -i 's/admin/root/' \"$f\"; kill -9 $$");
+    assert_eq!(o.status.code(), Some(11), "{}", stderr(&o));
+    assert_eq!(read(&f), before);
+    assert!(stdout(&o).is_empty());
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn sigterm_to_kseal_removes_the_buffer() {
+    for sig in ["TERM", "HUP", "INT"] {
+        let (sb, f) = setup();
+        let before = read(&f);
+        let ready = sb.path("ready");
+        let ed = sb.write(
+            "editor.sh",
+            format!("#!/bin/sh\ntouch {}\nexec sleep 30\n", ready.display()),
+        );
+        std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut child = sb
+            .kseal()
+            .arg("edit")
+            .arg(&f)
+            .env("EDITOR", &ed)
+            .env("SOPS_AGE_KEY_FILE", key())
+            .env("KSEAL_TMPDIR", sb.path("buf"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "editor did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(11),
+            "SIG{sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(read(&f), before);
+        std::fs::remove_file(&ready).unwrap();
+        assert_no_plaintext_left(&sb);
+    }
+}
+
+#[test]
+fn a_file_changed_during_the_edit_is_not_overwritten() {
+    let (sb, f) = setup();
+    let script = format!(
+        "sed -i 's/admin/root/' \"$f\"; echo '# touched' >> {}",
+        f.display()
+    );
+    let o = edit(&sb, &f, &script);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(read(&f).ends_with("# touched\n"));
+    let sibling = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("s.yaml.kseal-")
+        })
+        .expect("the edit is kept in a sibling file");
+    assert!(stderr(&o).contains(&sibling.file_name().unwrap().to_string_lossy().to_string()));
+    assert!(decrypt(&sb, &sibling).contains(&b64("root")));
+    assert_no_plaintext_left(&sb);
+}
+
+#[test]
+fn a_new_file_starts_from_a_template() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let f = sb.path("db-creds.yaml");
+    let ed = sb.write(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/password: change-me/password: n3w-pass/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(sb
+        .kseal()
+        .args(["edit", "--age", &recipient()])
+        .arg(&f)
+        .env("EDITOR", &ed)
+        .env("KSEAL_TMPDIR", sb.path("buf")));
+    ok(o);
+    let text = read(&f);
+    assert!(text.contains("name: db-creds") && !text.contains("n3w-pass"));
+    assert!(decrypt(&sb, &f).contains("password: n3w-pass"));
+}
+
+#[test]
+fn vim_under_tmux_edits_a_value() {
+    require("tmux");
+    require("vim");
+    let (sb, f) = setup();
+    let session = format!("kseal-test-{}", std::process::id());
+    let done = sb.path("done");
+    let cmd = format!(
+        "{} edit {} ; echo $? > {}",
+        env!("CARGO_BIN_EXE_kseal"),
+        f.display(),
+        done.display()
+    );
+    let mut tmux = sb.tool("tmux");
+    tmux.args([
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &cmd,
+    ])
+    .env("EDITOR", "vim -u NONE -i NONE -n")
+    .env("SOPS_AGE_KEY_FILE", key())
+    .env("KSEAL_TMPDIR", sb.path("buf"))
+    .env("TERM", "xterm");
+    assert!(tmux.status().unwrap().success());
+    let capture = || {
+        let o = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let start = Instant::now();
+    while !capture().contains("user: admin") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "vim did not show the buffer: {}",
+            capture()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for keys in [":%s/user: admin/user: vimuser/", "Enter", ":wq", "Enter"] {
+        assert!(Command::new("tmux")
+            .args(["send-keys", "-t", &session, keys])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let start = Instant::now();
+    while !done.exists() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &session])
+                .status();
+            panic!("kseal edit did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read(&done).trim(), "0");
+    assert!(decrypt(&sb, &f).contains(&format!("  user: {}\n", b64("vimuser"))));
+    std::fs::remove_file(&done).unwrap();
+    assert_no_plaintext_left(&sb);
+}
