@@ -26,13 +26,14 @@ impl Input {
     }
 }
 
+/// An unreadable input; the caller names the file (`in_file`), so the message does not.
 fn read_error(name: &str, e: &io::Error) -> Error {
     let why = match e.kind() {
-        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
         io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => e.to_string(),
     };
-    Error::new(Kind::Input, format!("cannot read {name}: {why}"))
+    Error::new(Kind::Input, format!("cannot read it: {why}")).in_file(name)
 }
 
 /// Reads an input completely as UTF-8 text, refusing directories, devices and huge inputs.
@@ -98,6 +99,12 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<Vec<Input>> {
         } else if a.is_dir() {
             let mut files = Vec::new();
             walk_dir(a, &mut files)?;
+            if files.is_empty() {
+                eprintln!(
+                    "kseal: warning: {}: no *.yaml, *.yml or *.json files found",
+                    a.display()
+                );
+            }
             files.sort();
             out.extend(files.into_iter().map(Input::File));
         } else {
@@ -135,10 +142,19 @@ fn write_error(name: &str, e: &io::Error) -> Error {
     Error::new(Kind::Output, format!("cannot write {name}: {e}"))
 }
 
+/// Writes plaintext: atomically, and always mode 0600, even over an existing file.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    write_file(path, contents, 0o600, true)
+}
+
 /// Replaces `path` atomically: a temporary file in the same directory, the original's mode,
 /// fsync, rename, then fsync of the directory. A symlink is followed: its target is replaced
 /// and the link stays. On any error the original is untouched and the temporary file is gone.
 pub fn write_atomic(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
+    write_file(path, contents, new_mode, false)
+}
+
+fn write_file(path: &Path, contents: &[u8], new_mode: u32, force_mode: bool) -> Result<()> {
     let name = path.display().to_string();
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
@@ -150,9 +166,10 @@ pub fn write_atomic(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mode = fs::metadata(&target)
-        .map(|m| permissions_mode(&m))
-        .unwrap_or(new_mode);
+    let mode = match fs::metadata(&target) {
+        Ok(m) if !force_mode => permissions_mode(&m),
+        _ => new_mode,
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".kseal-")
         .suffix(".tmp")

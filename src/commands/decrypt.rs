@@ -2,7 +2,6 @@
 //! Nothing is written until every input has decrypted and verified.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use zeroize::Zeroizing;
 
@@ -28,26 +27,22 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
     let opts = DecryptOptions {
         ignore_mac: args.ignore_mac,
     };
-    // Identities are loaded once, and only if some input is encrypted.
-    let ids: OnceLock<Result<Identities>> = OnceLock::new();
-    let results = parallel_map(&inputs, |input| {
-        let name = input.name();
-        let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
-        let ids = ids.get_or_init(|| load_identities(&args.identity));
-        let out = match ids {
-            Ok(ids) => file::decrypt(&text, &IdentityOpener { ids }, &opts),
-            Err(e) => {
-                // Plain files do not need keys: only fail if this one is encrypted.
-                match file::decrypt(&text, &NoKeys, &opts) {
-                    Ok(d) => Ok(d),
-                    Err(_) => Err(Error {
-                        hint: e.hint.clone(),
-                        ..Error::new(e.kind, e.message.clone())
-                    }),
-                }
-            }
-        }
-        .map_err(|e| e.in_file(&name))?;
+    let mut texts = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        texts.push(fsio::read_input(input).map_err(|e| e.in_file(input.name()))?);
+    }
+    // Identities are loaded once, and only when some input may be encrypted: plain manifests
+    // pass through without touching any key.
+    let ids = if texts.iter().any(|t| t.contains("sops")) {
+        load_identities(&args.identity)?
+    } else {
+        Identities::new()
+    };
+    let opener = IdentityOpener { ids: &ids };
+    let indexes: Vec<usize> = (0..inputs.len()).collect();
+    let results = parallel_map(&indexes, |&i| {
+        let out =
+            file::decrypt(&texts[i], &opener, &opts).map_err(|e| e.in_file(inputs[i].name()))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => (true, env.mac_ok),
             None => (false, true),
@@ -85,7 +80,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         join_documents(&mut stream, &d.text);
     }
     match &args.out.output {
-        Some(path) => fsio::write_atomic(path, stream.as_bytes(), 0o600),
+        Some(path) => fsio::write_private(path, stream.as_bytes()),
         None => fsio::write_stdout(stream.as_bytes()),
     }
 }
@@ -106,19 +101,10 @@ fn join_documents(stream: &mut String, text: &str) {
     stream.push_str(text);
 }
 
-/// A key opener for when identities could not be loaded: plain files still pass through.
-struct NoKeys;
-
-impl file::KeyOpener for NoKeys {
-    fn open(&self, _meta: &kseal::sops::metadata::Metadata) -> Result<kseal::secret::DataKey> {
-        Err(Error::new(kseal::error::Kind::NoIdentity, "no identities"))
-    }
-}
-
-/// Runs `f` over the inputs on all cores; results keep the input order.
-pub fn parallel_map<T: Send>(
-    inputs: &[Input],
-    f: impl Fn(&Input) -> Result<T> + Sync,
+/// Runs `f` over the items on all cores; results keep the items' order.
+pub fn parallel_map<I: Sync, T: Send>(
+    inputs: &[I],
+    f: impl Fn(&I) -> Result<T> + Sync,
 ) -> Vec<Result<T>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::mac::{self, MacHasher};
@@ -27,35 +26,59 @@ impl KeyOpener for DataKey {
     }
 }
 
-/// Remembers the IV of every (path, plaintext) pair seen on decryption so that re-encrypting
-/// an unchanged value reproduces its ciphertext exactly (sops's stash; spec 1.3).
+/// Remembers how every value was sealed on decryption so that re-encrypting an unchanged
+/// value reproduces its ciphertext exactly (sops's stash; spec 1.3).
+///
+/// It keeps the ciphertext, not a digest of the plaintext: a recorded IV is reused only when
+/// sealing the new plaintext with it gives back the recorded ciphertext and tag, which proves
+/// the plaintext is the same. An IV is therefore never reused for a different plaintext, and
+/// decryption pays nothing beyond keeping bytes it already has.
 #[derive(Default, Clone)]
-pub struct IvStash(HashMap<[u8; 32], [u8; IV_LEN]>);
+pub struct IvStash(HashMap<(String, String), Vec<Sealed>>);
+
+#[derive(Clone)]
+struct Sealed {
+    iv: [u8; IV_LEN],
+    data: Vec<u8>,
+    tag: Vec<u8>,
+}
 
 impl IvStash {
-    fn slot(aad: &[u8], plaintext: &[u8], ty: &str) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update((aad.len() as u64).to_le_bytes());
-        h.update(aad);
-        h.update(ty.as_bytes());
-        h.update([0]);
-        h.update(plaintext);
-        h.finalize().into()
+    /// Records a value that opened with `aad`.
+    pub fn record(&mut self, aad: &str, v: value::EncValue) {
+        let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) else {
+            return;
+        };
+        self.0
+            .entry((aad.to_string(), v.ty))
+            .or_default()
+            .push(Sealed {
+                iv,
+                data: v.data,
+                tag: v.tag,
+            });
     }
-    pub fn record(&mut self, aad: &[u8], plaintext: &[u8], ty: &str, iv: &[u8]) {
-        if let Ok(iv) = <[u8; IV_LEN]>::try_from(iv) {
-            self.0.insert(Self::slot(aad, plaintext, ty), iv);
+
+    /// Seals a value, with its recorded IV when the plaintext is unchanged, else a fresh one.
+    pub fn seal(&self, key: &DataKey, plaintext: &[u8], aad: &str, ty: &str) -> Result<String> {
+        if let Some(candidates) = self.0.get(&(aad.to_string(), ty.to_string())) {
+            for c in candidates
+                .iter()
+                .filter(|c| c.data.len() == plaintext.len())
+            {
+                let (data, tag) = value::seal_raw(key, plaintext, aad.as_bytes(), &c.iv)?;
+                if data == c.data && tag == c.tag {
+                    return Ok(value::render(&data, &c.iv, &tag, ty));
+                }
+            }
         }
+        value::seal(key, plaintext, aad.as_bytes(), &value::random_iv()?, ty)
     }
-    fn iv_for(&self, aad: &[u8], plaintext: &[u8], ty: &str) -> Result<[u8; IV_LEN]> {
-        match self.0.get(&Self::slot(aad, plaintext, ty)) {
-            Some(iv) => Ok(*iv),
-            None => value::random_iv(),
-        }
-    }
+
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.values().map(Vec::len).sum()
     }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -103,13 +126,22 @@ fn aad_of(path: &[String]) -> String {
 /// Calls `f` for every scalar leaf of a document's root mapping in sops's walk order, with
 /// its key path and whether it was reached through an alias. `mappings` collects the path of
 /// every mapping (for comment AADs).
+/// Where a leaf sits: reached through an alias, or an element of a list.
+#[derive(Clone, Copy)]
+struct Place {
+    in_alias: bool,
+    in_seq: bool,
+}
+
+type LeafFn<'f> = dyn FnMut(&[String], &Scalar, Place) -> Result<()> + 'f;
+
 fn walk(
     node: &Node,
     path: &mut Vec<String>,
-    in_alias: bool,
+    place: Place,
     budget: &mut u64,
     mappings: &mut Vec<Vec<String>>,
-    f: &mut dyn FnMut(&[String], &Scalar, bool) -> Result<()>,
+    f: &mut LeafFn<'_>,
 ) -> Result<()> {
     if *budget == 0 {
         return Err(Error::format(
@@ -118,11 +150,32 @@ fn walk(
     }
     *budget -= 1;
     match node {
-        Node::Scalar(s) => f(path, s, in_alias),
-        Node::Alias(target, ..) => walk(target, path, true, budget, mappings, f),
+        // Errors name the leaf's own path (the key of the value, not its top-level ancestor).
+        Node::Scalar(s) => f(path, s, place).map_err(|e| e.at_path(display_path(path))),
+        Node::Alias(target, ..) => walk(
+            target,
+            path,
+            Place {
+                in_alias: true,
+                ..place
+            },
+            budget,
+            mappings,
+            f,
+        ),
         Node::Sequence(q) => {
             for item in &q.items {
-                walk(item, path, in_alias, budget, mappings, f)?;
+                walk(
+                    item,
+                    path,
+                    Place {
+                        in_seq: true,
+                        ..place
+                    },
+                    budget,
+                    mappings,
+                    f,
+                )?;
             }
             Ok(())
         }
@@ -130,7 +183,17 @@ fn walk(
             mappings.push(path.clone());
             for (k, v) in &m.entries {
                 path.push(key_string(k, path)?);
-                let r = walk(v, path, in_alias, budget, mappings, f);
+                let r = walk(
+                    v,
+                    path,
+                    Place {
+                        in_seq: false,
+                        ..place
+                    },
+                    budget,
+                    mappings,
+                    f,
+                );
                 path.pop();
                 r?;
             }
@@ -249,6 +312,17 @@ pub fn decrypt_stream(
             .with_hint("decrypt each original file separately; one file is one envelope"));
         }
     }
+    // kseal and sops never write a Secret without the envelope into an encrypted file: one
+    // that appears there was added behind their back and would be applied unverified.
+    for (i, d) in stream.docs.iter().enumerate() {
+        if sops_entry(d).is_none() && crate::kube::is_secret(d) {
+            return Err(Error::integrity(
+                "a Secret without the file's `sops:` block sits in an encrypted file: it was added after encryption",
+            )
+            .in_doc(i)
+            .with_hint("remove that document, or encrypt it with `kseal encrypt` in its own file"));
+        }
+    }
     if meta.age.is_empty() {
         return Err(Error::new(
             Kind::Unsupported,
@@ -281,7 +355,7 @@ pub fn decrypt_stream(
                 continue;
             }
             path.push(name);
-            let mut f = |p: &[String], s: &Scalar, in_alias: bool| -> Result<()> {
+            let mut f = |p: &[String], s: &Scalar, place: Place| -> Result<()> {
                 let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
                     .map_err(|e| Error::format(format!("{e}")))?;
                 if typed == Typed::Null {
@@ -296,44 +370,59 @@ pub fn decrypt_stream(
                     hasher.value(&typed.to_sops_bytes(), false);
                     return Ok(());
                 }
+                let not_encrypted = || {
+                    Error::integrity("the value is not encrypted although the file's crypt rule says it must be")
+                        .with_hint("someone replaced an encrypted value with clear text: restore the file from version control")
+                };
                 let text = match &typed {
                     Typed::Str(v) => v,
-                    _ => return Err(Error::integrity(
-                        "the value is not encrypted although the file's crypt rule says it must be",
-                    )),
+                    _ => return Err(not_encrypted()),
                 };
                 if text.is_empty() {
                     hasher.value(b"", true);
                     return Ok(());
                 }
                 if !value::is_encrypted(text) {
-                    return Err(Error::integrity(
-                        "the value is not encrypted although the file's crypt rule says it must be",
-                    ));
+                    if text.starts_with("ENC[") {
+                        return Err(Error::format(
+                            "malformed encrypted value: it is not an AES256_GCM sops value",
+                        ));
+                    }
+                    return Err(not_encrypted());
                 }
-                if in_alias {
+                if place.in_alias {
                     return Err(Error::format(
                         "an encrypted value is reached through a YAML alias",
                     ));
                 }
                 let ev = value::parse(text)?;
                 if ev.ty == "comment" {
-                    return Err(Error::format("a value is encrypted as a comment"));
+                    // sops writes a comment inside a list as a list element; it is a comment
+                    // again here, written back as one, and never part of the MAC.
+                    let aad = aad_of(p);
+                    let pt = value::open(&key, &ev, aad.as_bytes())?;
+                    let comment = String::from_utf8_lossy(&pt).replace(['\n', '\r'], " ");
+                    edits.push(splice::comment_for_item(src, s, &comment, place.in_seq));
+                    stash.record(&aad, ev);
+                    return Ok(());
                 }
                 let aad = aad_of(p);
                 let pt = value::open(&key, &ev, aad.as_bytes())?;
                 let t =
                     scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?;
                 hasher.value(&t.to_sops_bytes(), true);
-                stash.record(aad.as_bytes(), &pt, &ev.ty, &ev.iv);
+                stash.record(&aad, ev);
                 let ctx = RenderContext { src, unit, json };
                 edits.push(splice::decrypted_edit(&ctx, s, &t));
                 Ok(())
             };
-            let r = walk(v, &mut path, false, &mut budget, &mut mappings, &mut f);
-            let shown = display_path(&path);
+            let start = Place {
+                in_alias: false,
+                in_seq: false,
+            };
+            let r = walk(v, &mut path, start, &mut budget, &mut mappings, &mut f);
             path.pop();
-            r.map_err(|e| e.at_path(shown).in_doc(di))?;
+            r.map_err(|e| e.in_doc(di))?;
         }
         mappings.insert(0, Vec::new());
         decrypt_comments(doc, &key, &mappings, &mut edits, &mut stash).map_err(|e| e.in_doc(di))?;
@@ -373,8 +462,9 @@ fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str, stash: &mut IvStas
         Ok(p) => p,
         Err(_) => return Ok(false),
     };
-    stash.record(aad.as_bytes(), &stored, "str", &ev.iv);
-    Ok(mac::equal(&stored, computed.as_bytes()))
+    let ok = mac::equal(&stored, computed.as_bytes());
+    stash.record(&aad, ev);
+    Ok(ok)
 }
 
 fn decrypt_comments(
@@ -399,17 +489,17 @@ fn decrypt_comments(
         for p in std::iter::once(owner).chain(mappings.iter()) {
             let aad = aad_of(p);
             if let Ok(pt) = value::open(key, &ev, aad.as_bytes()) {
-                stash.record(aad.as_bytes(), &pt, "comment", &ev.iv);
-                opened = Some(pt);
+                opened = Some((pt, aad));
                 break;
             }
         }
-        let pt = opened.ok_or_else(|| {
+        let (pt, aad) = opened.ok_or_else(|| {
             Error::integrity("an encrypted comment failed authentication")
                 .at_path(display_path(owner))
         })?;
         let s = String::from_utf8_lossy(&pt).replace(['\n', '\r'], " ");
         edits.push(Edit::new(c.start + 1, c.end, s));
+        stash.record(&aad, ev);
     }
     Ok(())
 }
@@ -516,7 +606,7 @@ pub fn encrypt_stream(
         }
         let mut mappings = Vec::new();
         let mut path = Vec::new();
-        let mut f = |p: &[String], s: &Scalar, in_alias: bool| -> Result<()> {
+        let mut f = |p: &[String], s: &Scalar, place: Place| -> Result<()> {
             let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
                 .map_err(|e| Error::format(format!("{e}")))?;
             if typed == Typed::Null {
@@ -528,22 +618,25 @@ pub fn encrypt_stream(
             if !enc || bytes.is_empty() && matches!(typed, Typed::Str(_)) {
                 return Ok(());
             }
-            if in_alias {
+            if place.in_alias {
                 return Err(Error::format(
                     "a value to encrypt is a YAML alias; write the value out in full",
                 ));
             }
             let ty = typed.sops_type();
             let aad = aad_of(p);
-            let iv = stash.iv_for(aad.as_bytes(), &bytes, ty)?;
-            let sealed = value::seal(key, &bytes, aad.as_bytes(), &iv, ty)?;
+            let sealed = stash.seal(key, &bytes, &aad, ty)?;
             edits.push(splice::encrypted_edit(src, s, &sealed));
             Ok(())
+        };
+        let start = Place {
+            in_alias: false,
+            in_seq: false,
         };
         walk(
             doc.root.as_ref().expect("root"),
             &mut path,
-            false,
+            start,
             &mut budget,
             &mut mappings,
             &mut f,
@@ -557,8 +650,7 @@ pub fn encrypt_stream(
                 continue;
             }
             let aad = aad_of(p);
-            let iv = stash.iv_for(aad.as_bytes(), c.text.as_bytes(), "comment")?;
-            let sealed = value::seal(key, c.text.as_bytes(), aad.as_bytes(), &iv, "comment")?;
+            let sealed = stash.seal(key, c.text.as_bytes(), &aad, "comment")?;
             edits.push(Edit::new(c.start + 1, c.end, sealed));
         }
         let end = splice::node_end(src, doc.root.as_ref().expect("root"));
@@ -572,14 +664,7 @@ pub fn encrypt_stream(
     }
 
     let mac_text = hasher.finish();
-    let mac_iv = stash.iv_for(settings.lastmodified.as_bytes(), mac_text.as_bytes(), "str")?;
-    let mac = value::seal(
-        key,
-        mac_text.as_bytes(),
-        settings.lastmodified.as_bytes(),
-        &mac_iv,
-        "str",
-    )?;
+    let mac = stash.seal(key, mac_text.as_bytes(), &settings.lastmodified, "str")?;
     let meta = Metadata {
         age: settings.age.clone(),
         lastmodified: settings.lastmodified.clone(),

@@ -103,6 +103,17 @@ pub fn seal(
     iv: &[u8; IV_LEN],
     ty: &str,
 ) -> Result<String> {
+    let (data, tag) = seal_raw(key, plaintext, aad, iv)?;
+    Ok(render(&data, iv, &tag, ty))
+}
+
+/// AES-256-GCM with sops's 32-byte IV: the ciphertext and the 16-byte tag, apart.
+pub fn seal_raw(
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &[u8],
+    iv: &[u8; IV_LEN],
+) -> Result<(Vec<u8>, Vec<u8>)> {
     let cipher = SopsGcm::new(GenericArray::from_slice(key.expose()));
     let mut out = cipher
         .encrypt(
@@ -114,13 +125,22 @@ pub fn seal(
         )
         .map_err(|_| Error::new(crate::error::Kind::Internal, "AES-GCM encryption failed"))?;
     let tag = out.split_off(out.len() - TAG_LEN);
-    Ok(format!(
-        "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-        STANDARD.encode(&out),
-        STANDARD.encode(iv),
-        STANDARD.encode(&tag),
-        ty
-    ))
+    Ok((out, tag))
+}
+
+/// The `ENC[...]` text of a sealed value.
+pub fn render(data: &[u8], iv: &[u8], tag: &[u8], ty: &str) -> String {
+    let mut s = String::with_capacity(data.len() * 4 / 3 + 120);
+    s.push_str(PREFIX);
+    STANDARD.encode_string(data, &mut s);
+    s.push_str(",iv:");
+    STANDARD.encode_string(iv, &mut s);
+    s.push_str(",tag:");
+    STANDARD.encode_string(tag, &mut s);
+    s.push_str(",type:");
+    s.push_str(ty);
+    s.push(']');
+    s
 }
 
 /// A fresh random IV.

@@ -407,6 +407,27 @@ fn block_content_edit(src: &str, s: &Scalar, v: &str, eol: &str) -> Option<Edit>
     if body.is_empty() || !literal_ok(body) {
         return None;
     }
+    // The header's chomping decides how many line breaks end the value: only write into this
+    // block when that gives back exactly the value's own.
+    let trailing = v.len() - body.len();
+    let header = &src[l.header..l.content_start];
+    let chomp = header
+        .trim_end()
+        .chars()
+        .skip(1)
+        .find(|c| *c == '-' || *c == '+');
+    let blank_after = src[l.content_end..]
+        .split_inclusive('\n')
+        .take_while(|line| line.trim().is_empty() && line.ends_with('\n'))
+        .count();
+    let consistent = match (chomp, l.no_final_break) {
+        (Some('-'), _) | (_, true) => trailing == 0,
+        (Some(_), false) => trailing >= 1 && trailing - 1 == blank_after,
+        (None, false) => trailing == 1,
+    };
+    if !consistent {
+        return None;
+    }
     let pad = " ".repeat(l.indent);
     let mut out = String::with_capacity(body.len() + 16);
     let lines: Vec<&str> = body.split('\n').collect();
@@ -432,6 +453,20 @@ fn block_content_edit(src: &str, s: &Scalar, v: &str, eol: &str) -> Option<Edit>
         out.push_str(eol);
     }
     Some(Edit::new(l.content_start, l.content_end, out))
+}
+
+/// The edit that turns a list element holding an encrypted comment (how sops stores a
+/// comment inside a list) back into a comment line: `- ENC[...]` becomes `#text`.
+pub fn comment_for_item(src: &str, s: &Scalar, text: &str, in_seq: bool) -> Edit {
+    if in_seq && !s.in_flow {
+        let before = &src[..s.start];
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        if let Some(dash) = trimmed.strip_suffix('-') {
+            return Edit::new(dash.len(), s.end, format!("#{text}"));
+        }
+    }
+    // Nowhere to put a comment (a flow list or a mapping value): keep an empty string.
+    Edit::new(s.start, s.end, "\"\"")
 }
 
 #[cfg(test)]
