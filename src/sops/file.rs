@@ -82,6 +82,18 @@ impl IvStash {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Adds what another decryption recorded (the merge driver: values taken from "theirs"
+    /// keep their ciphertext). Safe under any key: an IV is only reused when it reproduces
+    /// the recorded ciphertext.
+    pub fn absorb(&mut self, other: &IvStash) {
+        for (k, v) in &other.0 {
+            self.0
+                .entry(k.clone())
+                .or_default()
+                .extend(v.iter().cloned());
+        }
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -209,7 +221,7 @@ fn key_string(k: &Node, path: &[String]) -> Result<String> {
             .at_path(display_path(path))
     })?;
     match scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
-        Ok(Typed::Str(v)) => Ok(v),
+        Ok(Typed::Str(_)) => Ok(s.value.clone()),
         _ => Err(Error::format(format!(
             "the key `{}` is not a string for YAML (quote it); sops only supports string keys",
             s.value.chars().take(40).collect::<String>()
@@ -356,64 +368,71 @@ pub fn decrypt_stream(
             }
             path.push(name);
             let mut f = |p: &[String], s: &Scalar, place: Place| -> Result<()> {
-                let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
-                    .map_err(|e| Error::format(format!("{e}")))?;
-                if typed == Typed::Null {
-                    return Ok(());
-                }
+                // An `ENC[...]` text is a string however it is quoted: no typing (and no copy
+                // of a possibly large value) is needed to know it.
+                let looks_encrypted = value::is_encrypted(&s.value)
+                    && s.tag
+                        .as_deref()
+                        .is_none_or(|t| t == "tag:yaml.org,2002:str");
                 let should = if comment_rule {
-                    matches!(&typed, Typed::Str(v) if value::is_encrypted(v))
+                    looks_encrypted
                 } else {
                     meta.rule.should_encrypt(p)
                 };
-                if !should {
-                    hasher.value(&typed.to_sops_bytes(), false);
-                    return Ok(());
-                }
-                let not_encrypted = || {
-                    Error::integrity("the value is not encrypted although the file's crypt rule says it must be")
-                        .with_hint("someone replaced an encrypted value with clear text: restore the file from version control")
-                };
-                let text = match &typed {
-                    Typed::Str(v) => v,
-                    _ => return Err(not_encrypted()),
-                };
-                if text.is_empty() {
-                    hasher.value(b"", true);
-                    return Ok(());
-                }
-                if !value::is_encrypted(text) {
-                    if text.starts_with("ENC[") {
-                        return Err(Error::format(
-                            "malformed encrypted value: it is not an AES256_GCM sops value",
-                        ));
+                if !(should && looks_encrypted) {
+                    let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
+                        .map_err(|e| Error::format(format!("{e}")))?;
+                    if typed == Typed::Null {
+                        return Ok(());
                     }
-                    return Err(not_encrypted());
+                    if !should {
+                        hasher.value(&typed.to_sops_bytes(), false);
+                        return Ok(());
+                    }
+                    return match &typed {
+                        Typed::Str(v) if v.is_empty() => {
+                            hasher.value(b"", true);
+                            Ok(())
+                        }
+                        Typed::Str(v) if v.starts_with("ENC[") => {
+                            Err(Error::format("malformed encrypted value: it is not an AES256_GCM sops value"))
+                        }
+                        _ => Err(Error::integrity(
+                            "the value is not encrypted although the file's crypt rule says it must be",
+                        )
+                        .with_hint("someone replaced an encrypted value with clear text: restore the file from version control")),
+                    };
                 }
                 if place.in_alias {
                     return Err(Error::format(
                         "an encrypted value is reached through a YAML alias",
                     ));
                 }
-                let ev = value::parse(text)?;
+                let ev = value::parse(&s.value)?;
+                let aad = aad_of(p);
                 if ev.ty == "comment" {
                     // sops writes a comment inside a list as a list element; it is a comment
                     // again here, written back as one, and never part of the MAC.
-                    let aad = aad_of(p);
                     let pt = value::open(&key, &ev, aad.as_bytes())?;
                     let comment = String::from_utf8_lossy(&pt).replace(['\n', '\r'], " ");
                     edits.push(splice::comment_for_item(src, s, &comment, place.in_seq));
                     stash.record(&aad, ev);
                     return Ok(());
                 }
-                let aad = aad_of(p);
-                let pt = value::open(&key, &ev, aad.as_bytes())?;
-                let t =
-                    scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?;
+                let mut pt = value::open(&key, &ev, aad.as_bytes())?;
+                let t = if ev.ty == "str" {
+                    // Move the plaintext into the typed value instead of copying it.
+                    match String::from_utf8(std::mem::take(&mut *pt)) {
+                        Ok(v) => Typed::Str(v),
+                        Err(e) => Typed::Binary(e.into_bytes()),
+                    }
+                } else {
+                    scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?
+                };
                 hasher.value(&t.to_sops_bytes(), true);
                 stash.record(&aad, ev);
                 let ctx = RenderContext { src, unit, json };
-                edits.push(splice::decrypted_edit(&ctx, s, &t));
+                edits.push(splice::decrypted_edit_owned(&ctx, s, t));
                 Ok(())
             };
             let start = Place {

@@ -3,7 +3,7 @@
 
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::generic_array::GenericArray;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::AesGcm;
 use base64::engine::general_purpose::STANDARD;
@@ -84,15 +84,19 @@ pub fn open(key: &DataKey, v: &EncValue, aad: &[u8]) -> Result<Plaintext> {
         )));
     }
     let cipher = SopsGcm::new(GenericArray::from_slice(key.expose()));
-    let mut ct = Vec::with_capacity(v.data.len() + TAG_LEN);
-    ct.extend_from_slice(&v.data);
-    ct.extend_from_slice(&v.tag);
-    let pt = cipher
-        .decrypt(GenericArray::from_slice(&v.iv), Payload { msg: &ct, aad })
+    // One copy: the ciphertext stays for the IV stash, the plaintext is made in place.
+    let mut pt = Plaintext::new(v.data.clone());
+    cipher
+        .decrypt_in_place_detached(
+            GenericArray::from_slice(&v.iv),
+            aad,
+            &mut pt,
+            GenericArray::from_slice(&v.tag),
+        )
         .map_err(|_| {
             Error::integrity("value failed authentication (wrong key, moved or tampered value)")
         })?;
-    Ok(Plaintext::new(pt))
+    Ok(pt)
 }
 
 /// Encrypts `plaintext` with the given IV and renders the `ENC[...]` string.

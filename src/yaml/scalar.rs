@@ -37,6 +37,18 @@ pub enum Typed {
     Binary(Vec<u8>),
 }
 
+/// Typed values carry decrypted plaintext: wipe it when they go.
+impl Drop for Typed {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        match self {
+            Typed::Str(v) | Typed::Time(v) => v.zeroize(),
+            Typed::Binary(b) => b.zeroize(),
+            _ => {}
+        }
+    }
+}
+
 impl fmt::Debug for Typed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -1031,11 +1043,30 @@ fn looks_like_yaml11_timestamp(s: &str) -> bool {
     matches!(b.get(i), None | Some(b'T' | b't' | b' ' | b'\t'))
 }
 
+/// The standard base64 alphabet and padding, as a table: checking megabytes of Secret data
+/// byte by byte must be cheap.
+const BASE64_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+        c += 1;
+    }
+    t
+};
+
 fn plain_is_safe_in(s: &str, flow: bool) -> bool {
     let b = s.as_bytes();
     let Some(&first) = b.first() else {
         return false;
     };
+    // Fast path for long base64 text (Secret data): it starts with a letter, holds no
+    // indicator, space or ':' and is too long to be a keyword, so it is a plain string.
+    if b.len() > 32 && first.is_ascii_alphabetic() && b.iter().all(|&c| BASE64_CHAR[usize::from(c)])
+    {
+        return true;
+    }
     if first == b' ' || b.last() == Some(&b' ') || !s.chars().all(is_inline_printable) {
         return false;
     }

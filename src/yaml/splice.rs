@@ -301,6 +301,22 @@ fn literal_ok(s: &str) -> bool {
         && !s.contains('\r')
 }
 
+/// `decrypted_edit` that moves a plain-safe string into the edit instead of copying it.
+pub fn decrypted_edit_owned(ctx: &RenderContext<'_>, s: &Scalar, mut t: Typed) -> Edit {
+    if let Typed::Str(v) = &mut t {
+        let plain_slot = s.style == Style::Plain || (s.style == Style::DoubleQuoted && s.in_flow);
+        let safe = if s.in_flow {
+            plain_is_safe_in_flow(v)
+        } else {
+            plain_is_safe(v)
+        };
+        if !ctx.json && plain_slot && safe {
+            return Edit::new(s.start, s.end, std::mem::take(v));
+        }
+    }
+    decrypted_edit(ctx, s, &t)
+}
+
 /// The edit that writes a decrypted value `t` where the encrypted scalar `s` was.
 pub fn decrypted_edit(ctx: &RenderContext<'_>, s: &Scalar, t: &Typed) -> Edit {
     let src = ctx.src;
