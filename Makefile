@@ -4,7 +4,7 @@ CARGO ?= cargo
 KSEAL := target/debug/kseal
 DEMO := keys-example
 
-.PHONY: all build demo test lint fmt bench fuzz clean
+.PHONY: all build demo test lint fmt bench fuzz clean man
 
 all: build
 
@@ -32,6 +32,13 @@ demo: build
 test:
 	$(CARGO) test --quiet
 
+# The man page and shell completions, generated from the clap definitions.
+man: build
+	@mkdir -p target/man target/completions
+	$(KSEAL) man > target/man/kseal.1
+	for sh in bash zsh fish; do $(KSEAL) completions $$sh > target/completions/kseal.$$sh; done
+	@echo "target/man/kseal.1 (man -l target/man/kseal.1), target/completions/"
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
@@ -42,8 +49,24 @@ fmt:
 bench:
 	bash bench/run.sh
 
+# cargo-fuzz targets (fuzz/ is its own crate, outside `cargo test`). Each target runs for
+# FUZZ_TIME seconds on its corpus (fuzz/corpus/TARGET, kept out of Git) seeded from fixtures.
+# RUSTC_BOOTSTRAP lets a stable toolchain take the -Z flags cargo-fuzz passes; crashers land
+# in fuzz/artifacts/TARGET and become regression tests in tests/hardening.rs.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?= yaml_roundtrip decrypt_bytes enc_value identity_file
 fuzz:
-	cd fuzz && $(CARGO) +nightly fuzz run parse -- -max_total_time=60
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: cargo install cargo-fuzz"; exit 1; }
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  case $$t in \
+	    yaml_roundtrip) seeds="$(CURDIR)/tests/fixtures/corpus";; \
+	    decrypt_bytes) seeds="$(CURDIR)/tests/fixtures/sops-made";; \
+	    *) seeds="seeds/$$t";; \
+	  esac; \
+	  echo "== fuzz $$t for $(FUZZ_TIME)s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t $$seeds -- -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -16,7 +16,9 @@ Exit codes:
   7   the output could not be written
   8   recipients or .sops.yaml configuration missing or invalid
   9   unsupported: key types or features kseal does not support (post-quantum age, Shamir)
-  10  refused: already encrypted, nothing to encrypt, or the file changed during an edit
+  10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
+      `status --max-age`: a secret is older than the limit; `check`: problems found;
+      `merge-driver`: conflicting changes (the encrypted file is left as it was)
   11  the editor failed or the edit was interrupted: nothing was written";
 
 pub const ENVIRONMENT: &str = "\
@@ -25,6 +27,10 @@ Environment:
   KSEAL_AGE_KEY_FILE, SOPS_AGE_KEY_FILE       a file of age identities
   KSEAL_AGE_SSH_PRIVATE_KEY_FILE,
   SOPS_AGE_SSH_PRIVATE_KEY_FILE               an OpenSSH private key (ssh-ed25519, ssh-rsa)
+  KSEAL_AGE_KEY_CMD, SOPS_AGE_KEY_CMD         a command that prints age identities (run
+                                              without a shell; for password managers)
+  KSEAL_AGE_SSH_PRIVATE_KEY_CMD,
+  SOPS_AGE_SSH_PRIVATE_KEY_CMD                a command that prints an OpenSSH private key
   KSEAL_AGE_RECIPIENTS, SOPS_AGE_RECIPIENTS   recipients for encrypt (comma-separated)
   KSEAL_CONFIG, SOPS_CONFIG                   the .sops.yaml to use
   KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR   the editor for `kseal edit` (split like a shell)
@@ -72,6 +78,42 @@ pub enum Command {
     /// Generate a new age identity (X25519) for kseal, age and sops
     #[command(after_help = EXIT_CODES)]
     Keygen(KeygenArgs),
+    /// Re-wrap encrypted files for the recipients .sops.yaml now names (a removed recipient:
+    /// new data key)
+    #[command(after_help = EXIT_CODES)]
+    Updatekeys(UpdatekeysArgs),
+    /// New data key for encrypted files: every value re-encrypted, recipients adjusted
+    #[command(after_help = EXIT_CODES)]
+    Rotate(RotateArgs),
+    /// Audit encrypted files: recipients, age, sops version, stale rules, MAC
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+    /// Git integration: `kseal git setup` writes .gitattributes and the local diff/merge config
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// Git merge driver: three-way merge per key of encrypted Secrets (%O %A %B %P)
+    #[command(after_help = EXIT_CODES)]
+    MergeDriver(MergeDriverArgs),
+    /// kustomize integration: KRM function, legacy exec plugin, build-stream decryption
+    #[command(subcommand)]
+    Kustomize(KustomizeCommand),
+    /// Which Secrets and keys changed between two encrypted files (no keys needed)
+    #[command(after_help = EXIT_CODES)]
+    Diff(DiffArgs),
+    /// Find unencrypted Secrets, leaked last-applied annotations and malformed ENC values
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Run a command with a Secret's keys as environment variables (like envFrom)
+    #[command(after_help = EXIT_CODES)]
+    ExecEnv(ExecArgs),
+    /// Run a command with a Secret's keys as files in a private directory (like a volume)
+    #[command(after_help = EXIT_CODES)]
+    ExecFile(ExecArgs),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) generated from the command definitions
+    #[command(hide = true)]
+    Man,
 }
 
 /// Where new recipients come from (for new files).
@@ -288,6 +330,10 @@ pub struct DecryptArgs {
     /// Decrypt even if the MAC does not match (for rescue only; prints a warning)
     #[arg(long = "ignore-mac")]
     pub ignore_mac: bool,
+    /// For git's diff textconv: never fails; a file that cannot be decrypted (no key, bad
+    /// MAC) is printed as it is, with a note on top
+    #[arg(long, conflicts_with_all = ["in_place", "output", "ignore_mac"])]
+    pub textconv: bool,
 }
 
 #[derive(Args, Debug)]
@@ -295,4 +341,207 @@ pub struct KeygenArgs {
     /// Write the identity to this file (created 0600, never overwritten) instead of stdout
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Protect the identity with a passphrase (asked twice on the terminal): an armored,
+    /// scrypt-encrypted identity file, like `age -p` makes
+    #[arg(short = 'p', long)]
+    pub passphrase: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GitCommand {
+    /// Write .gitattributes lines and the local git config for the kseal diff textconv and
+    /// merge driver (run inside the repository)
+    Setup(GitSetupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GitSetupArgs {
+    /// File patterns of encrypted files, as in .gitattributes (repeatable;
+    /// default: *.enc.yaml *.enc.yml *.enc.json)
+    #[arg(long = "pattern", value_name = "GLOB")]
+    pub patterns: Vec<String>,
+    /// The kseal command git runs (default: `kseal` when it is this binary on PATH, else this
+    /// binary's absolute path)
+    #[arg(long, value_name = "CMD")]
+    pub kseal: Option<String>,
+    /// Do not configure the diff textconv
+    #[arg(long)]
+    pub no_diff: bool,
+    /// Do not configure the merge driver
+    #[arg(long)]
+    pub no_merge: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeDriverArgs {
+    /// The common ancestor's version (%O)
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// Our version (%A); the merged result is written here
+    #[arg(value_name = "OURS")]
+    pub ours: PathBuf,
+    /// Their version (%B)
+    #[arg(value_name = "THEIRS")]
+    pub theirs: PathBuf,
+    /// The path of the file in the repository (%P), for messages
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KustomizeCommand {
+    /// KRM function: a ResourceList on stdin (KsealGenerator or KsealTransformer as
+    /// functionConfig), a ResourceList on stdout
+    Fn,
+    /// Legacy kustomize exec plugin: CONFIG is the plugin's config file; a generator prints
+    /// the decrypted Secrets, a transformer decrypts the resources read on stdin
+    Plugin(KustomizePluginArgs),
+    /// Decrypt every encrypted resource of a manifest stream (`kustomize build` output),
+    /// verifying each file's MAC over the documents that share its envelope
+    Decrypt(KustomizeDecryptArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizePluginArgs {
+    /// The plugin configuration file kustomize passes
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizeDecryptArgs {
+    /// The stream to read ("-" or nothing: stdin)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old file (or, with --rev, the file to compare with its version at REV)
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The new file
+    #[arg(value_name = "NEW", required_unless_present = "rev")]
+    pub new: Option<PathBuf>,
+    /// Compare OLD in the working tree with its version at this git revision
+    #[arg(long, value_name = "REV", conflicts_with = "new")]
+    pub rev: Option<String>,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when the files differ (like diff(1))
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or directories to check (default: the current directory)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+    /// Also review how workloads consume Secrets (env vars, missing Secrets)
+    #[arg(long)]
+    pub workloads: bool,
+    /// The .sops.yaml whose path rules say which files must be encrypted (default: search
+    /// upward from each path)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The encrypted file holding the Secret
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub select: DocSelector,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+    /// The command and its arguments (after --); for exec-file, `{}` stands for the directory
+    #[arg(value_name = "CMD", last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdatekeysArgs {
+    /// Encrypted files, or directories to walk (*.yaml, *.yml, *.json; plain files are
+    /// skipped); default: the current directory
+    #[arg(value_name = "FILE|DIR")]
+    pub files: Vec<PathBuf>,
+    /// Show the differences, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// When a recipient is removed, only re-wrap the current data key instead of generating a
+    /// new one (the removed recipient may still hold the current key)
+    #[arg(long)]
+    pub keep_data_key: bool,
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// Encrypted files, or directories to walk (plain files are skipped); each is replaced
+    /// atomically
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Add a recipient (repeatable, or comma-separated)
+    #[arg(long = "add-age", value_name = "RECIPIENT")]
+    pub add_age: Vec<String>,
+    /// Remove a recipient (repeatable, or comma-separated)
+    #[arg(long = "rm-age", value_name = "RECIPIENT")]
+    pub rm_age: Vec<String>,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Files or directories to report on (default: the current directory)
+    #[arg(value_name = "FILE|DIR")]
+    pub files: Vec<PathBuf>,
+    /// Machine-readable output (schema in docs/status.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Fail (exit 10) when a file was last encrypted longer ago than this: 90d, 12h, 30m, 2w
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+    /// Do not open files to verify their MAC (no identity is loaded, nothing is asked)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// The .sops.yaml to compare recipients with (default: search upward from the current directory)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
 }

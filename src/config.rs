@@ -1,4 +1,5 @@
-//! `.sops.yaml` creation rules: which recipients and crypt rule apply to a file path.
+//! `.sops.yaml` creation rules: which recipients and crypt rule apply to a file path (and,
+//! with kseal's `namespace_regex` extension, to the namespace of the file's Secrets).
 
 use regex::Regex;
 
@@ -10,6 +11,10 @@ use crate::yaml::tree::{self, Mapping, Node};
 #[derive(Clone, Debug)]
 pub struct CreationRule {
     pub path_regex: Option<Regex>,
+    /// kseal extension, ignored by sops: the rule applies only to files whose Secrets all have
+    /// a `metadata.namespace` this regex matches (unanchored, like `path_regex`; a Secret
+    /// without a namespace is matched as the empty string).
+    pub namespace_regex: Option<Regex>,
     /// age recipient strings, as written.
     pub age: Vec<String>,
     pub crypt_rule: Option<CryptRule>,
@@ -81,6 +86,15 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
         })?),
         _ => None,
     };
+    let namespace_regex = match m.get_str("namespace_regex") {
+        Some(r) if !r.is_empty() => Some(Regex::new(r).map_err(|e| {
+            Error::new(
+                Kind::Config,
+                format!("creation rule {n}: invalid namespace_regex: {e}"),
+            )
+        })?),
+        _ => None,
+    };
     let age;
     let mut other = Vec::new();
     let mut key_groups = 1;
@@ -132,6 +146,7 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
     );
     Ok(CreationRule {
         path_regex,
+        namespace_regex,
         age,
         crypt_rule,
         mac_only_encrypted,
@@ -165,11 +180,38 @@ impl Config {
     }
 
     /// The first rule whose `path_regex` matches `rel_path` (the target's path relative to
-    /// the config file's directory), like sops.
+    /// the config file's directory), like sops. Rules with a `namespace_regex` are skipped:
+    /// without the file's content, its namespaces are unknown.
     pub fn rule_for(&self, rel_path: &str) -> Option<&CreationRule> {
-        self.rules
-            .iter()
-            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(rel_path)))
+        self.rule_for_file(rel_path, &[])
+    }
+
+    /// The first rule that matches a file: its `path_regex` matches `rel_path` and, if it has
+    /// a `namespace_regex`, the file has at least one Secret and the regex matches the
+    /// `metadata.namespace` of every one of them (`namespaces`: one entry per Secret document,
+    /// `None` for a Secret without a namespace, matched as the empty string).
+    ///
+    /// "Every Secret" because one file is one envelope: a file mixing namespaces gets the
+    /// recipients of a rule that covers all of them, or of a later, broader rule.
+    pub fn rule_for_file(
+        &self,
+        rel_path: &str,
+        namespaces: &[Option<String>],
+    ) -> Option<&CreationRule> {
+        self.rules.iter().find(|r| {
+            r.path_regex.as_ref().is_none_or(|re| re.is_match(rel_path))
+                && r.namespace_regex.as_ref().is_none_or(|re| {
+                    !namespaces.is_empty()
+                        && namespaces
+                            .iter()
+                            .all(|ns| re.is_match(ns.as_deref().unwrap_or("")))
+                })
+        })
+    }
+
+    /// Whether some rule selects on namespaces (then callers read the file's Secrets first).
+    pub fn has_namespace_rules(&self) -> bool {
+        self.rules.iter().any(|r| r.namespace_regex.is_some())
     }
 }
 
@@ -204,6 +246,45 @@ mod tests {
         assert_eq!(
             r.crypt_rule.as_ref().unwrap().key_value().1,
             "^(data|stringData)$"
+        );
+    }
+
+    #[test]
+    fn namespace_rules_need_every_secret_to_match() {
+        let c = Config::parse(
+            "creation_rules:\n  - path_regex: apps/\n    namespace_regex: ^payments$\n    age: age1pay\n  - namespace_regex: '^$'\n    age: age1none\n  - path_regex: apps/\n    age: age1apps\n",
+        )
+        .unwrap();
+        assert!(c.has_namespace_rules());
+        let ns = |v: &[Option<&str>]| v.iter().map(|s| s.map(String::from)).collect::<Vec<_>>();
+        let age =
+            |rel: &str, v: &[Option<&str>]| c.rule_for_file(rel, &ns(v)).map(|r| r.age[0].clone());
+        assert_eq!(
+            age("apps/a.yaml", &[Some("payments")]).as_deref(),
+            Some("age1pay")
+        );
+        assert_eq!(
+            age("apps/a.yaml", &[Some("payments"), Some("payments")]).as_deref(),
+            Some("age1pay")
+        );
+        // One Secret elsewhere: the namespace rule does not apply to the file.
+        assert_eq!(
+            age("apps/a.yaml", &[Some("payments"), Some("web")]).as_deref(),
+            Some("age1apps")
+        );
+        // The path must match too.
+        assert_eq!(age("other/a.yaml", &[Some("payments")]), None);
+        // A Secret without a namespace is matched as "".
+        assert_eq!(age("other/a.yaml", &[None]).as_deref(), Some("age1none"));
+        // No Secret known (a new file): namespace rules are skipped.
+        assert_eq!(age("apps/a.yaml", &[]).as_deref(), Some("age1apps"));
+        assert_eq!(c.rule_for("apps/a.yaml").unwrap().age, vec!["age1apps"]);
+        let e =
+            Config::parse("creation_rules:\n  - namespace_regex: '('\n    age: a\n").unwrap_err();
+        assert!(
+            e.message.contains("invalid namespace_regex"),
+            "{}",
+            e.message
         );
     }
 

@@ -30,6 +30,22 @@ fn metadata(doc: &Document) -> Option<&Mapping> {
     doc.root_mapping()?.get("metadata")?.as_mapping()
 }
 
+/// The `metadata.namespace` of every Secret document of a stream, in order (`None`: the Secret
+/// names no namespace), for `.sops.yaml` rules with a `namespace_regex`.
+pub fn secret_namespaces(stream: &Stream) -> Vec<Option<String>> {
+    stream
+        .docs
+        .iter()
+        .filter(|d| is_secret(d))
+        .map(|d| {
+            metadata(d)
+                .and_then(|m| m.get_str("namespace"))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .collect()
+}
+
 /// Secret names for messages: `Secret db-credentials`.
 pub fn describe(doc: &Document) -> String {
     match metadata(doc).and_then(|m| m.get_str("name")) {
@@ -102,7 +118,6 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
             continue;
         }
         let Some(meta) = metadata(doc) else { continue };
-        let mut removed_annotations = false;
         if let Some(idx) = meta
             .entries
             .iter()
@@ -116,7 +131,6 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
                 {
                     if ann.entries.len() == 1 && !meta.flow {
                         edits.push(splice::remove_entry(src, meta, idx));
-                        removed_annotations = true;
                     } else {
                         edits.push(splice::remove_entry(src, ann, a));
                     }
@@ -133,14 +147,12 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
                 let Some(name) = k.as_scalar().map(|s| s.value.as_str()) else {
                     continue;
                 };
-                if SERVER_FIELDS.contains(&name) || (name == "annotations" && removed_annotations) {
-                    if name != "annotations" {
-                        edits.push(splice::remove_entry(src, meta, idx));
-                        notes.push(format!(
-                            "document {}: dropped metadata.{name} (--clean)",
-                            i + 1
-                        ));
-                    }
+                if SERVER_FIELDS.contains(&name) {
+                    edits.push(splice::remove_entry(src, meta, idx));
+                    notes.push(format!(
+                        "document {}: dropped metadata.{name} (--clean)",
+                        i + 1
+                    ));
                 }
             }
         }

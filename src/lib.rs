@@ -12,3 +12,9 @@ pub mod secret;
 pub mod sops;
 pub mod view;
 pub mod yaml;
+
+pub mod check;
+pub mod encdiff;
+pub mod envfrom;
+pub mod krm;
+pub mod merge;

@@ -14,6 +14,11 @@ fn main() {
 }
 
 fn run() -> i32 {
+    // Installed as a kustomize plugin (a symlink named after the plugin's Kind), kseal is
+    // called with the plugin protocol's arguments instead of a subcommand.
+    if let Some(result) = commands::kustomize::from_argv0() {
+        return report(result);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -30,7 +35,24 @@ fn run() -> i32 {
         Command::Unset(a) => commands::set::run_unset(a),
         Command::Create(c) => commands::create::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
+        Command::Updatekeys(a) => commands::updatekeys::run(a),
+        Command::Rotate(a) => commands::rotate::run(a),
+        Command::Status(a) => commands::status::run(a),
+        Command::Git(c) => commands::git::run(c),
+        Command::MergeDriver(a) => commands::merge_driver::run(a),
+        Command::Kustomize(c) => commands::kustomize::run(c),
+        Command::Diff(a) => commands::diff::run(a),
+        Command::Check(a) => commands::check::run(a),
+        Command::ExecEnv(a) => commands::exec::run_env(a),
+        Command::ExecFile(a) => commands::exec::run_file(a),
+        Command::Completions(a) => commands::completions::run(a),
+        Command::Man => commands::completions::man(),
     };
+    report(result)
+}
+
+/// Prints an error with its hint and turns the result into the exit code.
+fn report(result: kseal::error::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {

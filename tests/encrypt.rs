@@ -232,11 +232,14 @@ fn drop_metadata_fields(text: &str, fields: &[&str]) -> String {
     out
 }
 
+/// The start of the annotation line (managedFields mentions the name too, as `f:...: {}`).
+const LAST_APPLIED_LINE: &str = "kubectl.kubernetes.io/last-applied-configuration: |";
+
 /// The input as kseal encrypts it: the last-applied annotation is always removed (by design).
 fn sanitized_input(name: &str, input: &str) -> String {
     if name == "kubectl-get-output.yaml" {
         let s = drop_metadata_fields(input, &["annotations"]);
-        assert!(!s.contains("last-applied-configuration") && s.len() < input.len());
+        assert!(!s.contains(LAST_APPLIED_LINE) && s.len() < input.len());
         s
     } else {
         input.to_string()
@@ -310,8 +313,10 @@ fn strip_sops_blocks(out: &str) -> (String, Vec<String>) {
 }
 
 /// A regex (anchored at both ends) that the original text must match: `stripped` escaped, each
-/// ENC token a lazy wildcard. A token alone on its line (block scalar content) may stand for
-/// several lines; a `"ENC[...]"` inside a flow mapping may stand for a plain value.
+/// ENC token a lazy wildcard within its line. A token alone on its line (block scalar content)
+/// stands, with its indentation, for all the content lines; a plain token for a plain value
+/// (not starting with a quote); a `"ENC[...]"` inside a flow mapping for a plain or a
+/// double-quoted value.
 fn skeleton_regex(stripped: &str) -> Regex {
     let enc = enc_token_re();
     let mut pat = String::from(r"\A");
@@ -323,6 +328,8 @@ fn skeleton_regex(stripped: &str) -> Regex {
         let before = &stripped[line_start..s];
         let after = stripped[e..line_end].trim_end_matches('\r');
         let wild = if before.trim().is_empty() && after.is_empty() {
+            // The whole line, indentation included, stands for the block's content lines.
+            s = line_start;
             r"(?s:.*?)"
         } else if before.contains('{')
             && stripped[..s].ends_with('"')
@@ -331,8 +338,12 @@ fn skeleton_regex(stripped: &str) -> Regex {
             s -= 1;
             e += 1;
             r"[^\n]*?"
-        } else {
+        } else if stripped[..s].ends_with(['\'', '"', '#']) {
+            // Quotes kept around the value, or an encrypted comment.
             r"[^\n]*?"
+        } else {
+            // A plain ENC value stands for a plain value: it cannot start with a quote.
+            r#"[^'"\n][^\n]*?"#
         };
         pat.push_str(&regex::escape(&stripped[pos..s]));
         pat.push_str(wild);
@@ -608,6 +619,56 @@ fn corpus_round_trip_is_byte_exact_and_keeps_every_other_byte() {
         "known plaintexts checked for only {known} files"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The byte check itself must catch changes outside the values: a changed clear value or
+/// comment, a lost blank line, lost quotes around an ENC value, a missing sops block, an ENC
+/// value in a ConfigMap.
+#[test]
+fn byte_check_catches_changes_outside_the_values() {
+    let sb = Sandbox::new();
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    let name = "comments-everywhere.yaml";
+    let (_, out) = encrypt_into(&sb, &corpus_dir().join(name), name);
+    for (from, to) in [
+        ("namespace: billing", "namespace: billinG"),
+        (
+            "# comment between top-level keys",
+            "# comment between top-level keyz",
+        ),
+        ("rotate every 90 days)\n\n", "rotate every 90 days)\n"),
+        ("type: Opaque # type", "type: Opaque  # type"),
+        ("\n  username: ENC[", "\n  username:  ENC["),
+    ] {
+        let bad = out.replacen(from, to, 1);
+        assert_ne!(bad, out, "{from:?} is not in the output");
+        cases.push((name, bad));
+    }
+    let name = "quoted-values.yaml";
+    let (_, out) = encrypt_into(&sb, &corpus_dir().join(name), name);
+    let unquote = Regex::new(r"(?m)^  single: '(ENC\[[^']*\])'$").unwrap();
+    assert!(unquote.is_match(&out));
+    cases.push((name, unquote.replace(&out, "  single: $1").into_owned()));
+    let name = "multi-secrets.yaml";
+    let (_, out) = encrypt_into(&sb, &corpus_dir().join(name), name);
+    let block = first_sops_block(&out);
+    cases.push((name, out.replacen(&block, "", 1)));
+    let name = "multi-doc-mixed.yaml";
+    let (_, out) = encrypt_into(&sb, &corpus_dir().join(name), name);
+    let bad = out.replacen(
+        "DB_HOST: postgres.shop.svc",
+        "DB_HOST: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]",
+        1,
+    );
+    assert_ne!(bad, out);
+    cases.push((name, bad));
+    for (name, bad) in cases {
+        let input = read(&corpus_dir().join(name));
+        assert!(
+            !check_output_bytes(name, &input, &bad).is_empty(),
+            "{name}: a change was not caught:\n{bad}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -930,8 +991,8 @@ fn last_applied_annotation_is_removed_with_a_note() {
         !err.contains("Wng5IWtMcDIjcVI3"),
         "the note shows a value: {err}"
     );
-    assert!(!out.contains("last-applied-configuration"));
-    assert!(!out.contains("Wng5IWtMcDIjcVI3"));
+    assert!(input.contains(LAST_APPLIED_LINE) && !out.contains(LAST_APPLIED_LINE));
+    assert!(!out.contains("\"data\":{") && !out.contains("Wng5IWtMcDIjcVI3"));
     assert!(out.contains("  resourceVersion: \"48213377\"\n") && out.contains("managedFields"));
     let f = sb.write("get.yaml", &out);
     assert_eq!(
@@ -991,25 +1052,12 @@ fn clean_drops_server_fields_with_notes() {
     assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), want);
 }
 
-/// Block scalars keep their header, and decryption gives the bytes back. Literal blocks that
-/// are valid YAML but unusual: a trailing space on a content line, a leading empty line, an
-/// explicit indentation indicator (needed when the content starts with spaces).
-#[test]
-#[ignore = "kseal bug: unusual literal blocks come back double-quoted (trailing space, leading empty line) or fail with exit 1 (indentation indicator)"]
-fn unusual_literal_blocks_round_trip_byte_for_byte() {
-    let sb = Sandbox::new();
+/// Encrypts each text, decrypts it and returns the problems (exit codes, differing bytes).
+fn round_trip_problems(sb: &Sandbox, texts: &[&str]) -> Vec<String> {
     let mut failures = Vec::new();
-    for (i, text) in [
-        "kind: Secret\nstringData:\n  a: |\n    trailing space \n    next\n",
-        "kind: Secret\nstringData:\n  a: |\n\n    after an empty line\n",
-        "kind: Secret\nstringData:\n  a: |2\n      indented by indicator\n",
-        "kind: Secret\nstringData:\n  a: >2-\n     folded with indicator\n",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let p = sb.write(&format!("b{i}.yaml"), text);
-        let o = encrypt_to_key(&sb, &p);
+    for (i, text) in texts.iter().enumerate() {
+        let p = sb.write(&format!("rt{i}.yaml"), text);
+        let o = encrypt_to_key(sb, &p);
         if !o.status.success() {
             failures.push(format!(
                 "{text:?}: encrypt exit {:?}: {}",
@@ -1018,12 +1066,44 @@ fn unusual_literal_blocks_round_trip_byte_for_byte() {
             ));
             continue;
         }
-        let f = sb.write(&format!("b{i}.enc.yaml"), stdout(&o));
-        let d = stdout(&kseal_decrypt(&sb, &f, &key_file()));
+        let f = sb.write(&format!("rt{i}.enc.yaml"), stdout(&o));
+        let d = stdout(&kseal_decrypt(sb, &f, &key_file()));
         if d != *text {
             failures.push(format!("{text:?} came back as {d:?}"));
         }
     }
+    failures
+}
+
+/// Block scalars keep their header, and decryption gives the bytes back, also for valid but
+/// unusual literal blocks: a trailing space on a content line, a leading empty line.
+#[test]
+#[ignore = "kseal bug: a literal block with a trailing space on a line or a leading empty line comes back double-quoted"]
+fn unusual_literal_blocks_keep_their_header() {
+    let sb = Sandbox::new();
+    let failures = round_trip_problems(
+        &sb,
+        &[
+            "kind: Secret\nstringData:\n  a: |\n    trailing space \n    next\n",
+            "kind: Secret\nstringData:\n  a: |\n\n    after an empty line\n",
+        ],
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A block scalar with an explicit indentation indicator (needed when the content starts with
+/// spaces) is valid YAML: it must encrypt and come back byte for byte.
+#[test]
+#[ignore = "kseal bug: a block scalar with an indentation indicator (`|2`, `>2-`) fails with exit 1 (ENC line written at the content's indentation)"]
+fn block_scalars_with_an_indentation_indicator_round_trip() {
+    let sb = Sandbox::new();
+    let failures = round_trip_problems(
+        &sb,
+        &[
+            "kind: Secret\nstringData:\n  a: |2\n      indented by indicator\n",
+            "kind: Secret\nstringData:\n  a: >2-\n     folded with indicator\n",
+        ],
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -20,6 +20,9 @@ struct Done {
 }
 
 pub fn run(args: &DecryptArgs) -> Result<()> {
+    if args.textconv {
+        return super::textconv::run(args);
+    }
     let inputs = fsio::expand_inputs(&args.files)?;
     if args.out.in_place {
         check_in_place(&inputs)?;

@@ -47,7 +47,50 @@ impl Planner {
 
     /// The plan for a target file (`None`: stdin or a file that has no path yet).
     pub fn plan_for(&self, target: Option<&Path>) -> Result<Plan> {
-        plan_for(target, &self.flags, self.config.as_ref())
+        plan_for(target, &self.flags, self.config.as_ref(), &[])
+    }
+
+    /// A planner that takes recipients from `.sops.yaml` only (updatekeys, status): recipient
+    /// flags and variables are for new files, not for files that already exist.
+    pub fn from_config(config: Option<&Path>) -> Result<Planner> {
+        Ok(Planner {
+            flags: Vec::new(),
+            config: load_config(config)?,
+        })
+    }
+
+    /// Whether a `.sops.yaml` was found (or named).
+    pub fn has_config(&self) -> bool {
+        self.config.is_some()
+    }
+
+    /// Whether the plan depends on the namespaces of the file's Secrets (a `namespace_regex`
+    /// rule is in effect), so that callers parse the manifest only when it matters.
+    pub fn needs_namespaces(&self) -> bool {
+        self.flags.is_empty()
+            && self
+                .config
+                .as_ref()
+                .is_some_and(|(_, c)| c.has_namespace_rules())
+    }
+
+    /// `plan_for` with the `metadata.namespace` of each Secret of the file (see
+    /// `Config::rule_for_file`).
+    pub fn plan_for_namespaces(
+        &self,
+        target: Option<&Path>,
+        namespaces: &[Option<String>],
+    ) -> Result<Plan> {
+        plan_for(target, &self.flags, self.config.as_ref(), namespaces)
+    }
+
+    /// `plan_for` for a manifest's text: its Secrets' namespaces are read when a rule needs them.
+    pub fn plan_for_text(&self, target: Option<&Path>, text: &str) -> Result<Plan> {
+        if !self.needs_namespaces() {
+            return self.plan_for(target);
+        }
+        let stream = tree::parse(text)?;
+        self.plan_for_namespaces(target, &kube::secret_namespaces(&stream))
     }
 }
 
@@ -58,6 +101,9 @@ pub fn seal_new(text: &str, plan: &Plan, clean: bool) -> Result<String> {
 }
 
 pub fn run(args: &EncryptArgs) -> Result<()> {
+    if let Some(previous) = &args.previous {
+        return run_previous(args, previous);
+    }
     let inputs = fsio::expand_inputs(&args.files)?;
     if args.out.in_place {
         check_in_place(&inputs)?;
@@ -75,8 +121,20 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
             Input::File(p) => Some(p.as_path()),
             Input::Stdin => None,
         };
-        let plan = planner.plan_for(target).map_err(|e| e.in_file(&name))?;
+        // Plan before reading, so that a missing recipient fails before stdin is read, unless
+        // a namespace rule needs the manifest.
+        let early = if planner.needs_namespaces() {
+            None
+        } else {
+            Some(planner.plan_for(target).map_err(|e| e.in_file(&name))?)
+        };
         let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
+        let plan = match early {
+            Some(p) => p,
+            None => planner
+                .plan_for_text(target, &text)
+                .map_err(|e| e.in_file(&name))?,
+        };
         let out = encrypt_text(&text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
         match (input, &args.out.output, args.out.in_place) {
             (Input::File(p), _, true) => fsio::write_atomic(p, out.as_bytes(), 0o644)?,
@@ -204,6 +262,7 @@ fn plan_for(
     target: Option<&Path>,
     flags: &[Recipient],
     config: Option<&(PathBuf, Config)>,
+    namespaces: &[Option<String>],
 ) -> Result<Plan> {
     if !flags.is_empty() {
         let recipients = flags
@@ -239,12 +298,14 @@ fn plan_for(
                 .unwrap_or_else(|_| abs.to_string_lossy().into_owned())
         }
     };
-    let rule: &CreationRule = config.rule_for(&rel).ok_or_else(|| {
+    let rule: &CreationRule = config.rule_for_file(&rel, namespaces).ok_or_else(|| {
         Error::new(
             Kind::Config,
             "no creation rule of .sops.yaml matches this file",
         )
-        .with_hint("add a matching path_regex to .sops.yaml, or give recipients with --age")
+        .with_hint(
+            "add a matching path_regex (and namespace_regex) to .sops.yaml, or give recipients with --age",
+        )
     })?;
     if rule.key_groups > 1 {
         return Err(Error::new(
@@ -274,4 +335,71 @@ fn plan_for(
             .unwrap_or_else(CryptRule::kubernetes),
         mac_only_encrypted: rule.mac_only_encrypted,
     })
+}
+
+/// `--previous FILE`, for editor plugins: the input is the edited plaintext of FILE, sealed
+/// into FILE's own envelope (same data key, recipients and crypt rule; unchanged values keep
+/// their `ENC[...]` text through the IV stash), so the Git diff shows only what was edited.
+fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
+    if args.out.in_place {
+        return Err(Error::new(
+            Kind::Usage,
+            "--previous writes to stdout or -o, not --in-place",
+        )
+        .with_hint("the plaintext comes from stdin or a file; FILE itself is only read"));
+    }
+    let inputs = fsio::expand_inputs(&args.files)?;
+    let [input] = inputs.as_slice() else {
+        return Err(Error::new(
+            Kind::Usage,
+            "--previous takes one input: the edited plaintext (stdin or a file)",
+        ));
+    };
+    if !args.age.is_empty() || !args.recipients_file.is_empty() || args.config.is_some() {
+        warn(&format!(
+            "--age, --recipients-file and --config are ignored with --previous: the recipients are those of {}",
+            previous.display()
+        ));
+    }
+    let opened = super::open_encrypted(previous, &args.identity)?;
+    let name = input.name();
+    let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
+    let text = sanitized_checked(&text, args.clean).map_err(|e| e.in_file(&name))?;
+    let out = file::reencrypt(&text, opened.envelope(), &opened.selector())
+        .map_err(|e| e.in_file(&name))?;
+    match &args.out.output {
+        Some(o) => fsio::write_atomic(o, out.as_bytes(), 0o644),
+        None => fsio::write_stdout(out.as_bytes()),
+    }
+}
+
+/// The Kubernetes side of `encrypt` for `--previous`: the last-applied annotation goes
+/// (`--clean` also drops server fields), `data` must be base64, typing warnings are printed.
+fn sanitized_checked(text: &str, clean: bool) -> Result<zeroize::Zeroizing<String>> {
+    if text.trim().is_empty() {
+        return Err(Error::new(
+            Kind::Refused,
+            "the input is empty: nothing to encrypt",
+        ));
+    }
+    let stream = tree::parse(text)?;
+    let (edits, notes) = kube::sanitize(text, &stream, clean);
+    let (text, stream) = if edits.is_empty() {
+        (zeroize::Zeroizing::new(text.to_string()), stream)
+    } else {
+        let t = splice::apply(text, edits)?;
+        let s = tree::parse(&t)?;
+        (t, s)
+    };
+    for n in notes {
+        note(&n);
+    }
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if kube::is_secret(doc) {
+            for w in kube::check_secret(doc, i)? {
+                warn(&w);
+            }
+        }
+    }
+    Ok(text)
 }

@@ -5,7 +5,19 @@ pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
 pub mod keygen;
+pub mod rotate;
 pub mod set;
+pub mod status;
+pub mod updatekeys;
+
+pub mod check;
+pub mod completions;
+pub mod diff;
+pub mod exec;
+pub mod git;
+pub mod kustomize;
+pub mod merge_driver;
+pub mod textconv;
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +80,10 @@ impl KeyOpener for IdentityOpener<'_> {
         ));
         if !detail.is_empty() && !self.ids.is_empty() {
             msg.push_str(&format!(" ({detail})"));
+        } else if !self.ids.problems().is_empty() {
+            // No identity at all, but something went wrong looking for one (a failing
+            // KSEAL_AGE_KEY_CMD, a missing plugin): that is the useful part.
+            msg.push_str(&format!(" ({})", self.ids.problems().join("; ")));
         }
         let looked = self.ids.searched().join(", ");
         Err(Error::new(Kind::NoIdentity, msg).with_hint(format!(

@@ -18,7 +18,10 @@ use crate::error::Result;
 /// 4. `SOPS_AGE_KEY`;
 /// 5. `SOPS_AGE_KEY_FILE`;
 /// 6. `KSEAL_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`;
-/// 7. the default files: `$XDG_CONFIG_HOME/kseal/keys.txt` (else `~/.config/kseal/keys.txt`),
+/// 7. the output of `KSEAL_AGE_KEY_CMD`, `SOPS_AGE_KEY_CMD`, `KSEAL_AGE_SSH_PRIVATE_KEY_CMD`
+///    and `SOPS_AGE_SSH_PRIVATE_KEY_CMD` (commands that print an identity file or an SSH key,
+///    for password managers; a failing command is reported only if no identity opens a file);
+/// 8. the default files: `$XDG_CONFIG_HOME/kseal/keys.txt` (else `~/.config/kseal/keys.txt`),
 ///    sops's `$XDG_CONFIG_HOME/sops/age/keys.txt` (else `~/.config/sops/age/keys.txt`; on
 ///    macOS also `~/Library/Application Support/sops/age/keys.txt`), `~/.ssh/id_ed25519` and
 ///    `~/.ssh/id_rsa`.
@@ -57,6 +60,17 @@ pub fn discover(
     ] {
         if let Some(path) = var(name) {
             ids.add_file_via(Path::new(&path), true, Some(name))?;
+        }
+    }
+
+    for name in [
+        "KSEAL_AGE_KEY_CMD",
+        "SOPS_AGE_KEY_CMD",
+        "KSEAL_AGE_SSH_PRIVATE_KEY_CMD",
+        "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+    ] {
+        if let Some(command) = var(name) {
+            super::keycmd::add_from_command(&mut ids, &command, name);
         }
     }
 

@@ -136,6 +136,12 @@ impl Identities {
         self.add_bytes(text.as_bytes(), origin, false)
     }
 
+    /// `add_identity_file_text` for bytes that may not be text (a binary passphrase-encrypted
+    /// identity file printed by a key command).
+    pub(crate) fn add_identity_bytes(&mut self, data: &[u8], origin: &str) -> Result<()> {
+        self.add_bytes(data, origin, false)
+    }
+
     /// Adds inline identities from a variable (`KSEAL_AGE_KEY`, `SOPS_AGE_KEY`): like an
     /// identity file, but several identities may share a line, separated by whitespace
     /// (sops >= 3.13).
@@ -194,6 +200,12 @@ impl Identities {
 
     pub fn searched(&self) -> &[String] {
         &self.searched
+    }
+
+    /// Problems met while loading that did not stop it (a failing key command, a missing
+    /// plugin, an unusable default SSH key), for the no-identity message.
+    pub fn problems(&self) -> &[String] {
+        &self.notes
     }
 
     pub fn is_empty(&self) -> bool {

@@ -8,13 +8,16 @@
 
 mod discover;
 mod identity;
+mod keycmd;
 mod keygen;
+mod passphrase;
 mod prompt;
 mod recipient;
 
 pub use discover::discover;
 pub use identity::Identities;
 pub use keygen::generate_identity;
+pub use passphrase::{ask_new_passphrase, generate_protected_identity, protect_identity};
 pub use recipient::{parse_recipient_list, wrap, Recipient};
 
 /// Renders an age error for a message of ours.

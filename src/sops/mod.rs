@@ -4,5 +4,6 @@
 pub mod file;
 pub mod mac;
 pub mod metadata;
+pub mod rekey;
 pub mod rules;
 pub mod value;

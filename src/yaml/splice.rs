@@ -485,6 +485,110 @@ pub fn comment_for_item(src: &str, s: &Scalar, text: &str, in_seq: bool) -> Edit
     Edit::new(s.start, s.end, "\"\"")
 }
 
+/// Where the text of a block mapping's scalar value lies, for replacing it whole (`kseal set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueSlot {
+    /// From the value's tag (`!!binary`) or block header, else its first character.
+    pub start: usize,
+    /// After its last character; a block scalar's range ends after its last content line.
+    pub end: usize,
+    /// The range ends with a line break, so the replacement must end with one too.
+    pub needs_break: bool,
+    /// The value is empty (`key:`): the range is empty, just after the colon, and the
+    /// replacement needs a leading space.
+    pub empty: bool,
+}
+
+/// The slot of the scalar value `s` whose key ends at `key_end`. An empty value is reported
+/// by the parser at its key, before the colon: its slot is placed after the colon instead.
+pub fn value_slot(src: &str, key_end: usize, s: &Scalar) -> ValueSlot {
+    let colon = src[key_end..]
+        .find(':')
+        .map(|i| key_end + i + 1)
+        .unwrap_or(key_end);
+    if s.start == s.end && s.start <= colon {
+        return ValueSlot {
+            start: colon,
+            end: colon,
+            needs_break: false,
+            empty: true,
+        };
+    }
+    let mut start = s.start;
+    let mut end = s.end;
+    if s.tag.is_some() && colon <= s.start {
+        if let Some(i) = src[colon..s.start].find('!') {
+            start = colon + i;
+        }
+    }
+    if matches!(s.style, Style::Literal | Style::Folded) {
+        if let Some(l) = block_layout(src, s) {
+            start = start.min(l.header);
+            end = l.content_end.max(l.content_start);
+        }
+    }
+    ValueSlot {
+        start,
+        end,
+        needs_break: src[start..end].ends_with('\n'),
+        empty: false,
+    }
+}
+
+/// The position just after the line that ends entry `idx` of a block mapping: where a new
+/// entry goes. A block scalar with keep chomping (`|+`) owns the blank lines after it, so
+/// they are skipped rather than split from their value.
+pub fn after_entry(src: &str, m: &Mapping, idx: usize) -> usize {
+    let (k, v) = &m.entries[idx];
+    let v_end = node_end(src, v).max(k_end(k));
+    let mut at = if src[..v_end].ends_with('\n') {
+        v_end
+    } else {
+        end_of_line(src, v_end)
+    };
+    if let Some(s) = last_leaf(v) {
+        if let Some(l) = block_layout(src, s) {
+            let header = src[l.header..l.content_start].lines().next().unwrap_or("");
+            let indicators: String = header
+                .chars()
+                .skip(1)
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            if indicators.contains('+') {
+                while at < src.len() {
+                    let next = end_of_line(src, at);
+                    if !src[at..next].trim().is_empty() || !src[at..next].ends_with('\n') {
+                        break;
+                    }
+                    at = next;
+                }
+            }
+        }
+    }
+    at
+}
+
+/// The scalar that ends a node's text (the value of the last entry, the last list item).
+fn last_leaf(node: &Node) -> Option<&Scalar> {
+    match node {
+        Node::Scalar(s) => Some(s),
+        Node::Mapping(m) if !m.flow => m.entries.last().and_then(|(_, v)| last_leaf(v)),
+        Node::Sequence(q) if !q.flow => q.items.last().and_then(last_leaf),
+        _ => None,
+    }
+}
+
+/// A multi-line string as a literal block (`|` or `|-`) whose content lines are indented by
+/// `indent`, or `None` when a literal block cannot hold it exactly (leading blank or space,
+/// trailing spaces, carriage returns, control characters) or would need keep chomping.
+pub fn literal_text(v: &str, indent: usize, eol: &str) -> Option<String> {
+    let trailing = v.len() - v.trim_end_matches('\n').len();
+    if !v.contains('\n') || trailing > 1 || !literal_ok(v) {
+        return None;
+    }
+    Some(literal_block(v, indent, eol))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,5 +675,70 @@ mod tests {
         assert_eq!(r(Typed::Int(5)), "k: 5\n");
         assert_eq!(r(Typed::Float(1.0)), "k: 1.0\n");
         assert_eq!(r(Typed::Bool(true)), "k: true\n");
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+    use crate::yaml::tree::parse;
+
+    fn data(st: &crate::yaml::tree::Stream) -> &Mapping {
+        st.docs[0]
+            .root_mapping()
+            .unwrap()
+            .get("data")
+            .unwrap()
+            .as_mapping()
+            .unwrap()
+    }
+
+    fn slot_text(src: &str, key: &str) -> (String, ValueSlot) {
+        let st = parse(src).unwrap();
+        let (k, v) = data(&st).entry(key).unwrap();
+        let slot = value_slot(src, k.as_scalar().unwrap().end, v.as_scalar().unwrap());
+        (src[slot.start..slot.end].to_string(), slot)
+    }
+
+    #[test]
+    fn value_slots_cover_quotes_tags_and_blocks() {
+        let src = "data:\n  a: plain # c\n  b: \"dq\"\n  c: !!binary eHl6\n  d: |-\n    l1\n    l2\n\n  e:\n  f: 'x'\n";
+        assert_eq!(slot_text(src, "a").0, "plain");
+        assert_eq!(slot_text(src, "b").0, "\"dq\"");
+        assert_eq!(slot_text(src, "c").0, "!!binary eHl6");
+        let (t, s) = slot_text(src, "d");
+        assert_eq!(t, "|-\n    l1\n    l2\n");
+        assert!(s.needs_break && !s.empty);
+        let (t, s) = slot_text(src, "e");
+        assert_eq!(
+            (t.as_str(), s.empty, s.start),
+            ("", true, src.find("e:").unwrap() + 2)
+        );
+        assert_eq!(slot_text(src, "f").0, "'x'");
+    }
+
+    #[test]
+    fn after_entry_is_past_the_line_and_keep_blocks() {
+        let src = "data:\n  a: x # c\n  b: |+\n    l1\n\n\nkind: Secret\n";
+        let st = parse(src).unwrap();
+        let m = data(&st);
+        assert_eq!(
+            &src[after_entry(src, m, 0)..],
+            "  b: |+\n    l1\n\n\nkind: Secret\n"
+        );
+        assert_eq!(&src[after_entry(src, m, 1)..], "kind: Secret\n");
+        let src = "data:\n  a: x";
+        let st = parse(src).unwrap();
+        assert_eq!(after_entry(src, data(&st), 0), src.len());
+    }
+
+    #[test]
+    fn literal_text_only_when_exact() {
+        assert_eq!(literal_text("a\nb\n", 4, "\n").unwrap(), "|\n    a\n    b");
+        assert_eq!(literal_text("a\n\nb", 2, "\n").unwrap(), "|-\n  a\n\n  b");
+        assert!(literal_text("one line", 2, "\n").is_none());
+        assert!(literal_text("a\n\n", 2, "\n").is_none());
+        assert!(literal_text(" a\nb", 2, "\n").is_none());
+        assert!(literal_text("a \nb", 2, "\n").is_none());
     }
 }

@@ -1,0 +1,149 @@
+//! `kseal diff OLD NEW` / `kseal diff FILE --rev REV`: which Secrets and keys changed, from
+//! the ciphertext alone (no key needed).
+
+use std::process::Command;
+
+use kseal::encdiff::{self, Report};
+use kseal::error::{Error, Kind, Result};
+
+use crate::cli::DiffArgs;
+use crate::fsio::{self, Input};
+
+fn git_show(rev: &str, path: &std::path::Path) -> Result<String> {
+    // `./` makes the path relative to the working directory, like the user typed it.
+    let spec = format!("{rev}:./{}", path.display());
+    let out = Command::new("git")
+        .args(["show", &spec])
+        .output()
+        .map_err(|e| Error::new(Kind::Input, format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::new(
+            Kind::Input,
+            format!(
+                "git show {spec} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|_| Error::format(format!("{spec} is not UTF-8 text")))
+}
+
+pub fn run(a: &DiffArgs) -> Result<()> {
+    let (old, new, old_name, new_name) = match (&a.new, &a.rev) {
+        (Some(n), _) => (
+            fsio::read_input(&Input::File(a.old.clone()))
+                .map_err(|e| e.in_file(a.old.display().to_string()))?,
+            fsio::read_input(&Input::File(n.clone()))
+                .map_err(|e| e.in_file(n.display().to_string()))?,
+            a.old.display().to_string(),
+            n.display().to_string(),
+        ),
+        (None, Some(rev)) => (
+            git_show(rev, &a.old)?,
+            fsio::read_input(&Input::File(a.old.clone()))
+                .map_err(|e| e.in_file(a.old.display().to_string()))?,
+            format!("{rev}:{}", a.old.display()),
+            a.old.display().to_string(),
+        ),
+        (None, None) => return Err(Error::new(Kind::Usage, "give NEW or --rev REV")),
+    };
+    let report = encdiff::diff(&old, &new)?;
+    let text = if a.json {
+        json(&report)
+    } else {
+        human(&report, &old_name, &new_name)
+    };
+    fsio::write_stdout(text.as_bytes())?;
+    if a.exit_code && !report.is_empty() {
+        // diff(1) convention: 1 means "different", which is not an error to report.
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn human(r: &Report, old: &str, new: &str) -> String {
+    let mut s = String::new();
+    if r.is_empty() {
+        s.push_str(&format!("no changes between {old} and {new}\n"));
+        return s;
+    }
+    s.push_str(&format!("--- {old}\n+++ {new}\n"));
+    for d in &r.docs_added {
+        s.push_str(&format!("+ {d} (new document)\n"));
+    }
+    for d in &r.docs_removed {
+        s.push_str(&format!("- {d} (document removed)\n"));
+    }
+    let mut current = "";
+    for c in &r.changes {
+        if c.doc != current {
+            s.push_str(&format!("{}:\n", c.doc));
+            current = &c.doc;
+        }
+        let tag = if c.encrypted { " (encrypted)" } else { "" };
+        s.push_str(&format!("  {} {}{tag}\n", c.kind.symbol(), c.path));
+    }
+    for rcp in &r.recipients_added {
+        s.push_str(&format!("+ recipient {rcp}\n"));
+    }
+    for rcp in &r.recipients_removed {
+        s.push_str(&format!("- recipient {rcp}\n"));
+    }
+    if r.data_key_changed {
+        s.push_str("note: the wrapped data key changed on every recipient: if the data key was rotated, every ciphertext changed and a `~` on an encrypted value does not prove the value changed\n");
+    }
+    s
+}
+
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_list(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| json_string(s))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+fn json(r: &Report) -> String {
+    let changes: Vec<String> = r
+        .changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"document\":{},\"path\":{},\"change\":\"{}\",\"encrypted\":{}}}",
+                json_string(&c.doc),
+                json_string(&c.path),
+                c.kind.word(),
+                c.encrypted
+            )
+        })
+        .collect();
+    format!(
+        "{{\"changes\":[{}],\"documents_added\":{},\"documents_removed\":{},\"recipients_added\":{},\"recipients_removed\":{},\"data_key_changed\":{}}}\n",
+        changes.join(","),
+        json_list(&r.docs_added),
+        json_list(&r.docs_removed),
+        json_list(&r.recipients_added),
+        json_list(&r.recipients_removed),
+        r.data_key_changed
+    )
+}

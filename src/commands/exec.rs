@@ -1,0 +1,237 @@
+//! `kseal exec-env FILE -- CMD...` and `kseal exec-file FILE -- CMD {}`: run a command with
+//! one Secret's keys as environment variables (like `envFrom`) or as files in a private
+//! directory (like a volume mount: 0700 on tmpfs when there is one, files 0600, overwritten
+//! and removed when the command ends). kseal exits with the command's exit code.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kseal::envfrom::{self, SecretEntries};
+use kseal::error::{Error, Kind, Result};
+use kseal::sops::file::{self, DecryptOptions};
+
+use super::{env_var, load_identities, warn, IdentityOpener};
+use crate::cli::ExecArgs;
+use crate::fsio::{self, Input};
+
+fn entries(a: &ExecArgs) -> Result<SecretEntries> {
+    let name = a.file.display().to_string();
+    let text = fsio::read_input(&Input::File(a.file.clone())).map_err(|e| e.in_file(&name))?;
+    let ids = load_identities(&a.identity)?;
+    let d = file::decrypt(
+        &text,
+        &IdentityOpener { ids: &ids },
+        &DecryptOptions::default(),
+    )
+    .map_err(|e| e.in_file(&name))?;
+    envfrom::secret_entries(&d.text, a.select.doc, a.select.name.as_deref())
+        .map_err(|e| e.in_file(&name))
+}
+
+#[cfg(unix)]
+fn os_value(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes).to_os_string()
+}
+
+#[cfg(not(unix))]
+fn os_value(bytes: &[u8]) -> OsString {
+    OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+pub fn run_env(a: &ExecArgs) -> Result<()> {
+    let secret = entries(a)?;
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]);
+    for (k, v) in &secret.entries {
+        if !envfrom::valid_env_name(k) {
+            warn(&format!(
+                "{}: key {k} is not a valid environment variable name: skipped",
+                secret.name
+            ));
+            continue;
+        }
+        if v.contains(&0) {
+            return Err(Error::new(
+                Kind::Format,
+                format!(
+                    "{}: the value of {k} contains a NUL byte, which an environment variable cannot hold",
+                    secret.name
+                ),
+            )
+            .with_hint("use `kseal exec-file` for binary values"));
+        }
+        cmd.env(k, os_value(v));
+    }
+    let code = supervise(&mut cmd, &a.command[0])?;
+    std::process::exit(code)
+}
+
+pub fn run_file(a: &ExecArgs) -> Result<()> {
+    let secret = entries(a)?;
+    for (k, _) in &secret.entries {
+        if !envfrom::valid_key(k) {
+            return Err(Error::new(
+                Kind::Format,
+                format!("{}: key {k} cannot be a file name", secret.name),
+            ));
+        }
+    }
+    let dir = PrivateDir::new()?;
+    for (k, v) in &secret.entries {
+        dir.write(k, v)?;
+    }
+    let path = dir.path().to_string_lossy().into_owned();
+    let args: Vec<String> = a.command.iter().map(|s| s.replace("{}", &path)).collect();
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]).env("KSEAL_SECRET_DIR", dir.path());
+    let result = supervise(&mut cmd, &args[0]);
+    // Remove the files before exiting: process::exit skips destructors.
+    drop(dir);
+    std::process::exit(result?)
+}
+
+/// Runs the command and returns its exit code (128 + signal when it was killed). SIGTERM
+/// and SIGHUP sent to kseal end the command, so that the cleanup still happens; SIGINT
+/// reaches the command through the terminal and kseal waits for it.
+fn supervise(cmd: &mut Command, name: &str) -> Result<i32> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ignore = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| {
+            Error::new(
+                Kind::Internal,
+                format!("cannot install a signal handler: {e}"),
+            )
+        })?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&ignore)).map_err(|e| {
+        Error::new(
+            Kind::Internal,
+            format!("cannot install a signal handler: {e}"),
+        )
+    })?;
+    let mut child: Child = cmd
+        .spawn()
+        .map_err(|e| Error::new(Kind::Input, format!("cannot run `{name}`: {e}")))?;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(143);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(exit_code(status)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                return Err(Error::new(
+                    Kind::Internal,
+                    format!("cannot wait for `{name}`: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(not(unix))]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status.code().unwrap_or(1)
+}
+
+/// A private directory for the key files, removed (files overwritten first) on drop.
+struct PrivateDir {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateDir {
+    fn new() -> Result<PrivateDir> {
+        let base = match env_var("KSEAL_TMPDIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => {
+                // tmpfs keeps the plaintext off persistent storage.
+                let shm = Path::new("/dev/shm");
+                if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                }
+            }
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("kseal-exec-")
+            .tempdir_in(&base)
+            .map_err(|e| {
+                Error::new(
+                    Kind::Output,
+                    format!("cannot create a private temporary directory: {e}"),
+                )
+            })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
+                Error::new(
+                    Kind::Output,
+                    format!("cannot protect the temporary directory: {e}"),
+                )
+            })?;
+        }
+        Ok(PrivateDir { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, key: &str, value: &[u8]) -> Result<()> {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let err = |e: std::io::Error| {
+            Error::new(
+                Kind::Output,
+                format!("cannot write the file for key {key}: {e}"),
+            )
+        };
+        let mut f = opts.open(self.dir.path().join(key)).map_err(err)?;
+        f.write_all(value).map_err(err)
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        // Overwrite before unlinking: tmpfs pages may otherwise linger with the plaintext.
+        if let Ok(rd) = fs::read_dir(self.dir.path()) {
+            for entry in rd.flatten() {
+                let p = entry.path();
+                if let Ok(meta) = fs::symlink_metadata(&p) {
+                    if meta.is_file() {
+                        if let Ok(mut f) = fs::OpenOptions::new().write(true).open(&p) {
+                            let _ = f.write_all(&vec![0u8; meta.len() as usize]);
+                            let _ = f.sync_all();
+                        }
+                    }
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(self.dir.path());
+    }
+}

@@ -1,0 +1,399 @@
+//! `kseal status`: an audit of encrypted files for people and for CI: recipients, when each
+//! file was last encrypted, the sops version that wrote it, whether its recipients still match
+//! `.sops.yaml`, and whether its MAC verifies (when an identity opens it). `--max-age` turns
+//! "rotate regularly" into a check that fails; `--json` is documented in docs/status.md.
+
+use std::sync::OnceLock;
+
+use time::OffsetDateTime;
+
+use kseal::error::{Error, Kind, Result};
+use kseal::keys::Identities;
+use kseal::kube;
+use kseal::sops::file::{self, DecryptOptions};
+use kseal::sops::metadata;
+use kseal::sops::rekey;
+use kseal::yaml::tree;
+
+use super::decrypt::parallel_map;
+use super::encrypt::Planner;
+use super::updatekeys::{plural, recipients_of, targets, Target};
+use super::{load_identities, warn, IdentityOpener};
+use crate::cli::StatusArgs;
+use crate::fsio::{self, Input};
+
+/// The version of the `--json` output; bumped only for incompatible changes.
+const SCHEMA: u32 = 1;
+
+#[derive(Default)]
+struct FileStatus {
+    path: String,
+    encrypted: bool,
+    secrets: usize,
+    recipients: Vec<String>,
+    lastmodified: Option<String>,
+    age_seconds: Option<u64>,
+    too_old: bool,
+    sops_version: Option<String>,
+    /// `match`, `stale`, `no-rule`, `no-config`, `error` (`None`: not encrypted).
+    rules: Option<&'static str>,
+    rules_message: Option<String>,
+    missing: Vec<String>,
+    extra: Vec<String>,
+    /// `verified`, `failed`, `unchecked` (`None`: not encrypted).
+    mac: Option<&'static str>,
+    error: Option<Error>,
+}
+
+pub fn run(args: &StatusArgs) -> Result<()> {
+    let max_age = args
+        .max_age
+        .as_deref()
+        .map(rekey::parse_duration)
+        .transpose()?;
+    let planner = Planner::from_config(args.config.as_deref())?;
+    let now = OffsetDateTime::now_utc();
+    let targets = targets(&args.files)?;
+    // Identities are loaded once, when the first encrypted file needs them.
+    let ids: OnceLock<Option<Identities>> = OnceLock::new();
+    let load_ids: &LoadIds<'_> = &|| {
+        ids.get_or_init(|| match load_identities(&args.identity) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                warn(&format!("MACs are not checked: {e}"));
+                None
+            }
+        })
+        .as_ref()
+    };
+    let results = parallel_map(&targets, |t| {
+        Ok(inspect_file(
+            t,
+            &planner,
+            now,
+            max_age,
+            (!args.no_verify).then_some(load_ids),
+        ))
+    });
+    let statuses: Vec<FileStatus> = results
+        .into_iter()
+        .map(|r| r.expect("infallible"))
+        .collect();
+
+    let text = if args.json {
+        render_json(&statuses, now, max_age)
+    } else {
+        render_text(&statuses, max_age)
+    };
+    fsio::write_stdout(text.as_bytes())?;
+
+    if let Some(e) = statuses.iter().find_map(|s| s.error.as_ref()) {
+        let n = statuses.iter().filter(|s| s.error.is_some()).count();
+        return Err(Error::new(
+            e.kind,
+            format!(
+                "{n} of {} files could not be read (see above)",
+                statuses.len()
+            ),
+        ));
+    }
+    let failed_mac = statuses.iter().filter(|s| s.mac == Some("failed")).count();
+    if failed_mac > 0 {
+        return Err(Error::integrity(format!(
+            "the MAC of {failed_mac} files does not verify: they were modified after encryption"
+        ))
+        .with_hint("restore them from version control"));
+    }
+    let old = statuses.iter().filter(|s| s.too_old).count();
+    if old > 0 {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "{old} files were last encrypted more than {} ago",
+                rekey::format_duration(max_age.unwrap_or(0))
+            ),
+        )
+        .with_hint("rotate them with `kseal rotate FILE...` (a new data key)"));
+    }
+    Ok(())
+}
+
+type LoadIds<'a> = dyn Fn() -> Option<&'a Identities> + Sync + 'a;
+
+fn inspect_file(
+    t: &Target,
+    planner: &Planner,
+    now: OffsetDateTime,
+    max_age: Option<u64>,
+    ids: Option<&LoadIds<'_>>,
+) -> FileStatus {
+    let name = t.path.display().to_string();
+    let mut st = FileStatus {
+        path: name.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = fill(&mut st, t, planner, now, max_age, ids) {
+        st.error = Some(e.in_file(&name));
+    }
+    st
+}
+
+fn fill(
+    st: &mut FileStatus,
+    t: &Target,
+    planner: &Planner,
+    now: OffsetDateTime,
+    max_age: Option<u64>,
+    ids: Option<&LoadIds<'_>>,
+) -> Result<()> {
+    let text = fsio::read_input(&Input::File(t.path.clone()))?;
+    let stream = tree::parse(&text)?;
+    st.secrets = stream.docs.iter().filter(|d| kube::is_secret(d)).count();
+    let Some(meta) = rekey::inspect_stream(&stream)? else {
+        return Ok(());
+    };
+    st.encrypted = true;
+    st.recipients = recipients_of(&meta);
+    st.lastmodified = Some(meta.lastmodified.clone());
+    st.sops_version = Some(meta.version.clone()).filter(|v| !v.is_empty());
+    let age = (now - rekey::modified_at(&meta)?).whole_seconds().max(0) as u64;
+    st.age_seconds = Some(age);
+    st.too_old = max_age.is_some_and(|m| age > m);
+
+    if !planner.has_config() {
+        st.rules = Some("no-config");
+    } else {
+        let namespaces = kube::secret_namespaces(&stream);
+        match planner.plan_for_namespaces(Some(&t.path), &namespaces) {
+            Ok(plan) => {
+                let wanted: Vec<String> = plan
+                    .recipients
+                    .iter()
+                    .map(|r| r.text().to_string())
+                    .collect();
+                let diff = rekey::diff_recipients(&st.recipients, &wanted);
+                st.rules = Some(if diff.is_empty() { "match" } else { "stale" });
+                st.missing = diff.added;
+                st.extra = diff.removed;
+            }
+            Err(e) => {
+                st.rules = Some(if e.kind == Kind::Config {
+                    "no-rule"
+                } else {
+                    "error"
+                });
+                st.rules_message = Some(e.message);
+            }
+        }
+    }
+
+    st.mac = Some("unchecked");
+    if let Some(ids) = ids.and_then(|f| f()) {
+        let opts = DecryptOptions { ignore_mac: true };
+        match file::decrypt(&text, &IdentityOpener { ids }, &opts) {
+            Ok(d) => {
+                let ok = d.envelope.as_ref().is_some_and(|e| e.mac_ok);
+                st.mac = Some(if ok { "verified" } else { "failed" });
+            }
+            Err(e) if e.kind == Kind::Integrity => st.mac = Some("failed"),
+            Err(e) if matches!(e.kind, Kind::NoIdentity | Kind::Unsupported) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
+    let mut out = String::new();
+    for s in statuses {
+        if let Some(e) = &s.error {
+            out.push_str(&format!("{}: ERROR: {}\n", s.path, e.message));
+            continue;
+        }
+        if !s.encrypted {
+            match s.secrets {
+                0 => out.push_str(&format!("{}: not encrypted (no Secret)\n", s.path)),
+                n => out.push_str(&format!(
+                    "{}: NOT ENCRYPTED: {n} Secret{} in clear text\n",
+                    s.path,
+                    plural(n)
+                )),
+            }
+            continue;
+        }
+        let age = s.age_seconds.unwrap_or(0);
+        let mut head = format!(
+            "{}: encrypted, last encrypted {} ({} ago)",
+            s.path,
+            s.lastmodified.as_deref().unwrap_or("?"),
+            rekey::format_duration(age)
+        );
+        if let Some(v) = &s.sops_version {
+            head.push_str(&format!(", sops {v}"));
+        }
+        if s.too_old {
+            head.push_str(&format!(
+                ", OLDER THAN {}",
+                rekey::format_duration(max_age.unwrap_or(0))
+            ));
+        }
+        out.push_str(&head);
+        out.push('\n');
+        out.push_str(&format!("  recipients: {}\n", s.recipients.join(", ")));
+        let rules = match s.rules {
+            Some("match") => "up to date".to_string(),
+            Some("stale") => {
+                let mut r = "STALE (run `kseal updatekeys`)".to_string();
+                for m in &s.missing {
+                    r.push_str(&format!("\n    + {m}"));
+                }
+                for x in &s.extra {
+                    r.push_str(&format!("\n    - {x}"));
+                }
+                r
+            }
+            Some("no-config") => "no .sops.yaml found".to_string(),
+            _ => s.rules_message.clone().unwrap_or_default(),
+        };
+        out.push_str(&format!("  rules: {rules}\n"));
+        let mac = match s.mac {
+            Some("verified") => "verified",
+            Some("failed") => "FAILED: the file was modified after encryption",
+            _ => "not checked (no identity opens the file)",
+        };
+        out.push_str(&format!("  MAC: {mac}\n"));
+    }
+    let count = |f: &dyn Fn(&FileStatus) -> bool| statuses.iter().filter(|s| f(s)).count();
+    let encrypted = count(&|s| s.encrypted);
+    let old = match max_age {
+        Some(m) => format!(
+            "; {} older than {}",
+            count(&|s| s.too_old),
+            rekey::format_duration(m)
+        ),
+        None => String::new(),
+    };
+    out.push_str(&format!(
+        "status: {} file{}: {} encrypted, {} plain; {} stale{old}; {} MAC failures; {} errors\n",
+        statuses.len(),
+        plural(statuses.len()),
+        encrypted,
+        count(&|s| !s.encrypted && s.error.is_none()),
+        count(&|s| s.rules == Some("stale")),
+        count(&|s| s.mac == Some("failed")),
+        count(&|s| s.error.is_some()),
+    ));
+    out
+}
+
+/// A JSON string literal (RFC 8259 escaping).
+fn js(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn js_opt(s: Option<&str>) -> String {
+    s.map(js).unwrap_or_else(|| "null".to_string())
+}
+
+fn js_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "[]".to_string();
+    }
+    let inner: Vec<String> = items.iter().map(|s| js(s)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+fn js_num(n: Option<u64>) -> String {
+    n.map(|v| v.to_string())
+        .unwrap_or_else(|| "null".to_string())
+}
+
+/// The `--json` document: fixed key order, two-space indentation, one file per entry, in
+/// the order the files were named (directories sorted). See docs/status.md.
+fn render_json(statuses: &[FileStatus], now: OffsetDateTime, max_age: Option<u64>) -> String {
+    let mut out = String::new();
+    out.push_str("{\n");
+    out.push_str(&format!("  \"schema\": {SCHEMA},\n"));
+    out.push_str(&format!(
+        "  \"now\": {},\n",
+        js(&metadata::format_go_rfc3339(now))
+    ));
+    out.push_str(&format!("  \"max_age_seconds\": {},\n", js_num(max_age)));
+    out.push_str("  \"files\": [");
+    for (i, s) in statuses.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        let fields: Vec<(&str, String)> = vec![
+            ("path", js(&s.path)),
+            ("encrypted", s.encrypted.to_string()),
+            ("secrets", s.secrets.to_string()),
+            ("recipients", js_list(&s.recipients)),
+            ("lastmodified", js_opt(s.lastmodified.as_deref())),
+            ("age_seconds", js_num(s.age_seconds)),
+            ("too_old", s.too_old.to_string()),
+            ("sops_version", js_opt(s.sops_version.as_deref())),
+            ("rules", js_opt(s.rules)),
+            ("rules_message", js_opt(s.rules_message.as_deref())),
+            ("missing_recipients", js_list(&s.missing)),
+            ("extra_recipients", js_list(&s.extra)),
+            ("mac", js_opt(s.mac)),
+            (
+                "error",
+                js_opt(s.error.as_ref().map(|e| e.message.as_str())),
+            ),
+        ];
+        out.push_str("    {\n");
+        let n = fields.len();
+        for (j, (k, v)) in fields.into_iter().enumerate() {
+            out.push_str(&format!(
+                "      \"{k}\": {v}{}\n",
+                if j + 1 < n { "," } else { "" }
+            ));
+        }
+        out.push_str("    }");
+    }
+    out.push_str(if statuses.is_empty() {
+        "],\n"
+    } else {
+        "\n  ],\n"
+    });
+    let count = |f: &dyn Fn(&FileStatus) -> bool| statuses.iter().filter(|s| f(s)).count();
+    out.push_str("  \"summary\": {\n");
+    out.push_str(&format!("    \"files\": {},\n", statuses.len()));
+    out.push_str(&format!(
+        "    \"encrypted\": {},\n",
+        count(&|s| s.encrypted)
+    ));
+    out.push_str(&format!(
+        "    \"plain\": {},\n",
+        count(&|s| !s.encrypted && s.error.is_none())
+    ));
+    out.push_str(&format!(
+        "    \"stale\": {},\n",
+        count(&|s| s.rules == Some("stale"))
+    ));
+    out.push_str(&format!("    \"too_old\": {},\n", count(&|s| s.too_old)));
+    out.push_str(&format!(
+        "    \"mac_failed\": {},\n",
+        count(&|s| s.mac == Some("failed"))
+    ));
+    out.push_str(&format!(
+        "    \"errors\": {}\n",
+        count(&|s| s.error.is_some())
+    ));
+    out.push_str("  }\n}\n");
+    out
+}

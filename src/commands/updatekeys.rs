@@ -1,0 +1,358 @@
+//! `kseal updatekeys`: bring encrypted files in line with the recipients `.sops.yaml` names
+//! now. Added recipients only: the data key is re-wrapped (values, MAC and `lastmodified`
+//! unchanged). A removed recipient still knows the data key, so then a new one is generated
+//! and every value re-encrypted, unless `--keep-data-key`.
+//!
+//! Three phases: plan every file from its metadata (no key needed) and show the differences;
+//! ask once; then apply file by file, each written atomically. A failing file does not stop
+//! the others; the summary counts them and the exit code says something failed.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use kseal::error::{Error, Kind, Result};
+use kseal::keys::{self, Recipient};
+use kseal::kube;
+use kseal::secret::DataKey;
+use kseal::sops::file::KeyOpener;
+use kseal::sops::metadata::{self, AgeEntry, Metadata};
+use kseal::sops::rekey::{self, RecipientDiff};
+use kseal::yaml::tree;
+
+use super::encrypt::Planner;
+use super::{load_identities, warn, write_back, IdentityOpener};
+use crate::cli::UpdatekeysArgs;
+use crate::fsio::{self, Input};
+
+/// A file to work on, and whether it was found by walking a directory (where plain files are
+/// expected and skipped) rather than named (where a plain file is a mistake).
+pub struct Target {
+    pub path: PathBuf,
+    pub from_dir: bool,
+}
+
+/// Expands the command line's files and directories (default: the current directory); stdin
+/// is refused, as these commands replace files.
+pub fn targets(args: &[PathBuf]) -> Result<Vec<Target>> {
+    let default = [PathBuf::from(".")];
+    let implicit = args.is_empty();
+    let args = if implicit { &default[..] } else { args };
+    let mut out = Vec::new();
+    for a in args {
+        let from_dir = a.is_dir();
+        for input in fsio::expand_inputs(std::slice::from_ref(a))? {
+            match input {
+                Input::File(path) => {
+                    // `dev/db.yaml`, not `./dev/db.yaml`, when no path was given.
+                    let path = match path.strip_prefix(".") {
+                        Ok(rel) if implicit => rel.to_path_buf(),
+                        _ => path,
+                    };
+                    out.push(Target { path, from_dir })
+                }
+                Input::Stdin => {
+                    return Err(Error::new(
+                        Kind::Usage,
+                        "this command changes files in place: name files or directories, not stdin",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A file read for a change: its text, parsed metadata and the namespaces of its Secrets.
+pub struct Loaded {
+    pub text: String,
+    pub meta: Metadata,
+    pub namespaces: Vec<Option<String>>,
+}
+
+/// Reads a file and its `sops:` metadata. `Ok(None)`: the file is not encrypted.
+pub fn load(path: &Path) -> Result<Option<Loaded>> {
+    let text = fsio::read_input(&Input::File(path.to_path_buf()))?;
+    let stream = tree::parse(&text)?;
+    let Some(meta) = rekey::inspect_stream(&stream)? else {
+        return Ok(None);
+    };
+    let namespaces = kube::secret_namespaces(&stream);
+    Ok(Some(Loaded {
+        text,
+        meta,
+        namespaces,
+    }))
+}
+
+/// The recipient strings a file's data key is wrapped for.
+pub fn recipients_of(meta: &Metadata) -> Vec<String> {
+    meta.age.iter().map(|a| a.recipient.clone()).collect()
+}
+
+/// Wraps a data key for each recipient, as the file's `age` entries.
+pub fn wrap_all(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<AgeEntry>> {
+    recipients
+        .iter()
+        .map(|r| {
+            Ok(AgeEntry {
+                recipient: r.text().to_string(),
+                enc: keys::wrap(key, r)?,
+            })
+        })
+        .collect()
+}
+
+/// Reports one failed file on stderr, like `main` reports an error.
+pub fn report_failure(e: &Error) {
+    eprintln!("kseal: error: {e}");
+    if let Some(h) = &e.hint {
+        eprintln!("  hint: {h}");
+    }
+}
+
+/// The error returned after per-file failures were reported: the first failure's kind.
+pub fn failed_files(first: Kind, failed: usize) -> Error {
+    let files = if failed == 1 { "file" } else { "files" };
+    Error::new(first, format!("{failed} {files} failed (see above)"))
+}
+
+struct Pending {
+    path: PathBuf,
+    loaded: Loaded,
+    wanted: Vec<Recipient>,
+    /// A recipient is removed.
+    removal: bool,
+    /// A new data key and full re-encryption (a removal, without `--keep-data-key`).
+    new_key: bool,
+}
+
+#[derive(Default)]
+struct Counts {
+    changed: usize,
+    up_to_date: usize,
+    plain: usize,
+    failed: usize,
+    first_failure: Option<Kind>,
+}
+
+impl Counts {
+    fn fail(&mut self, e: &Error) {
+        report_failure(e);
+        self.failed += 1;
+        self.first_failure.get_or_insert(e.kind);
+    }
+}
+
+pub fn run(args: &UpdatekeysArgs) -> Result<()> {
+    let planner = Planner::from_config(args.config.as_deref())?;
+    if !planner.has_config() {
+        return Err(Error::new(
+            Kind::Config,
+            "updatekeys needs a .sops.yaml with creation rules, and none was found",
+        )
+        .with_hint(
+            "run kseal from the repository, or name the file with --config or KSEAL_CONFIG",
+        ));
+    }
+    let mut counts = Counts::default();
+    let mut pending = Vec::new();
+    let mut out = String::new();
+    for t in targets(&args.files)? {
+        let name = t.path.display().to_string();
+        match plan_file(&planner, &t, args.keep_data_key) {
+            Ok(None) if t.from_dir => counts.plain += 1,
+            Ok(None) => counts.fail(
+                &Error::new(
+                    Kind::Refused,
+                    "the file is not encrypted (it has no `sops:` block)",
+                )
+                .in_file(&name)
+                .with_hint("encrypt it first with `kseal encrypt -i`"),
+            ),
+            Ok(Some((p, diff))) => {
+                if diff.is_empty() {
+                    counts.up_to_date += 1;
+                    out.push_str(&format!("{name}: already up to date\n"));
+                    continue;
+                }
+                show_diff(&mut out, &name, &diff, p.new_key);
+                pending.push(p);
+            }
+            Err(e) => counts.fail(&e.in_file(&name)),
+        }
+    }
+    fsio::write_stdout(out.as_bytes())?;
+
+    if args.dry_run {
+        println!(
+            "dry run: {} would change, {} already up to date, {} not encrypted (skipped), {} failed; nothing was written",
+            pending.len(),
+            counts.up_to_date,
+            counts.plain,
+            counts.failed
+        );
+        return match counts.first_failure {
+            Some(k) => Err(failed_files(k, counts.failed)),
+            None => Ok(()),
+        };
+    }
+    if !pending.is_empty() && !args.yes {
+        let files = if pending.len() == 1 { "file" } else { "files" };
+        if !confirm(&format!(
+            "Apply these changes to {} {files}? [y/N] ",
+            pending.len()
+        ))? {
+            println!("nothing was changed");
+            return Ok(());
+        }
+    }
+
+    if !pending.is_empty() {
+        let ids = load_identities(&args.identity)?;
+        let opener = IdentityOpener { ids: &ids };
+        for p in &pending {
+            let name = p.path.display().to_string();
+            match apply(p, &opener) {
+                Ok(msg) => {
+                    counts.changed += 1;
+                    println!("{name}: {msg}");
+                }
+                Err(e) => counts.fail(&e.in_file(&name)),
+            }
+        }
+    }
+    println!(
+        "updatekeys: {} changed, {} already up to date, {} not encrypted (skipped), {} failed",
+        counts.changed, counts.up_to_date, counts.plain, counts.failed
+    );
+    match counts.first_failure {
+        Some(k) => Err(failed_files(k, counts.failed)),
+        None => Ok(()),
+    }
+}
+
+/// Reads a file's metadata and compares its recipients with its creation rule's.
+fn plan_file(
+    planner: &Planner,
+    t: &Target,
+    keep_data_key: bool,
+) -> Result<Option<(Pending, RecipientDiff)>> {
+    let Some(loaded) = load(&t.path)? else {
+        return Ok(None);
+    };
+    let plan = planner.plan_for_namespaces(Some(&t.path), &loaded.namespaces)?;
+    let wanted: Vec<String> = plan
+        .recipients
+        .iter()
+        .map(|r| r.text().to_string())
+        .collect();
+    let diff = rekey::diff_recipients(&recipients_of(&loaded.meta), &wanted);
+    let removal = !diff.removed.is_empty();
+    Ok(Some((
+        Pending {
+            path: t.path.clone(),
+            loaded,
+            wanted: plan.recipients,
+            removal,
+            new_key: removal && !keep_data_key,
+        },
+        diff,
+    )))
+}
+
+fn show_diff(out: &mut String, name: &str, diff: &RecipientDiff, new_key: bool) {
+    out.push_str(&format!("{name}:\n"));
+    for r in &diff.added {
+        out.push_str(&format!("  + {r}\n"));
+    }
+    for r in &diff.removed {
+        out.push_str(&format!("  - {r}\n"));
+    }
+    if new_key {
+        out.push_str(
+            "  a recipient is removed and still knows the current data key: a new data key will be generated and every value re-encrypted\n",
+        );
+    } else if !diff.removed.is_empty() {
+        out.push_str(
+            "  --keep-data-key: the removed recipient still knows the current data key (rotate it with `kseal rotate` soon)\n",
+        );
+    }
+}
+
+/// Re-wraps or rotates one file and writes it back (unless it changed on disk meanwhile).
+fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
+    let key = opener.open(&p.loaded.meta)?;
+    let n = p.wanted.len();
+    let (text, msg) = if p.new_key {
+        let new_key = DataKey::generate()
+            .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+        let age = wrap_all(&new_key, &p.wanted)?;
+        let out = rekey::rotate(
+            &p.loaded.text,
+            &key,
+            &new_key,
+            age,
+            metadata::now_lastmodified(),
+        )?;
+        (
+            out,
+            format!(
+                "new data key for {n} recipient{}, every value re-encrypted (a recipient was removed)",
+                plural(n)
+            ),
+        )
+    } else {
+        if p.removal {
+            warn(&format!(
+                "{}: the removed recipient still knows the data key (--keep-data-key)",
+                p.path.display()
+            ));
+        }
+        let age = wrap_all(&key, &p.wanted)?;
+        let out = rekey::rewrap(&p.loaded.text, &key, age)?;
+        (
+            out,
+            format!(
+                "data key re-wrapped for {n} recipient{} (values, MAC and lastmodified unchanged)",
+                plural(n)
+            ),
+        )
+    };
+    write_back(&p.path, &p.loaded.text, &text)?;
+    Ok(msg)
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Asks a yes/no question on the terminal (not stdin: kseal may be in a pipe).
+fn confirm(question: &str) -> Result<bool> {
+    let no_tty = |e: std::io::Error| {
+        Error::new(
+            Kind::Usage,
+            format!("there is no terminal to ask for confirmation ({e})"),
+        )
+        .with_hint("review the changes with --dry-run, then apply them with -y")
+    };
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(no_tty)?;
+    let mut w = &tty;
+    w.write_all(question.as_bytes()).map_err(no_tty)?;
+    w.flush().map_err(no_tty)?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty)
+        .read_line(&mut line)
+        .map_err(no_tty)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

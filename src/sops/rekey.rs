@@ -1,0 +1,518 @@
+//! Changing who can open a file: re-wrapping its data key for a new recipient set (values, MAC
+//! and `lastmodified` untouched), rotating the data key (every value sealed again), and what a
+//! file's envelope says without opening it, for `kseal status`.
+//!
+//! Like the rest of the library this is bytes in, bytes out: the caller unwraps and wraps data
+//! keys (the `keys` module) and decides where the recipients come from (`.sops.yaml`, flags).
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::file::{self, DecryptOptions, EncryptSettings, KeyOpener};
+use super::metadata::{self, AgeEntry, Metadata};
+use crate::error::{Error, Kind, Result};
+use crate::secret::DataKey;
+use crate::yaml::splice::{self, Edit};
+use crate::yaml::tree::{self, Document, Node, Stream};
+
+/// The `sops:` metadata of a file, read without opening anything (`None`: a plain file).
+pub fn inspect(src: &str) -> Result<Option<Metadata>> {
+    inspect_stream(&tree::parse(src)?)
+}
+
+/// `inspect` for a parsed file: the block of the first document that carries one.
+pub fn inspect_stream(stream: &Stream) -> Result<Option<Metadata>> {
+    for (i, doc) in stream.docs.iter().enumerate() {
+        let Some((_, node)) = doc.root_mapping().and_then(|m| m.entry("sops")) else {
+            continue;
+        };
+        let m = node
+            .as_mapping()
+            .ok_or_else(|| Error::format("the `sops` entry is not a mapping").in_doc(i))?;
+        return Metadata::from_mapping(m).map(Some).map_err(|e| e.in_doc(i));
+    }
+    Ok(None)
+}
+
+/// The form in which two recipient strings are compared: an SSH key without its comment, an
+/// age recipient in lower case (Bech32 is case-insensitive). sops compares the raw strings;
+/// kseal does not re-wrap a file because a key's comment changed in `.sops.yaml`.
+pub fn recipient_id(s: &str) -> String {
+    let t = s.trim();
+    if t.starts_with("ssh-") {
+        t.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    } else if t.len() > 4 && t[..4].eq_ignore_ascii_case("age1") {
+        t.to_ascii_lowercase()
+    } else {
+        t.to_string()
+    }
+}
+
+/// How a file's recipients differ from the wanted set (by `recipient_id`, in the order given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipientDiff {
+    /// Wanted recipients the file is not wrapped for.
+    pub added: Vec<String>,
+    /// Recipients of the file that are no longer wanted: they hold the current data key.
+    pub removed: Vec<String>,
+}
+
+impl RecipientDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+pub fn diff_recipients(current: &[String], wanted: &[String]) -> RecipientDiff {
+    let cur: Vec<String> = current.iter().map(|r| recipient_id(r)).collect();
+    let want: Vec<String> = wanted.iter().map(|r| recipient_id(r)).collect();
+    let mut diff = RecipientDiff::default();
+    let mut seen = Vec::new();
+    for (r, id) in wanted.iter().zip(&want) {
+        if !cur.contains(id) && !seen.contains(id) {
+            diff.added.push(r.trim().to_string());
+            seen.push(id.clone());
+        }
+    }
+    for (r, id) in current.iter().zip(&cur) {
+        if !want.contains(id) && !seen.contains(id) {
+            diff.removed.push(r.trim().to_string());
+            seen.push(id.clone());
+        }
+    }
+    diff
+}
+
+fn refuse_foreign_keys(meta: &Metadata) -> Result<()> {
+    if meta.other_key_sources.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::Unsupported,
+        format!(
+            "the data key is also wrapped for {} keys, which kseal cannot re-wrap or keep",
+            meta.other_key_sources.join(", ")
+        ),
+    )
+    .with_hint("change the recipients of this file with `sops updatekeys` or `sops rotate`"))
+}
+
+fn no_recipients() -> Error {
+    Error::new(
+        Kind::Config,
+        "no recipient left: the file would open for nobody",
+    )
+}
+
+/// Re-wraps a file's data key: every `sops:` block gets `age` as its recipient list, while the
+/// values, the MAC, `lastmodified`, the crypt rule and the version stay byte for byte (what
+/// `sops updatekeys` does). `key` must be the file's data key and `age` that key wrapped for
+/// each new recipient.
+///
+/// The file must decrypt with `key` and its MAC verify, before and after: a file that was
+/// tampered with is not re-wrapped, and the result is checked to open to the same plaintext.
+pub fn rewrap(src: &str, key: &DataKey, age: Vec<AgeEntry>) -> Result<String> {
+    if age.is_empty() {
+        return Err(no_recipients());
+    }
+    let before = file::decrypt(src, key, &DecryptOptions::default())?;
+    let Some(env) = before.envelope.as_ref() else {
+        return Err(not_encrypted());
+    };
+    refuse_foreign_keys(&env.meta)?;
+    let mut meta = env.meta.clone();
+    meta.age = age;
+    let stream = tree::parse(src)?;
+    let eol = splice::eol_of(src);
+    let mut edits = Vec::new();
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if let Some(edit) = replace_block(src, doc, &meta, eol).map_err(|e| e.in_doc(i))? {
+            edits.push(edit);
+        }
+    }
+    let out = splice::apply(src, edits)?.to_string();
+
+    let after = file::decrypt(&out, key, &DecryptOptions::default()).map_err(|e| {
+        Error::new(
+            Kind::Internal,
+            format!(
+                "the re-wrapped file does not verify ({}); nothing was written",
+                e.message
+            ),
+        )
+    })?;
+    let same = after.envelope.as_ref().is_some_and(|a| {
+        a.meta.age == meta.age
+            && a.meta.mac == meta.mac
+            && a.meta.lastmodified == meta.lastmodified
+            && a.docs == env.docs
+    }) && after.text.as_str() == before.text.as_str();
+    if !same {
+        return Err(Error::new(
+            Kind::Internal,
+            "the re-wrapped file differs from the original in more than its recipients; nothing was written",
+        ));
+    }
+    Ok(out)
+}
+
+/// The edit that replaces a document's `sops:` block by `meta` rendered in kseal's layout,
+/// with the block's own indentation step (`None`: the document has no block).
+fn replace_block(src: &str, doc: &Document, meta: &Metadata, eol: &str) -> Result<Option<Edit>> {
+    let Some(root) = doc.root_mapping() else {
+        return Ok(None);
+    };
+    let Some(idx) = root
+        .entries
+        .iter()
+        .position(|(k, _)| k.as_scalar().is_some_and(|s| s.value == "sops"))
+    else {
+        return Ok(None);
+    };
+    if root.flow {
+        return Err(Error::new(
+            Kind::Unsupported,
+            "changing the recipients of JSON or flow-style files is not supported yet",
+        )
+        .with_hint("use `sops updatekeys` or `sops rotate` for this file"));
+    }
+    let unit = match &root.entries[idx].1 {
+        Node::Mapping(m) if !m.flow && m.col > root.col => m.col - root.col,
+        _ => 2,
+    };
+    let removal = splice::remove_entry(src, root, idx);
+    let mut block = metadata::render(meta, root.col, unit, eol);
+    if !src[..removal.end].ends_with('\n') {
+        // The block ended the file without a line break: keep it that way.
+        block.truncate(block.trim_end_matches(['\n', '\r']).len());
+    }
+    if removal.start != splice::start_of_line(src, removal.start) {
+        // The key shares its line with something before it (`--- sops:`): no indentation.
+        block = block.trim_start_matches(' ').to_string();
+    }
+    Ok(Some(Edit::new(removal.start, removal.end, block)))
+}
+
+fn not_encrypted() -> Error {
+    Error::new(
+        Kind::Refused,
+        "the file is not encrypted (it has no `sops:` block)",
+    )
+    .with_hint("encrypt it first with `kseal encrypt -i`")
+}
+
+/// Rotates a file's data key: decrypts it with `opener` (MAC verified), then seals every
+/// value again under `new_key` (fresh IVs), wrapped for `age`, with `lastmodified` and a new
+/// MAC. The crypt rule, `mac_only_encrypted`, the version, the documents inside the envelope
+/// and every clear byte stay. The result is checked to open to the same plaintext.
+pub fn rotate(
+    src: &str,
+    opener: &dyn KeyOpener,
+    new_key: &DataKey,
+    age: Vec<AgeEntry>,
+    lastmodified: String,
+) -> Result<String> {
+    if age.is_empty() {
+        return Err(no_recipients());
+    }
+    let before = file::decrypt(src, opener, &DecryptOptions::default())?;
+    let Some(env) = before.envelope.as_ref() else {
+        return Err(not_encrypted());
+    };
+    refuse_foreign_keys(&env.meta)?;
+    let stream = tree::parse(&before.text)?;
+    if stream.docs.len() != env.doc_count {
+        return Err(Error::new(
+            Kind::Internal,
+            "the decrypted file has a different number of documents; nothing was written",
+        ));
+    }
+    // The same documents as before go into the new envelope, found by position.
+    let select = |d: &Document| {
+        stream
+            .docs
+            .iter()
+            .position(|x| std::ptr::eq(x, d))
+            .is_some_and(|i| env.docs.contains(&i))
+    };
+    let settings = EncryptSettings {
+        rule: env.meta.rule.clone(),
+        mac_only_encrypted: env.meta.mac_only_encrypted,
+        key: new_key,
+        age,
+        lastmodified,
+        version: env.meta.version.clone(),
+        stash: None,
+    };
+    let out = file::encrypt_checked(&before.text, &stream, &settings, &select)?;
+    let after = file::decrypt(&out, new_key, &DecryptOptions::default())?;
+    let same = after.envelope.as_ref().is_some_and(|a| a.docs == env.docs)
+        && after.text.as_str() == before.text.as_str();
+    if !same {
+        return Err(Error::new(
+            Kind::Internal,
+            "the rotated file would not decrypt to the same content; nothing was written",
+        ));
+    }
+    Ok(out)
+}
+
+/// When the file was last encrypted (its `lastmodified`).
+pub fn modified_at(meta: &Metadata) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(meta.lastmodified.trim(), &Rfc3339)
+        .map_err(|_| Error::format("`lastmodified` in the sops block is not an RFC 3339 time"))
+}
+
+/// Parses a duration for `--max-age`: a sequence of numbers with units `w` (weeks), `d`,
+/// `h`, `m`, `s`, like `90d`, `12h`, `30m`, `1d12h`. Returns seconds.
+pub fn parse_duration(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::new(
+            Kind::Usage,
+            format!("invalid duration `{s}`: expected a number and a unit (w, d, h, m, s), like 90d, 12h or 30m"),
+        )
+    };
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            'w' => 7 * 86_400,
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !digits.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// A duration for people: the largest whole unit and, below ten of it, the next one
+/// (`400d`, `3d 4h`, `12h`, `5m`, `40s`).
+pub fn format_duration(secs: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    for (i, (size, name)) in UNITS.iter().enumerate() {
+        if secs >= *size {
+            let n = secs / size;
+            let rest = secs % size;
+            if n < 10 && i + 1 < UNITS.len() {
+                let (next, next_name) = UNITS[i + 1];
+                if rest / next > 0 {
+                    return format!("{n}{name} {}{next_name}", rest / next);
+                }
+            }
+            return format!("{n}{name}");
+        }
+    }
+    "0s".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sops::rules::CryptRule;
+
+    const SRC: &str = "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  password: czNjcjN0\nstringData:\n  user: admin\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
+
+    fn entry(r: &str) -> AgeEntry {
+        // The envelope is opaque to this module: any text stands for a wrapped key.
+        AgeEntry {
+            recipient: r.into(),
+            enc: format!(
+                "-----BEGIN AGE ENCRYPTED FILE-----\n{}\n-----END AGE ENCRYPTED FILE-----\n",
+                r.len()
+            ),
+        }
+    }
+
+    fn encrypted(key: &DataKey, unit_src: &str) -> String {
+        let settings = EncryptSettings {
+            rule: CryptRule::kubernetes(),
+            mac_only_encrypted: false,
+            key,
+            age: vec![entry("age1old"), entry("age1kept")],
+            lastmodified: "2024-01-02T03:04:05Z".into(),
+            version: "3.11.0".into(),
+            stash: None,
+        };
+        file::encrypt(unit_src, &settings, &crate::kube::is_secret).unwrap()
+    }
+
+    fn enc_tokens(s: &str) -> Vec<&str> {
+        s.match_indices("ENC[")
+            .map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1])
+            .collect()
+    }
+
+    #[test]
+    fn rewrap_changes_only_the_recipients() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let out = rewrap(&src, &key, vec![entry("age1kept"), entry("age1new")]).unwrap();
+        assert_eq!(enc_tokens(&out), enc_tokens(&src));
+        let meta = inspect(&out).unwrap().unwrap();
+        let old = inspect(&src).unwrap().unwrap();
+        assert_eq!(meta.mac, old.mac);
+        assert_eq!(meta.lastmodified, "2024-01-02T03:04:05Z");
+        let recipients: Vec<&str> = meta.age.iter().map(|a| a.recipient.as_str()).collect();
+        assert_eq!(recipients, ["age1kept", "age1new"]);
+        // Everything before the block is byte for byte the same; the ConfigMap too.
+        let cut = src.find("sops:").unwrap();
+        assert_eq!(&out[..cut], &src[..cut]);
+        assert!(out.ends_with("kind: ConfigMap\ndata:\n  a: b\n"));
+        let plain = file::decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+        assert_eq!(plain.text.as_str(), SRC);
+        // Nobody left, or the wrong key: refused.
+        assert_eq!(rewrap(&src, &key, vec![]).unwrap_err().kind, Kind::Config);
+        let other = DataKey::generate().unwrap();
+        assert_eq!(
+            rewrap(&src, &other, vec![entry("a")]).unwrap_err().kind,
+            Kind::Integrity
+        );
+        // A plain file.
+        assert_eq!(
+            rewrap(SRC, &key, vec![entry("a")]).unwrap_err().kind,
+            Kind::Refused
+        );
+    }
+
+    #[test]
+    fn rewrap_keeps_four_space_blocks_and_a_missing_final_break() {
+        let key = DataKey::generate().unwrap();
+        let src = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: x\ndata:\n    k: dg==";
+        let enc = encrypted(&key, src);
+        assert!(enc.contains("\nsops:\n    age:\n"), "{enc}");
+        let enc = enc.trim_end().to_string();
+        let out = rewrap(&enc, &key, vec![entry("age1z")]).unwrap();
+        assert!(!out.ends_with('\n'));
+        assert!(
+            out.contains("\nsops:\n    age:\n        - recipient: age1z\n"),
+            "{out}"
+        );
+        let plain = file::decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+        assert_eq!(plain.text.as_str(), src);
+    }
+
+    #[test]
+    fn rewrap_of_a_real_sops_file() {
+        let src =
+            std::fs::read_to_string("../shared/interop/metalkast/four-secrets.enc.yaml").unwrap();
+        let b: Vec<u8> = (0..32)
+            .map(|i| {
+                u8::from_str_radix(
+                    &"ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39"
+                        [2 * i..2 * i + 2],
+                    16,
+                )
+                .unwrap()
+            })
+            .collect();
+        let key = DataKey::from_bytes(&b).unwrap();
+        let out = rewrap(&src, &key, vec![entry("age1x"), entry("age1y")]).unwrap();
+        assert_eq!(enc_tokens(&out), enc_tokens(&src));
+        assert_eq!(out.matches("- recipient: age1x").count(), 4);
+    }
+
+    #[test]
+    fn rotate_seals_everything_under_a_new_key() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let new_key = DataKey::generate().unwrap();
+        let out = rotate(
+            &src,
+            &key,
+            &new_key,
+            vec![entry("age1kept")],
+            "2025-05-06T07:08:09Z".into(),
+        )
+        .unwrap();
+        let (a, b) = (enc_tokens(&src), enc_tokens(&out));
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x != y));
+        assert!(file::decrypt(&out, &key, &DecryptOptions::default()).is_err());
+        let plain = file::decrypt(&out, &new_key, &DecryptOptions::default()).unwrap();
+        assert_eq!(plain.text.as_str(), SRC);
+        let meta = inspect(&out).unwrap().unwrap();
+        assert_eq!(meta.lastmodified, "2025-05-06T07:08:09Z");
+        assert_eq!(meta.age.len(), 1);
+        assert!(out.contains("kind: ConfigMap\ndata:\n  a: b\n"));
+        // sops files envelope every document: so does the rotated one.
+        let sops = std::fs::read_to_string("../shared/interop/sops/example.yaml").unwrap();
+        let b: Vec<u8> = (0..32)
+            .map(|i| {
+                u8::from_str_radix(
+                    &"9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67"
+                        [2 * i..2 * i + 2],
+                    16,
+                )
+                .unwrap()
+            })
+            .collect();
+        let old = DataKey::from_bytes(&b).unwrap();
+        let out = rotate(
+            &sops,
+            &old,
+            &new_key,
+            vec![entry("a")],
+            "2025-01-01T00:00:00Z".into(),
+        )
+        .unwrap();
+        let before = file::decrypt(&sops, &old, &DecryptOptions::default()).unwrap();
+        let after = file::decrypt(&out, &new_key, &DecryptOptions::default()).unwrap();
+        assert_eq!(before.text.as_str(), after.text.as_str());
+    }
+
+    #[test]
+    fn diff_and_ids() {
+        let cur = vec![
+            "age1AAA".to_string(),
+            "ssh-ed25519 AAAAkey old-comment".to_string(),
+            "age1gone".to_string(),
+        ];
+        let want = vec![
+            "ssh-ed25519 AAAAkey new-comment".to_string(),
+            "age1aaa".to_string(),
+            "age1new".to_string(),
+            "age1new".to_string(),
+        ];
+        let d = diff_recipients(&cur, &want);
+        assert_eq!(d.added, ["age1new"]);
+        assert_eq!(d.removed, ["age1gone"]);
+        assert!(diff_recipients(&want[..2], &cur[..2]).is_empty());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d").unwrap(), 90 * 86_400);
+        assert_eq!(parse_duration("12h").unwrap(), 12 * 3_600);
+        assert_eq!(parse_duration("30m").unwrap(), 1_800);
+        assert_eq!(parse_duration("1d12h").unwrap(), 36 * 3_600);
+        assert_eq!(parse_duration("2w").unwrap(), 14 * 86_400);
+        assert_eq!(parse_duration("45s").unwrap(), 45);
+        for bad in ["", "90", "d", "9x", "1.5d", "-1d", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad).unwrap_err().kind, Kind::Usage, "{bad}");
+        }
+        assert_eq!(format_duration(400 * 86_400 + 5), "400d");
+        assert_eq!(format_duration(3 * 86_400 + 4 * 3_600), "3d 4h");
+        assert_eq!(format_duration(12 * 3_600 + 59), "12h");
+        assert_eq!(format_duration(40), "40s");
+        assert_eq!(format_duration(0), "0s");
+    }
+}

@@ -1,0 +1,562 @@
+//! GitOps integrations that run here for real: `kseal git setup` with git's diff textconv and
+//! merge driver, `kseal diff`, `kseal check` and its pre-commit hook, `kseal exec-env` /
+//! `exec-file`, shell completions and the man page.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A sandbox with an age identity, its recipient, and a git repository `repo/`.
+struct Repo {
+    sb: Sandbox,
+    key: PathBuf,
+    recipient: String,
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  user: YWRtaW4=\n  password: czNjcjN0\nstringData:\n  host: db.local\n";
+
+impl Repo {
+    fn new() -> Repo {
+        let sb = Sandbox::new();
+        let key = sb.path("key.txt");
+        let out = run(sb.kseal().args(["keygen", "-o"]).arg(&key));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let recipient = stderr(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("Public key: "))
+            .expect("recipient")
+            .trim()
+            .to_string();
+        std::fs::create_dir_all(sb.path("repo")).unwrap();
+        let r = Repo { sb, key, recipient };
+        r.git(&["init", "-q", "-b", "main"]);
+        r.git(&["config", "user.name", "Test"]);
+        r.git(&["config", "user.email", "test@example.com"]);
+        r.git(&["config", "commit.gpgsign", "false"]);
+        r
+    }
+    fn dir(&self) -> PathBuf {
+        self.sb.path("repo")
+    }
+    /// A command in the repository with the identity available (git passes the environment
+    /// on to the textconv and the merge driver).
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = if program == "kseal" {
+            self.sb.kseal()
+        } else {
+            self.sb.tool(program)
+        };
+        c.current_dir(self.dir())
+            .env("KSEAL_AGE_KEY_FILE", &self.key)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("EDITOR", self.sb.path("editor.sh"));
+        c
+    }
+    fn git(&self, args: &[&str]) -> String {
+        ok(run(self.cmd("git").args(args)))
+    }
+    fn kseal(&self, args: &[&str]) -> std::process::Output {
+        run(self.cmd("kseal").args(args))
+    }
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        self.sb.write(&format!("repo/{rel}"), text)
+    }
+    fn read(&self, rel: &str) -> String {
+        read(&self.dir().join(rel))
+    }
+    fn encrypt_new(&self, rel: &str, text: &str) {
+        self.write(rel, text);
+        ok(self.kseal(&["encrypt", "-i", "--age", &self.recipient, rel]));
+    }
+    /// `kseal edit` with a sed expression as the editor.
+    fn edit(&self, rel: &str, sed: &str) {
+        self.sb.write(
+            "editor.sh",
+            format!("#!/bin/sh\nsed -i -e '{sed}' \"$1\"\n"),
+        );
+        make_executable(&self.sb.path("editor.sh"));
+        ok(self.kseal(&["edit", rel]));
+    }
+    fn plain(&self, rel: &str) -> String {
+        ok(self.kseal(&["decrypt", rel]))
+    }
+    /// Every object git stores (blobs, trees, commits), uncompressed.
+    fn all_objects(&self) -> String {
+        let out = run(self
+            .cmd("git")
+            .args(["cat-file", "--batch-all-objects", "--batch"]));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn enc_line<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
+/// Recursively lists every file under `dir` with its content (for "no plaintext" checks).
+fn tree_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&tree_text(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push_str(&String::from_utf8_lossy(&b));
+        }
+    }
+    out
+}
+
+#[test]
+fn git_setup_writes_attributes_and_local_config_idempotently() {
+    let r = Repo::new();
+    r.write(".gitattributes", "*.png binary\n");
+    r.git(&["config", "diff.kseal.cachetextconv", "true"]);
+    let out = r.kseal(&["git", "setup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cachetextconv was true"),
+        "{}",
+        stderr(&out)
+    );
+    let attrs = r.read(".gitattributes");
+    assert!(attrs.starts_with("*.png binary\n"));
+    assert!(
+        attrs.contains("*.enc.yaml diff=kseal merge=kseal\n"),
+        "{attrs}"
+    );
+    assert!(attrs.contains("*.enc.json diff=kseal merge=kseal\n"));
+    ok(r.kseal(&["git", "setup", "--pattern", "secrets/*.yaml"]));
+    let again = r.read(".gitattributes");
+    assert_eq!(again.matches("*.enc.yaml").count(), 1, "{again}");
+    assert!(again.contains("secrets/*.yaml diff=kseal merge=kseal\n"));
+    let cfg = r.git(&["config", "--local", "--list"]);
+    assert!(cfg.contains("diff.kseal.cachetextconv=false"), "{cfg}");
+    assert!(cfg.contains("decrypt --textconv"), "{cfg}");
+    assert!(cfg.contains("merge-driver %O %A %B %P"), "{cfg}");
+    let outside = Sandbox::new();
+    let out = run(outside.kseal().args(["git", "setup"]));
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+}
+
+#[test]
+fn textconv_shows_plaintext_and_never_fails_the_diff() {
+    let r = Repo::new();
+    ok(r.kseal(&["git", "setup"]));
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.edit("db.enc.yaml", "s/host: db.local/host: db.prod/");
+    let diff = r.git(&["diff"]);
+    assert!(
+        diff.contains("-  host: db.local\n+  host: db.prod\n"),
+        "{diff}"
+    );
+    // Without a key: the ciphertext and a note, exit 0.
+    let out = run(r.cmd("git").env_remove("KSEAL_AGE_KEY_FILE").args(["diff"]));
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("host: ENC[AES256_GCM"), "{text}");
+    assert!(!text.contains("db.prod"));
+    let direct = run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args([
+        "decrypt",
+        "--textconv",
+        "db.enc.yaml",
+    ]));
+    assert!(direct.status.success());
+    assert!(stdout(&direct).starts_with("# kseal: not decrypted for this diff ("));
+    // Plain, tampered and binary files pass through.
+    r.write("plain.yaml", "a: 1\n");
+    assert_eq!(
+        ok(r.kseal(&["decrypt", "--textconv", "plain.yaml"])),
+        "a: 1\n"
+    );
+    let tampered = r
+        .read("db.enc.yaml")
+        .replace("namespace: prod", "namespace: dev");
+    r.write("t.enc.yaml", &tampered);
+    let t = ok(r.kseal(&["decrypt", "--textconv", "t.enc.yaml"]));
+    assert!(
+        t.starts_with("# kseal: not decrypted") && t.contains("MAC"),
+        "{t}"
+    );
+    std::fs::write(
+        r.dir().join("bin.enc.yaml"),
+        [0xffu8, 0xfe, 0x00, b's', b'o', b'p', b's'],
+    )
+    .unwrap();
+    let out = r.kseal(&["decrypt", "--textconv", "bin.enc.yaml"]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, vec![0xffu8, 0xfe, 0x00, b's', b'o', b'p', b's']);
+}
+
+/// main changes one key, a branch changes another: git merges through the driver, the
+/// result decrypts to both changes, and every value keeps the ciphertext of its side.
+#[test]
+fn merge_driver_merges_disjoint_changes_with_stable_ciphertext() {
+    let r = Repo::new();
+    ok(r.kseal(&["git", "setup"]));
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.git(&["checkout", "-qb", "feature"]);
+    r.edit("db.enc.yaml", "s/user: admin/user: root/");
+    r.git(&["commit", "-qam", "feature: user"]);
+    let feature = r.read("db.enc.yaml");
+    r.git(&["checkout", "-q", "main"]);
+    r.edit(
+        "db.enc.yaml",
+        "s/host: db.local/host: db.prod/; s/^  name: db$/  name: db\\n  labels:\\n    app: db/",
+    );
+    r.git(&["commit", "-qam", "main: host"]);
+    let main = r.read("db.enc.yaml");
+    let out = run(r.cmd("git").args(["merge", "--no-edit", "feature"]));
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let merged = r.read("db.enc.yaml");
+    let plain = r.plain("db.enc.yaml");
+    assert!(plain.contains("  user: cm9vdA==\n"), "{plain}");
+    assert!(plain.contains("  host: db.prod\n"));
+    assert!(plain.contains("  labels:\n    app: db\n"));
+    assert_eq!(enc_line(&merged, "user"), enc_line(&feature, "user"));
+    assert_eq!(enc_line(&merged, "host"), enc_line(&main, "host"));
+    assert_eq!(enc_line(&merged, "password"), enc_line(&main, "password"));
+    assert!(r.git(&["status", "--porcelain"]).is_empty());
+    // sops reads the merged file too.
+    let sops = run(r
+        .cmd(require("sops").to_str().unwrap())
+        .env("SOPS_AGE_KEY_FILE", &r.key)
+        .args(["decrypt", "db.enc.yaml"]));
+    assert!(sops.status.success(), "{}", stderr(&sops));
+}
+
+#[test]
+fn merge_conflict_exits_non_zero_and_leaves_no_plaintext() {
+    let r = Repo::new();
+    ok(r.kseal(&["git", "setup"]));
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.git(&["checkout", "-qb", "feature"]);
+    r.edit(
+        "db.enc.yaml",
+        "s/password: s3cr3t/password: theirs-pw-4711/",
+    );
+    r.git(&["commit", "-qam", "feature"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.edit("db.enc.yaml", "s/password: s3cr3t/password: ours-pw-0815/");
+    r.git(&["commit", "-qam", "main"]);
+    let ours = r.read("db.enc.yaml");
+    let out = run(r.cmd("git").args(["merge", "--no-edit", "feature"]));
+    assert!(!out.status.success());
+    let err = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        err.contains("Secret prod/db: data.password: changed on both sides"),
+        "{err}"
+    );
+    assert!(!err.contains("pw-"), "{err}");
+    assert!(r.git(&["status", "--porcelain"]).contains("UU db.enc.yaml"));
+    assert_eq!(r.read("db.enc.yaml"), ours, "our ciphertext stays");
+    let everything = format!("{}{}", tree_text(&r.dir()), r.all_objects());
+    for secret in ["theirs-pw-4711", "ours-pw-0815", "s3cr3t", "db.local"] {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert!(!everything.contains(secret), "plaintext {secret} on disk");
+        assert!(!everything.contains(&b64), "base64 of {secret} on disk");
+    }
+    // The documented resolution works.
+    r.git(&["checkout", "--theirs", "db.enc.yaml"]);
+    r.git(&["add", "db.enc.yaml"]);
+    r.git(&["commit", "-qm", "resolved"]);
+    assert!(r
+        .plain("db.enc.yaml")
+        .contains("password: dGhlaXJzLXB3LTQ3MTE=\n"));
+}
+
+#[test]
+fn merge_driver_without_key_fails_and_keeps_ours() {
+    let r = Repo::new();
+    r.encrypt_new("s.enc.yaml", SECRET);
+    r.write("base", &r.read("s.enc.yaml"));
+    r.write("theirs", &r.read("s.enc.yaml"));
+    let before = r.read("s.enc.yaml");
+    let out = run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args([
+        "merge-driver",
+        "base",
+        "s.enc.yaml",
+        "theirs",
+        "s.enc.yaml",
+    ]));
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(r.read("s.enc.yaml"), before);
+    // Added on both sides (empty base) with different keys: merged.
+    r.write("empty", "");
+    r.encrypt_new(
+        "a.enc.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: \"1\"\n",
+    );
+    r.encrypt_new(
+        "b.enc.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  b: \"2\"\n",
+    );
+    ok(r.kseal(&[
+        "merge-driver",
+        "empty",
+        "a.enc.yaml",
+        "b.enc.yaml",
+        "x.enc.yaml",
+    ]));
+    assert_eq!(
+        r.plain("a.enc.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: \"1\"\n  b: \"2\"\n"
+    );
+}
+
+#[test]
+fn diff_without_keys_names_changed_keys() {
+    let r = Repo::new();
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.edit(
+        "db.enc.yaml",
+        "s/password: s3cr3t/password: n3w/; s/^  host: db.local$/  host: db.local\\n  port: \"5432\"/",
+    );
+    let out = run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args([
+        "diff",
+        "db.enc.yaml",
+        "--rev",
+        "HEAD",
+    ]));
+    let text = ok(out);
+    assert!(text.contains("Secret prod/db:\n"), "{text}");
+    assert!(text.contains("  ~ data.password (encrypted)\n"), "{text}");
+    assert!(text.contains("  + stringData.port (encrypted)\n"), "{text}");
+    assert!(!text.contains("data.user"), "{text}");
+    assert!(!text.contains("n3w") && !text.contains("5432"));
+    r.git(&["show", "HEAD:db.enc.yaml"]);
+    let old = r.write("old.enc.yaml", &r.git(&["show", "HEAD:db.enc.yaml"]));
+    let json = ok(r.kseal(&["diff", old.to_str().unwrap(), "db.enc.yaml", "--json"]));
+    assert!(json.starts_with("{\"changes\":[{\"document\":\"Secret prod/db\",\"path\":\"data.password\",\"change\":\"changed\",\"encrypted\":true}"), "{json}");
+    let same = run(r
+        .cmd("kseal")
+        .args(["diff", "db.enc.yaml", "db.enc.yaml", "--exit-code"]));
+    assert_eq!(same.status.code(), Some(0));
+    let differ =
+        run(r
+            .cmd("kseal")
+            .args(["diff", old.to_str().unwrap(), "db.enc.yaml", "--exit-code"]));
+    assert_eq!(differ.status.code(), Some(1));
+}
+
+#[test]
+fn check_finds_plain_secrets_literals_leaks_and_rules() {
+    let r = Repo::new();
+    r.encrypt_new("ok/db.enc.yaml", SECRET);
+    r.write(
+        "bad/stream.yaml",
+        &format!("{}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: api\nstringData:\n  token: hunter2\n", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n"),
+    );
+    r.write(
+        "bad/kustomization.yaml",
+        "secretGenerator:\n- name: gen\n  literals:\n  - password=hunter3\n",
+    );
+    r.write(
+        "bad/leak.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: l\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\n",
+    );
+    let mut broken = r.read("ok/db.enc.yaml");
+    let at = broken.find("iv:").unwrap();
+    broken.replace_range(at..at + 3, "IV:");
+    r.write("bad/broken.enc.yaml", &broken);
+    r.write(
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1xyz\n",
+    );
+    r.write("secrets/values.yaml", "password: hunter4\n");
+    let out = r.kseal(&["check"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "bad/stream.yaml: document 2: stringData.token",
+        "[unencrypted-secret]",
+        "[generator-literals]",
+        "[last-applied]",
+        "bad/broken.enc.yaml: document 1: data.user: malformed ENC",
+        "secrets/values.yaml: the file matches the .sops.yaml rule",
+    ] {
+        assert!(text.contains(want), "{want} missing in {text}");
+    }
+    for secret in ["hunter2", "hunter3", "hunter4"] {
+        assert!(!text.contains(secret));
+    }
+    let ok_run = r.kseal(&["check", "ok"]);
+    assert!(ok_run.status.success(), "{}", stdout(&ok_run));
+    let json = stdout(&r.kseal(&["check", "--json", "bad/leak.yaml"]));
+    assert!(json.starts_with("{\"files\":1,\"errors\":1,\"warnings\":0,\"findings\":[{\"severity\":\"error\",\"code\":\"last-applied\""), "{json}");
+}
+
+#[test]
+fn check_workloads_warns_on_env_and_missing_secrets() {
+    let r = Repo::new();
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.write(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        env:\n        - name: DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: db\n              key: password\n      volumes:\n      - name: tls\n        secret:\n          secretName: web-tls\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: backup\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - name: b\n            envFrom:\n            - secretRef:\n                name: db\n",
+    );
+    let out = r.kseal(&["check", "--workloads"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("warning: deploy.yaml: document 1: spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef: Deployment web: container app gets env DB_PASSWORD from Secret db"), "{text}");
+    assert!(
+        text.contains("[secret-envfrom]") && text.contains("CronJob backup"),
+        "{text}"
+    );
+    assert!(
+        text.contains("references Secret web-tls, which no file"),
+        "{text}"
+    );
+    assert!(!text.contains("references Secret db,"), "{text}");
+}
+
+/// The hook in .pre-commit-hooks.yaml, run by the real pre-commit from a throwaway repository
+/// that uses this repository's hook definition (offline: `language: system`).
+#[test]
+fn pre_commit_hook_blocks_plain_secrets() {
+    let pre_commit = require("pre-commit");
+    let r = Repo::new();
+    // A hooks repository holding kseal's .pre-commit-hooks.yaml.
+    let hooks = r.sb.path("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::copy(
+        repo().join(".pre-commit-hooks.yaml"),
+        hooks.join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    for args in [
+        vec!["init", "-q", "-b", "main"],
+        vec!["add", "-A"],
+        vec![
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "hooks",
+        ],
+    ] {
+        ok(run(r.sb.tool("git").current_dir(&hooks).args(&args)));
+    }
+    let rev = ok(run(r
+        .sb
+        .tool("git")
+        .current_dir(&hooks)
+        .args(["rev-parse", "HEAD"])));
+    r.write(
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n- repo: {}\n  rev: {}\n  hooks:\n  - id: kseal-check\n",
+            hooks.display(),
+            rev.trim()
+        ),
+    );
+    let bin = r.sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kseal"), bin.join("kseal")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.write(
+        "plain.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: p\nstringData:\n  k: hunter2\n",
+    );
+    r.git(&["add", "-A"]);
+    let hook = |files: &[&str]| {
+        run(r
+            .cmd(pre_commit.to_str().unwrap())
+            .env("PATH", &path)
+            .env("PRE_COMMIT_HOME", r.sb.path("pre-commit-cache"))
+            .args(["run", "kseal-check", "--files"])
+            .args(files))
+    };
+    let bad = hook(&["db.enc.yaml", "plain.yaml"]);
+    assert!(!bad.status.success(), "{}", stdout(&bad));
+    assert!(
+        stdout(&bad).contains("plain.yaml: document 1: stringData.k"),
+        "{}",
+        stdout(&bad)
+    );
+    assert!(!stdout(&bad).contains("hunter2"));
+    let good = hook(&["db.enc.yaml", ".pre-commit-config.yaml"]);
+    assert!(good.status.success(), "{}{}", stdout(&good), stderr(&good));
+}
+
+#[test]
+fn exec_env_and_exec_file_run_commands_with_the_secret() {
+    let r = Repo::new();
+    r.encrypt_new("db.enc.yaml", SECRET);
+    let out = r.kseal(&[
+        "exec-env",
+        "db.enc.yaml",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s|%s' \"$user\" \"$password\" \"$host\"; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "admin|s3cr3t|db.local");
+    let out = r.kseal(&[
+        "exec-file",
+        "db.enc.yaml",
+        "--",
+        "sh",
+        "-c",
+        "cat {}/password; stat -c %a {} {}/user; echo \"$KSEAL_SECRET_DIR\" > where",
+        "x",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "s3cr3t700\n600\n");
+    let dir = r.read("where");
+    assert!(!Path::new(dir.trim()).exists(), "the directory is removed");
+    let failing = r.kseal(&["exec-file", "db.enc.yaml", "--", "false"]);
+    assert_eq!(failing.status.code(), Some(1));
+    let nokey = run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args([
+        "exec-env",
+        "db.enc.yaml",
+        "--",
+        "true",
+    ]));
+    assert_eq!(nokey.status.code(), Some(5));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli() {
+    let sb = Sandbox::new();
+    let bash = ok(run(sb.kseal().args(["completions", "bash"])));
+    assert!(bash.contains("merge-driver") && bash.contains("--textconv"));
+    let script = sb.write("kseal.bash", &bash);
+    let out = run(sb
+        .tool("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p kseal", script.display())));
+    assert!(stdout(&out).contains("kseal"), "{}", stderr(&out));
+    let zsh = ok(run(sb.kseal().args(["completions", "zsh"])));
+    assert!(zsh.starts_with("#compdef kseal"));
+    let fish = ok(run(sb.kseal().args(["completions", "fish"])));
+    assert!(fish.contains("complete -c kseal"));
+    let man = ok(run(sb.kseal().arg("man")));
+    assert!(
+        man.contains(".TH kseal") && man.contains("merge\\-driver"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+}

@@ -1,0 +1,1090 @@
+//! CLI tests of `kseal set`, `kseal unset`, `kseal encrypt --previous` and `kseal create`:
+//! minimal diffs (only the changed value, `lastmodified` and `mac` lines), results the real
+//! sops CLI opens, document selection and error exits, and `create` output that decrypts to
+//! exactly what `kubectl create secret ... --dry-run=client -o yaml` prints.
+
+mod common;
+use common::*;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The public test identity of sops-made/.
+fn key_file() -> PathBuf {
+    fixture("sops-made/key.txt")
+}
+
+/// The recipient on the identity file's `# public key:` line.
+fn recipient() -> String {
+    read(&key_file())
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("a `# public key:` line")
+        .trim()
+        .to_string()
+}
+
+fn b64(v: impl AsRef<[u8]>) -> String {
+    STANDARD.encode(v)
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// Encrypts `plain` with kseal into `name` in the sandbox and returns its path.
+fn encrypted(sb: &Sandbox, name: &str, plain: &str) -> PathBuf {
+    let src = sb.write(&format!("{name}.plain"), plain);
+    let out = sb.path(name);
+    ok(run(sb
+        .kseal()
+        .args(["encrypt", "--age", &recipient()])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)));
+    fs::remove_file(src).unwrap();
+    out
+}
+
+/// `kseal <args> --identity KEY` (set, unset, decrypt, encrypt --previous).
+fn kseal_id(sb: &Sandbox, args: &[&str]) -> Output {
+    run(sb.kseal().args(args).arg("--identity").arg(key_file()))
+}
+
+fn kseal_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
+    let mut child = sb
+        .kseal()
+        .args(args)
+        .arg("--identity")
+        .arg(key_file())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().expect("wait")
+}
+
+fn decrypt(sb: &Sandbox, file: &Path) -> String {
+    ok(run(sb
+        .kseal()
+        .arg("decrypt")
+        .arg("--identity")
+        .arg(key_file())
+        .arg(file)))
+}
+
+/// The real sops CLI decrypts (and so verifies the MAC of) `file`.
+fn sops_decrypt(sb: &Sandbox, file: &Path) -> String {
+    require("sops");
+    ok(run(sb
+        .tool("sops")
+        .env("SOPS_AGE_KEY_FILE", key_file())
+        .args(["--disable-version-check", "decrypt"])
+        .arg(file)))
+}
+
+/// Runs `kseal set FILE ARGS...` and asserts success with nothing on stdout.
+fn set(sb: &Sandbox, file: &Path, args: &[&str]) {
+    let o = run(sb
+        .kseal()
+        .arg("set")
+        .arg(file)
+        .args(args)
+        .arg("--identity")
+        .arg(key_file()));
+    assert_eq!(stdout(&o), "", "set printed on stdout");
+    ok(o);
+}
+
+/// The lines that differ between two texts of the same number of lines.
+fn changed_lines(before: &str, after: &str) -> Vec<(String, String)> {
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "line counts differ:\n{before}\n---\n{after}"
+    );
+    a.iter()
+        .zip(&b)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| (x.to_string(), y.to_string()))
+        .collect()
+}
+
+/// The key of a `key: value` line (`lastmodified`, `mac`, `c`).
+fn line_key(line: &str) -> &str {
+    line.trim_start().split(':').next().unwrap_or("")
+}
+
+/// Every `ENC[...]` value of a file (the MAC excluded).
+fn enc_tokens(text: &str) -> Vec<String> {
+    enc_lines(text)
+        .iter()
+        .filter_map(|l| {
+            let i = l.find("ENC[")?;
+            Some(l[i..i + l[i..].find(']')? + 1].to_string())
+        })
+        .collect()
+}
+
+/// Every `ENC[...]` line of a file, with its key.
+fn enc_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains("ENC[") && !l.trim_start().starts_with("mac:"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn secret(name: &str, data: &[(&str, &str)]) -> String {
+    let mut s =
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: Opaque\ndata:\n");
+    for (k, v) in data {
+        s.push_str(&format!("  {k}: {}\n", b64(v)));
+    }
+    s
+}
+
+const FIVE: [(&str, &str); 5] = [
+    ("alpha", "one"),
+    ("bravo", "two"),
+    ("charlie", "three"),
+    ("delta", "four"),
+    ("echo", "five"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// kseal set
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn set_changes_only_the_value_lastmodified_and_mac() {
+    let sb = Sandbox::new();
+    let plain = secret("db", &FIVE);
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+    let before = read(&file);
+    set(&sb, &file, &["charlie", "--value", "n3w-v4lue"]);
+    let after = read(&file);
+    let changed = changed_lines(&before, &after);
+    assert!(
+        changed.iter().any(|(b, _)| line_key(b) == "charlie"),
+        "the value's line did not change: {changed:?}"
+    );
+    for (b, a) in &changed {
+        assert_eq!(line_key(b), line_key(a));
+        assert!(
+            ["charlie", "lastmodified", "mac"].contains(&line_key(b)),
+            "unexpected change: {b} -> {a}"
+        );
+    }
+    assert!(!after.contains("n3w-v4lue") && !after.contains(&b64("n3w-v4lue")));
+    let expected = plain.replace(&b64("three"), &b64("n3w-v4lue"));
+    assert_eq!(decrypt(&sb, &file), expected);
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(
+        by_sops.contains(&format!("charlie: {}", b64("n3w-v4lue"))),
+        "{by_sops}"
+    );
+    assert!(
+        by_sops.contains(&format!("alpha: {}", b64("one"))),
+        "{by_sops}"
+    );
+}
+
+#[test]
+fn set_to_the_same_value_keeps_its_ciphertext() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "db.enc.yaml", &secret("db", &FIVE));
+    let before = read(&file);
+    set(&sb, &file, &["bravo", "--value", "two"]);
+    let after = read(&file);
+    assert_eq!(enc_lines(&before), enc_lines(&after));
+    sops_decrypt(&sb, &file);
+}
+
+#[test]
+fn set_adds_keys_to_data_and_string_data() {
+    let sb = Sandbox::new();
+    let plain = secret("db", &FIVE);
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+    let before = read(&file);
+    set(&sb, &file, &["foxtrot", "--value", "six"]);
+    // Every existing value keeps its ciphertext; one line is added after the last entry.
+    let after = read(&file);
+    let old = enc_lines(&before);
+    let new = enc_lines(&after);
+    assert_eq!(new.len(), old.len() + 1);
+    assert_eq!(&new[..old.len()], &old[..]);
+    assert!(
+        new[old.len()].starts_with("  foxtrot: ENC["),
+        "{}",
+        new[old.len()]
+    );
+
+    set(
+        &sb,
+        &file,
+        &["conf.ini", "--string", "--value", "[db]\nport = 5432\n"],
+    );
+    set(&sb, &file, &["port", "--string", "--value", "5432"]);
+    set(&sb, &file, &["token", "--string", "--value", "plain-text"]);
+    let expected = format!(
+        "{plain}  foxtrot: {}\nstringData:\n  conf.ini: |\n    [db]\n    port = 5432\n  port: \"5432\"\n  token: plain-text\n",
+        b64("six")
+    );
+    assert_eq!(decrypt(&sb, &file), expected);
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(by_sops.contains("token: plain-text"), "{by_sops}");
+    assert!(by_sops.contains("port: \"5432\""), "{by_sops}");
+}
+
+#[test]
+fn set_creates_the_mapping_with_the_documents_indentation() {
+    let sb = Sandbox::new();
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: four\n    namespace: ns\ntype: Opaque\n";
+    let file = encrypted(&sb, "four.enc.yaml", plain);
+    set(&sb, &file, &["password", "--value", "pw"]);
+    assert_eq!(
+        decrypt(&sb, &file),
+        format!("{plain}data:\n    password: {}\n", b64("pw"))
+    );
+    sops_decrypt(&sb, &file);
+
+    // A Secret with stringData only gets its data mapping after its last entry.
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  user: admin\n";
+    let file = encrypted(&sb, "s.enc.yaml", plain);
+    set(&sb, &file, &["password", "--value", "pw"]);
+    assert_eq!(
+        decrypt(&sb, &file),
+        format!("{plain}data:\n  password: {}\n", b64("pw"))
+    );
+}
+
+#[test]
+fn set_moves_a_key_between_data_and_string_data() {
+    let sb = Sandbox::new();
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: m\ndata:\n  user: YWRtaW4=\n  password: b2xk\n";
+    let file = encrypted(&sb, "m.enc.yaml", plain);
+    let o = run(sb
+        .kseal()
+        .args(["set"])
+        .arg(&file)
+        .args(["password", "--string", "--value", "new"])
+        .arg("--identity")
+        .arg(key_file()));
+    let err = stderr(&ok_output(o));
+    assert!(err.contains("removed data.password"), "{err}");
+    assert_eq!(
+        decrypt(&sb, &file),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: m\ndata:\n  user: YWRtaW4=\nstringData:\n  password: new\n"
+    );
+}
+
+fn ok_output(o: Output) -> Output {
+    assert!(o.status.success(), "failed: {}", stderr(&o));
+    o
+}
+
+#[test]
+fn set_reads_stdin_and_binary_files() {
+    let sb = Sandbox::new();
+    let plain = secret("db", &FIVE);
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+
+    let o = kseal_stdin(
+        &sb,
+        &[
+            "set",
+            file.to_str().unwrap(),
+            "cert.pem",
+            "--string",
+            "--stdin",
+        ],
+        b"-----BEGIN X-----\nAAAA\n-----END X-----\n",
+    );
+    assert_eq!(stdout(&o), "");
+    ok(o);
+    let o = kseal_stdin(
+        &sb,
+        &["set", file.to_str().unwrap(), "raw", "--stdin"],
+        b"line\n",
+    );
+    ok(o);
+
+    let bytes: Vec<u8> = (0..=255u8).rev().collect();
+    let bin = sb.write("blob.bin", &bytes);
+    set(&sb, &file, &["blob", "--from-file", bin.to_str().unwrap()]);
+
+    let out = decrypt(&sb, &file);
+    assert!(
+        out.contains(
+            "stringData:\n  cert.pem: |\n    -----BEGIN X-----\n    AAAA\n    -----END X-----\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  raw: {}\n", b64("line\n"))),
+        "{out}"
+    );
+    assert!(out.contains(&format!("  blob: {}\n", b64(&bytes))), "{out}");
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(by_sops.contains(&b64(&bytes)), "{by_sops}");
+
+    // Binary bytes cannot go under stringData.
+    let o = run(sb
+        .kseal()
+        .arg("set")
+        .arg(&file)
+        .args(["blob2", "--string", "--from-file"])
+        .arg(&bin)
+        .arg("--identity")
+        .arg(key_file()));
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+}
+
+const MULTI: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: first\ndata:\n  k: YQ==\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: plain\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: second\ndata:\n  k: Yg==\n";
+
+#[test]
+fn set_selects_the_document_by_number_or_name() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "multi.enc.yaml", MULTI);
+
+    let o = kseal_id(&sb, &["set", file.to_str().unwrap(), "k", "--value", "x"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("first") && err.contains("second"), "{err}");
+    assert!(err.contains("--name"), "{err}");
+
+    set(&sb, &file, &["k", "--value", "by-doc", "--doc", "3"]);
+    set(
+        &sb,
+        &file,
+        &["new", "--value", "by-name", "--name", "first"],
+    );
+    let expected = MULTI
+        .replace("  k: Yg==\n", &format!("  k: {}\n", b64("by-doc")))
+        .replace(
+            "  k: YQ==\n",
+            &format!("  k: YQ==\n  new: {}\n", b64("by-name")),
+        );
+    assert_eq!(decrypt(&sb, &file), expected);
+
+    for bad in [
+        vec!["--doc", "2"],
+        vec!["--doc", "9"],
+        vec!["--name", "nope"],
+    ] {
+        let mut args = vec!["set", file.to_str().unwrap(), "k", "--value", "x"];
+        args.extend(bad.iter().copied());
+        let o = kseal_id(&sb, &args);
+        assert_eq!(code(&o), Some(2), "{bad:?}: {}", stderr(&o));
+    }
+    let o = kseal_id(&sb, &["unset", file.to_str().unwrap(), "k"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn set_refuses_plain_files_and_flow_mappings() {
+    let sb = Sandbox::new();
+    let plain = sb.write("plain.yaml", secret("db", &FIVE));
+    let before = fs::read(&plain).unwrap();
+    let o = kseal_id(
+        &sb,
+        &["set", plain.to_str().unwrap(), "alpha", "--value", "x"],
+    );
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert_eq!(fs::read(&plain).unwrap(), before);
+
+    let flow = encrypted(
+        &sb,
+        "flow.enc.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: f\ndata: {a: YQ==}\n",
+    );
+    let before = fs::read(&flow).unwrap();
+    let o = kseal_id(&sb, &["set", flow.to_str().unwrap(), "b", "--value", "x"]);
+    assert_eq!(code(&o), Some(9), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kseal edit"), "{}", stderr(&o));
+    assert_eq!(fs::read(&flow).unwrap(), before);
+
+    // No value source, or a key Kubernetes refuses: usage errors.
+    let file = encrypted(&sb, "db.enc.yaml", &secret("db", &FIVE));
+    let o = kseal_id(&sb, &["set", file.to_str().unwrap(), "alpha"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    let o = kseal_id(&sb, &["set", file.to_str().unwrap(), "a b", "--value", "x"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn errors_never_show_the_value() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "db.enc.yaml", &secret("db", &FIVE));
+    let value = "t0p-s3cr3t-value";
+    let plain = sb.write("plain.yaml", secret("db", &FIVE));
+    for args in [
+        vec!["set", plain.to_str().unwrap(), "alpha", "--value", value],
+        vec!["set", file.to_str().unwrap(), "bad key", "--value", value],
+        vec![
+            "set",
+            file.to_str().unwrap(),
+            "k",
+            "--value",
+            value,
+            "--doc",
+            "7",
+        ],
+    ] {
+        let o = kseal_id(&sb, &args);
+        assert!(!o.status.success());
+        assert!(!stderr(&o).contains(value) && !stdout(&o).contains(value));
+    }
+    let o = run(sb.kseal().args([
+        "create",
+        "generic",
+        "x",
+        "--age",
+        &recipient(),
+        &format!("--from-literal={value}"),
+    ]));
+    assert_eq!(code(&o), Some(2));
+    assert!(!stderr(&o).contains(value), "{}", stderr(&o));
+}
+
+#[test]
+fn set_and_unset_on_files_the_sops_cli_wrote() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "indent-4.yaml",
+        fs::read(fixture("sops-made/indent-4.yaml")).unwrap(),
+    );
+    let before = read(&file);
+    set(&sb, &file, &["password", "--value", "rotated"]);
+    set(&sb, &file, &["api-key", "--value", "k3y"]);
+    let after = read(&file);
+    // Every other value keeps its ciphertext. (Lines are compared by their ENC text: the
+    // multi-line config.ini, written plain by sops, comes back from decryption as a `|` block
+    // and keeps that block header when it is sealed again.)
+    let old = enc_tokens(&before);
+    let new = enc_tokens(&after);
+    assert_eq!(new.len(), old.len() + 1);
+    let password = before
+        .lines()
+        .find(|l| l.trim_start().starts_with("password:"))
+        .unwrap();
+    for t in old.iter().filter(|t| !password.contains(t.as_str())) {
+        assert!(new.contains(t), "changed: {t}");
+    }
+    assert!(after.contains("\n    api-key: ENC["), "{after}");
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(
+        by_sops.contains(&format!("password: {}", b64("rotated"))),
+        "{by_sops}"
+    );
+    assert!(
+        by_sops.contains(&format!("api-key: {}", b64("k3y"))),
+        "{by_sops}"
+    );
+
+    let o = kseal_id(&sb, &["unset", file.to_str().unwrap(), "config.ini"]);
+    ok(o);
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(
+        !by_sops.contains("config.ini") && !by_sops.contains("stringData"),
+        "{by_sops}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// kseal unset
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unset_removes_the_key() {
+    let sb = Sandbox::new();
+    let plain = secret("db", &FIVE);
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+    let before = read(&file);
+    let o = kseal_id(&sb, &["unset", file.to_str().unwrap(), "delta"]);
+    assert_eq!(stdout(&o), "");
+    ok(o);
+    let after = read(&file);
+    let removed: Vec<String> = enc_lines(&before)
+        .into_iter()
+        .filter(|l| !enc_lines(&after).contains(l))
+        .collect();
+    assert_eq!(removed.len(), 1);
+    assert!(removed[0].starts_with("  delta: "));
+    assert_eq!(enc_lines(&after).len(), 4);
+    assert_eq!(
+        decrypt(&sb, &file),
+        plain.replace(&format!("  delta: {}\n", b64("four")), "")
+    );
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(!by_sops.contains("delta"), "{by_sops}");
+}
+
+#[test]
+fn unset_of_an_absent_key() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "db.enc.yaml", &secret("db", &FIVE));
+    let before = fs::read(&file).unwrap();
+    let o = kseal_id(&sb, &["unset", file.to_str().unwrap(), "zulu"]);
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("zulu") && stderr(&o).contains("document 1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kseal_id(
+        &sb,
+        &["unset", file.to_str().unwrap(), "zulu", "--idempotent"],
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(fs::read(&file).unwrap(), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// kseal encrypt --previous
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn encrypt_previous_keeps_unchanged_ciphertext() {
+    let sb = Sandbox::new();
+    let pairs: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("key{i}"), format!("value-{i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let plain = secret("ten", &refs);
+    let file = encrypted(&sb, "ten.enc.yaml", &plain);
+    let before = read(&file);
+
+    let edited = plain.replace(&b64("value-4"), &b64("changed"));
+    let o = kseal_stdin(
+        &sb,
+        &["encrypt", "--previous", file.to_str().unwrap(), "-"],
+        edited.as_bytes(),
+    );
+    let out = ok(o);
+    let old = enc_lines(&before);
+    let new = enc_lines(&out);
+    assert_eq!(new.len(), 10);
+    let same = old.iter().zip(&new).filter(|(a, b)| a == b).count();
+    assert_eq!(same, 9, "{old:#?}\n{new:#?}");
+    assert_ne!(old[4], new[4]);
+    // The envelope is the same: the same wrapped data key for the same recipient.
+    let enc_block = |t: &str| {
+        t[t.find("-----BEGIN AGE").unwrap()..]
+            .lines()
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(enc_block(&before), enc_block(&out));
+
+    let result = sb.write("result.enc.yaml", &out);
+    assert_eq!(decrypt(&sb, &result), edited);
+    assert!(sops_decrypt(&sb, &result).contains(&b64("changed")));
+
+    // -o writes the file; recipients flags are ignored with a warning; -i is refused.
+    let o = run(sb
+        .kseal()
+        .args(["encrypt", "--previous"])
+        .arg(&file)
+        .arg("--identity")
+        .arg(key_file())
+        .args(["--age", &recipient(), "-o"])
+        .arg(sb.path("o.enc.yaml"))
+        .arg(sb.write("edited.yaml", &edited)));
+    let o = ok_output(o);
+    assert!(stderr(&o).contains("ignored"), "{}", stderr(&o));
+    assert_eq!(decrypt(&sb, &sb.path("o.enc.yaml")), edited);
+    let o = kseal_id(
+        &sb,
+        &[
+            "encrypt",
+            "--previous",
+            file.to_str().unwrap(),
+            "-i",
+            sb.path("edited.yaml").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+
+    // The Kubernetes checks still apply.
+    let bad = plain.replace(&b64("value-1"), "not base64!");
+    let o = kseal_stdin(
+        &sb,
+        &["encrypt", "--previous", file.to_str().unwrap()],
+        bad.as_bytes(),
+    );
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// kseal create
+// ---------------------------------------------------------------------------------------------
+
+/// `kubectl create secret ARGS --dry-run=client -o yaml` when kubectl is installed (CI does
+/// not install it; the expected texts below were taken from kubectl 1.32).
+fn kubectl(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).find(|d| d.join("kubectl").is_file())?;
+    let mut c = Command::new("kubectl");
+    sb.isolate(&mut c);
+    c.env("KUBECONFIG", sb.path("no-kubeconfig"));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = run(c
+        .args(["create", "secret"])
+        .args(args)
+        .args(["--dry-run=client", "-o", "yaml"]));
+    assert!(o.status.success(), "kubectl: {}", stderr(&o));
+    Some(stdout(&o))
+}
+
+/// `kseal create ARGS --age R` to stdout, decrypted by kseal (and checked by sops).
+fn create(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut c = sb.kseal();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let enc = ok(run(c
+        .arg("create")
+        .args(args)
+        .args(["--age", &recipient()])));
+    assert!(enc.contains("ENC[") && enc.contains("sops:"), "{enc}");
+    let file = sb.write("created.enc.yaml", &enc);
+    let by_sops = sops_decrypt(sb, &file);
+    assert!(by_sops.contains("kind: Secret"), "{by_sops}");
+    let plain = decrypt(sb, &file);
+    fs::remove_file(file).unwrap();
+    plain
+}
+
+/// Compares kseal's Secret with the expected text and, when installed, with kubectl's.
+fn same_as_kubectl(sb: &Sandbox, args: &[&str], env: &[(&str, &str)], expected: &str) {
+    let ours = create(sb, args, env);
+    assert_eq!(ours, expected);
+    if let Some(theirs) = kubectl(sb, args, env) {
+        assert_eq!(ours, theirs, "kubectl prints otherwise");
+    }
+}
+
+#[test]
+fn create_generic_matches_kubectl() {
+    let sb = Sandbox::new();
+    sb.write("in/a.txt", "hello");
+    sb.write("in/b.txt", "x\ny\n");
+    sb.write("in/dir/one", "1");
+    sb.write("in/dir/two", "2");
+    fs::create_dir_all(sb.path("in/dir/sub")).unwrap();
+    sb.write("in/dir/sub/three", "3");
+    std::os::unix::fs::symlink(sb.path("in/a.txt"), sb.path("in/dir/link")).unwrap();
+    let a = sb.path("in/a.txt");
+    let b = sb.path("in/b.txt");
+    let dir = sb.path("in/dir");
+    same_as_kubectl(
+        &sb,
+        &[
+            "generic",
+            "app",
+            "-n",
+            "prod",
+            "--type",
+            "example.com/custom",
+            "--from-literal=user=admin",
+            "--from-literal=password=s3 cr=t",
+            &format!("--from-file={}", a.display()),
+            &format!("--from-file=renamed={}", b.display()),
+            &format!("--from-file={}", dir.display()),
+        ],
+        &[],
+        &format!(
+            "apiVersion: v1\ndata:\n  a.txt: {}\n  one: MQ==\n  password: {}\n  renamed: {}\n  two: Mg==\n  user: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: app\n  namespace: prod\ntype: example.com/custom\n",
+            b64("hello"),
+            b64("s3 cr=t"),
+            b64("x\ny\n"),
+            b64("admin")
+        ),
+    );
+    // Without --type kubectl prints no type; an empty Secret has no data.
+    same_as_kubectl(
+        &sb,
+        &["generic", "empty"],
+        &[],
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: empty\n",
+    );
+    // kubectl splits --from-file at commas.
+    same_as_kubectl(
+        &sb,
+        &["generic", "two", &format!("--from-file={},k={}", a.display(), b.display())],
+        &[],
+        &format!(
+            "apiVersion: v1\ndata:\n  a.txt: {}\n  k: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: two\n",
+            b64("hello"),
+            b64("x\ny\n")
+        ),
+    );
+}
+
+#[test]
+fn create_keys_are_ordered_and_quoted_like_kubectl() {
+    let sb = Sandbox::new();
+    // A set go-yaml orders consistently (with 09 and 0x1F beside 1, its comparison has
+    // cycles and kubectl's own output changes from run to run).
+    let keys = [
+        "a10",
+        "a9",
+        "a_1",
+        "true",
+        "1",
+        "1.5",
+        "y",
+        "-",
+        "2001-12-14",
+        "-x",
+        ".a",
+        "B",
+        "a",
+        "1e3",
+        "on",
+        "NULL",
+        "z-10",
+        "z-9",
+        "0.1.2",
+        "010",
+    ];
+    let mut args = vec!["generic".to_string(), "true".to_string()];
+    args.extend(keys.iter().map(|k| format!("--from-literal={k}=v")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let order = [
+        "'-'",
+        "-x",
+        ".a",
+        "0.1.2",
+        "\"1\"",
+        "\"1.5\"",
+        "\"1e3\"",
+        "\"010\"",
+        "\"2001-12-14\"",
+        "B",
+        "\"NULL\"",
+        "a",
+        "a_1",
+        "a9",
+        "a10",
+        "\"on\"",
+        "\"true\"",
+        "\"y\"",
+        "z-9",
+        "z-10",
+    ];
+    let mut expected = String::from("apiVersion: v1\ndata:\n");
+    for k in order {
+        expected.push_str(&format!("  {k}: dg==\n"));
+    }
+    expected.push_str("kind: Secret\nmetadata:\n  creationTimestamp: null\n  name: \"true\"\n");
+    same_as_kubectl(&sb, &args, &[], &expected);
+}
+
+#[test]
+fn create_generic_from_env_files_matches_kubectl() {
+    let sb = Sandbox::new();
+    let env = sb.write(
+        "in/app.env",
+        "\u{feff}# comment\n\n  FOO=bar\nQUOTED=\"kept\"\nSPACES=  both  \r\nFROM_ENV\nUNSET_VAR\nEMPTY=\nEQ=a=b\n\t# tabbed\nLAST=no-newline",
+    );
+    let env2 = sb.write("in/more.env", "OTHER=1\n");
+    same_as_kubectl(
+        &sb,
+        &[
+            "generic",
+            "envs",
+            &format!("--from-env-file={}", env.display()),
+            &format!("--from-env-file={}", env2.display()),
+        ],
+        &[("FROM_ENV", "from-the-environment")],
+        &format!(
+            "apiVersion: v1\ndata:\n  EMPTY: \"\"\n  EQ: {}\n  FOO: {}\n  FROM_ENV: {}\n  LAST: {}\n  OTHER: MQ==\n  QUOTED: {}\n  SPACES: {}\n  UNSET_VAR: \"\"\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: envs\n",
+            b64("a=b"),
+            b64("bar"),
+            b64("from-the-environment"),
+            b64("no-newline"),
+            b64("\"kept\""),
+            b64("  both  ")
+        ),
+    );
+    // `export KEY=...` is not a valid key for kubectl either.
+    let bad = sb.write("in/bad.env", "export X=1\n");
+    let o = run(sb
+        .kseal()
+        .args(["create", "generic", "x", "--age", &recipient()])
+        .arg(format!("--from-env-file={}", bad.display())));
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+}
+
+#[test]
+fn create_tls_matches_kubectl() {
+    let sb = Sandbox::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|d| d.join("openssl").is_file()) {
+        eprintln!("openssl is not installed: skipping the TLS case");
+        return;
+    }
+    let o = run(sb.tool("openssl").args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=x", "-keyout", "k.pem",
+        "-out", "c.pem", "-days", "1",
+    ]));
+    assert!(o.status.success(), "openssl: {}", stderr(&o));
+    let cert = fs::read(sb.path("c.pem")).unwrap();
+    let key = fs::read(sb.path("k.pem")).unwrap();
+    same_as_kubectl(
+        &sb,
+        &["tls", "web", "-n", "ns", "--cert", "c.pem", "--key", "k.pem"],
+        &[],
+        &format!(
+            "apiVersion: v1\ndata:\n  tls.crt: {}\n  tls.key: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: web\n  namespace: ns\ntype: kubernetes.io/tls\n",
+            b64(&cert),
+            b64(&key)
+        ),
+    );
+    // Swapped files are refused.
+    let o = run(sb.kseal().args([
+        "create",
+        "tls",
+        "web",
+        "--cert",
+        "k.pem",
+        "--key",
+        "c.pem",
+        "--age",
+        &recipient(),
+    ]));
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+}
+
+#[test]
+fn create_docker_registry_matches_kubectl() {
+    let sb = Sandbox::new();
+    let config = "{\"auths\":{\"https://index.docker.io/v1/\":{\"username\":\"robot\",\"password\":\"p@ss\\\"\\u003c\\u003e\\u0026\\\\\",\"email\":\"r@example.com\",\"auth\":\"cm9ib3Q6cEBzcyI8PiZc\"}}}";
+    assert_eq!(
+        String::from_utf8(STANDARD.decode("cm9ib3Q6cEBzcyI8PiZc").unwrap()).unwrap(),
+        "robot:p@ss\"<>&\\"
+    );
+    same_as_kubectl(
+        &sb,
+        &[
+            "docker-registry",
+            "pull",
+            "--docker-username=robot",
+            "--docker-password=p@ss\"<>&\\",
+            "--docker-email=r@example.com",
+        ],
+        &[],
+        &format!(
+            "apiVersion: v1\ndata:\n  .dockerconfigjson: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: pull\ntype: kubernetes.io/dockerconfigjson\n",
+            b64(config)
+        ),
+    );
+    same_as_kubectl(
+        &sb,
+        &["docker-registry", "reg", "-n", "ci", "--docker-server", "registry.example.com", "--docker-username", "u", "--docker-password", "p"],
+        &[],
+        &format!(
+            "apiVersion: v1\ndata:\n  .dockerconfigjson: {}\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: reg\n  namespace: ci\ntype: kubernetes.io/dockerconfigjson\n",
+            b64("{\"auths\":{\"registry.example.com\":{\"username\":\"u\",\"password\":\"p\",\"auth\":\"dTpw\"}}}")
+        ),
+    );
+}
+
+#[test]
+fn create_refuses_what_kubectl_refuses() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "x");
+    sb.write("e.env", "A=1\n");
+    let r = recipient();
+    for (args, want) in [
+        (
+            vec!["generic", "x", "--from-literal=a=1", "--from-literal=a=2"],
+            2,
+        ),
+        (
+            vec!["generic", "x", "--from-literal=a=1", "--from-file=a=a.txt"],
+            2,
+        ),
+        (vec!["generic", "x", "--from-literal=bad key=1"], 2),
+        (vec!["generic", "x", "--from-literal==1"], 2),
+        (
+            vec![
+                "generic",
+                "x",
+                "--from-env-file=e.env",
+                "--from-literal=b=1",
+            ],
+            2,
+        ),
+        (vec!["generic", "x", "--from-file=k=."], 2),
+        (vec!["generic", "x", "--from-file=a=b=c"], 2),
+        (vec!["generic", "x", "--from-file=missing.txt"], 3),
+        (vec!["generic", "x", "--from-literal=a=1", "-o", "yaml"], 2),
+        (
+            vec![
+                "docker-registry",
+                "x",
+                "--docker-username=",
+                "--docker-password=p",
+            ],
+            2,
+        ),
+    ] {
+        let o = run(sb.kseal().arg("create").args(&args).args(["--age", &r]));
+        assert_eq!(code(&o), Some(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{args:?}");
+    }
+    // Without recipients nothing is read or written.
+    let o = run(sb
+        .kseal()
+        .args(["create", "generic", "x", "--from-literal=a=1"]));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+}
+
+#[test]
+fn create_output_file_and_sops_yaml_rules() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: ^secrets/.*\\.yaml$\n    age: {}\n",
+            recipient()
+        ),
+    );
+    fs::create_dir_all(sb.path("secrets")).unwrap();
+    let out = sb.path("secrets/db.yaml");
+    let o = run(sb
+        .kseal()
+        .args([
+            "create",
+            "generic",
+            "db",
+            "--from-literal=password=pw",
+            "-o",
+        ])
+        .arg(&out));
+    assert_eq!(stdout(&o), "");
+    ok(o);
+    assert_eq!(
+        fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert!(decrypt(&sb, &out).contains(&format!("password: {}", b64("pw"))));
+    // A path no rule matches has no recipients.
+    let o = run(sb
+        .kseal()
+        .args([
+            "create",
+            "generic",
+            "db",
+            "--from-literal=password=pw",
+            "-o",
+        ])
+        .arg(sb.path("elsewhere.yaml")));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+}
+
+/// Every byte under `dir`, file by file.
+fn all_files(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            all_files(&e.path(), out);
+        } else if t.is_file() {
+            out.push((e.path(), fs::read(e.path()).unwrap()));
+        }
+    }
+}
+
+#[test]
+fn create_never_writes_the_plaintext() {
+    let sb = Sandbox::new();
+    fs::create_dir_all(sb.path("tmp")).unwrap();
+    let from_file = "f1le-s3cret-8d1e";
+    let from_env = "env-s3cret-41c9";
+    let literal = "l1teral-s3cret-5b7a";
+    let password = "d0cker-s3cret-90fe";
+    sb.write("inputs/value.txt", from_file);
+    sb.write("inputs/app.env", format!("TOKEN={from_env}\n"));
+    let r = recipient();
+    let tmp = sb.path("tmp");
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "generic".into(),
+            "a".into(),
+            format!("--from-literal=lit={literal}"),
+            "--from-file=inputs/value.txt".into(),
+            "-o".into(),
+            "out/a.enc.yaml".into(),
+        ],
+        vec![
+            "generic".into(),
+            "b".into(),
+            "--from-env-file=inputs/app.env".into(),
+            "-o".into(),
+            "out/b.enc.yaml".into(),
+        ],
+        vec![
+            "docker-registry".into(),
+            "c".into(),
+            "--docker-username=u".into(),
+            format!("--docker-password={password}"),
+            "-o".into(),
+            "out/c.enc.yaml".into(),
+        ],
+    ];
+    fs::create_dir_all(sb.path("out")).unwrap();
+    for args in &runs {
+        ok(run(sb
+            .kseal()
+            .env("TMPDIR", &tmp)
+            .arg("create")
+            .args(args)
+            .args(["--age", &r])));
+    }
+    let mut files = Vec::new();
+    all_files(sb.dir.path(), &mut files);
+    let needles: Vec<Vec<u8>> = [from_file, from_env, literal, password]
+        .iter()
+        .flat_map(|v| [v.as_bytes().to_vec(), b64(v).into_bytes()])
+        .collect();
+    for (path, bytes) in &files {
+        if path.starts_with(sb.path("inputs")) {
+            continue;
+        }
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_slice()),
+                "{} holds a plaintext value",
+                path.display()
+            );
+        }
+    }
+    assert!(files.iter().any(|(p, _)| p.ends_with("c.enc.yaml")));
+    assert!(decrypt(&sb, &sb.path("out/b.enc.yaml")).contains(&b64(from_env)));
+}
