@@ -11,7 +11,7 @@ use super::rules::CryptRule;
 use super::value::{self, IV_LEN};
 use crate::error::{display_path, Error, Kind, Result};
 use crate::secret::DataKey;
-use crate::yaml::scalar::{self, Typed};
+use crate::yaml::scalar::{self, Style, Typed};
 use crate::yaml::splice::{self, Edit, RenderContext};
 use crate::yaml::tree::{self, CommentOwner, Document, Mapping, Node, Scalar, Stream};
 
@@ -41,38 +41,42 @@ struct Sealed {
     iv: [u8; IV_LEN],
     data: Vec<u8>,
     tag: Vec<u8>,
+    /// The encrypted text stood on its key's line (sops writes it so), not in a block scalar:
+    /// an unchanged value goes back there even if decryption showed it as a `|` block.
+    inline: bool,
 }
 
 impl IvStash {
     /// Records a value that opened with `aad`.
     pub fn record(&mut self, aad: &str, v: value::EncValue) {
+        self.record_value(aad, v, true);
+    }
+
+    /// Records a value and whether its encrypted text stood inline (not in a block scalar).
+    pub fn record_value(&mut self, aad: &str, v: value::EncValue, inline: bool) {
         let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) else {
             return;
         };
-        self.0
-            .entry((aad.to_string(), v.ty))
-            .or_default()
-            .push(Sealed {
-                iv,
-                data: v.data,
-                tag: v.tag,
-            });
+        let sealed = Sealed { iv, data: v.data, tag: v.tag, inline };
+        self.0.entry((aad.to_string(), v.ty)).or_default().push(sealed);
     }
 
     /// Seals a value, with its recorded IV when the plaintext is unchanged, else a fresh one.
     pub fn seal(&self, key: &DataKey, plaintext: &[u8], aad: &str, ty: &str) -> Result<String> {
+        self.seal_value(key, plaintext, aad, ty).map(|(s, _)| s)
+    }
+
+    /// `seal`, also saying whether an unchanged value was recorded inline.
+    pub fn seal_value(&self, key: &DataKey, plaintext: &[u8], aad: &str, ty: &str) -> Result<(String, Option<bool>)> {
         if let Some(candidates) = self.0.get(&(aad.to_string(), ty.to_string())) {
-            for c in candidates
-                .iter()
-                .filter(|c| c.data.len() == plaintext.len())
-            {
+            for c in candidates.iter().filter(|c| c.data.len() == plaintext.len()) {
                 let (data, tag) = value::seal_raw(key, plaintext, aad.as_bytes(), &c.iv)?;
                 if data == c.data && tag == c.tag {
-                    return Ok(value::render(&data, &c.iv, &tag, ty));
+                    return Ok((value::render(&data, &c.iv, &tag, ty), Some(c.inline)));
                 }
             }
         }
-        value::seal(key, plaintext, aad.as_bytes(), &value::random_iv()?, ty)
+        Ok((value::seal(key, plaintext, aad.as_bytes(), &value::random_iv()?, ty)?, None))
     }
 
     pub fn len(&self) -> usize {
@@ -430,7 +434,7 @@ pub fn decrypt_stream(
                     scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?
                 };
                 hasher.value(&t.to_sops_bytes(), true);
-                stash.record(&aad, ev);
+                stash.record_value(&aad, ev, !matches!(s.style, Style::Literal | Style::Folded));
                 let ctx = RenderContext { src, unit, json };
                 edits.push(splice::decrypted_edit_owned(&ctx, s, t));
                 Ok(())
@@ -644,8 +648,13 @@ pub fn encrypt_stream(
             }
             let ty = typed.sops_type();
             let aad = aad_of(p);
-            let sealed = stash.seal(key, &bytes, &aad, ty)?;
-            edits.push(splice::encrypted_edit(src, s, &sealed));
+            let (sealed, inline) = stash.seal_value(key, &bytes, &aad, ty)?;
+            let block = matches!(s.style, Style::Literal | Style::Folded);
+            edits.push(if block && inline == Some(true) {
+                splice::inline_encrypted_edit(src, s, &sealed)
+            } else {
+                splice::encrypted_edit(src, s, &sealed)
+            });
             Ok(())
         };
         let start = Place {
@@ -895,6 +904,24 @@ mod tests {
             };
             let again = encrypt(&out.text, &settings, &|_| true).unwrap();
             assert_eq!(enc_tokens(&again), enc_tokens(&src), "{file}");
+            // Outside the `sops:` blocks the file is byte for byte what sops wrote: values
+            // that decryption showed as blocks go back on their key's line.
+            let body = |t: &str| -> String {
+                let mut out = String::new();
+                let mut in_sops = false;
+                for line in t.split_inclusive('\n') {
+                    if line.starts_with("sops:") {
+                        in_sops = true;
+                    } else if in_sops && !line.starts_with(' ') {
+                        in_sops = false;
+                    }
+                    if !in_sops {
+                        out.push_str(line);
+                    }
+                }
+                out
+            };
+            assert_eq!(body(&again), body(&src), "{file}");
         }
     }
 

@@ -235,6 +235,18 @@ pub fn encrypted_edit(src: &str, s: &Scalar, enc: &str) -> Edit {
     }
 }
 
+/// The edit that puts an `ENC[...]` string on its key's line in place of a block scalar
+/// (header and content), as sops wrote it.
+pub fn inline_encrypted_edit(src: &str, s: &Scalar, enc: &str) -> Edit {
+    match block_layout(src, s) {
+        Some(l) if l.content_end > l.content_start => {
+            let eol = if l.no_final_break { "" } else { eol_of(src) };
+            Edit::new(l.header, l.content_end, format!("{enc}{eol}"))
+        }
+        _ => encrypted_edit(src, s, enc),
+    }
+}
+
 /// Context for writing a decrypted value back.
 pub struct RenderContext<'a> {
     pub src: &'a str,
