@@ -233,7 +233,7 @@ fn sigterm_to_kseal_removes_the_buffer() {
             format!("#!/bin/sh\ntouch {}\nexec sleep 30\n", ready.display()),
         );
         std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut child = sb
+        let child = sb
             .kseal()
             .arg("edit")
             .arg(&f)

@@ -22,7 +22,7 @@ use crate::cli::EditArgs;
 
 /// What the edited text is encrypted into: the file's own envelope, or a new one.
 enum Target {
-    Existing(super::Opened),
+    Existing(Box<super::Opened>),
     New(super::encrypt::Plan),
 }
 
@@ -32,7 +32,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
     let (target, plain) = if path.exists() {
         let opened = open_encrypted(path, &args.identity)?;
         let plain = Zeroizing::new(opened.decrypted.text.to_string());
-        (Target::Existing(opened), plain)
+        (Target::Existing(Box::new(opened)), plain)
     } else {
         let r = &args.recipients;
         let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
