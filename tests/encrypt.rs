@@ -1257,7 +1257,8 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
     let partial = sb.write("partial/db.yaml", BOTH);
     let none = sb.write("elsewhere/db.yaml", BOTH);
 
-    // secrets/: both recipients, the Kubernetes rule.
+    // secrets/ (a relative path): both recipients, the Kubernetes rule.
+    assert!(full.is_file());
     let out = ok(run(sb.kseal().arg("encrypt").arg("secrets/db.yaml")));
     assert_eq!(recipients_of(&out), vec![r1.clone(), r2.clone()]);
     assert!(out.contains("  encrypted_regex: ^(data|stringData)$"));
@@ -1289,7 +1290,6 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
     let o = run(sb.kseal().arg("encrypt").arg(&none));
     assert_eq!(code(&o), Some(8), "{}", stderr(&o));
     assert!(stderr(&o).contains("creation rule"), "{}", stderr(&o));
-    let _ = full;
 }
 
 #[test]
@@ -1911,6 +1911,11 @@ proptest! {
         let enc = sb.write("enc.yaml", &out);
         let d = kseal_decrypt(&sb, &enc, &key_file());
         prop_assert!(d.status.success(), "decrypt: {}\n{}", stderr(&d), text);
+        // Byte for byte in most cases; where kseal may rewrite (escapes of double-quoted
+        // values, unusual literal blocks), the data must be equal.
+        if d.stdout == text.as_bytes() {
+            return Ok(());
+        }
         let back = sb.write("back.yaml", &d.stdout);
         if let Err(e) = same_data(&sb, &input, &back) {
             prop_assert!(false, "{}\n--- input\n{}--- decrypted\n{}", e, text, stdout(&d));

@@ -162,6 +162,8 @@ fn on_terminal(
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // The prompt is printed just before echo is turned off: a person types later than that.
+        std::thread::sleep(Duration::from_millis(300));
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
         stdin.flush().unwrap();
     }

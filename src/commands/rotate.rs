@@ -3,14 +3,14 @@
 //! recipients and old copies of the file share, opens nothing of the new version.
 
 use kseal::error::{Error, Kind, Result};
-use kseal::keys::{self, Recipient};
+use kseal::keys::{self, Identities, Recipient};
 use kseal::secret::DataKey;
 use kseal::sops::file::KeyOpener;
 use kseal::sops::metadata;
 use kseal::sops::rekey;
 
 use super::updatekeys::{
-    failed_files, load, plural, recipients_of, report_failure, targets, wrap_all,
+    failed_files, load, plural, recipients_of, report_failure, say, targets, wrap_all, Target,
 };
 use super::{load_identities, warn, write_back, IdentityOpener};
 use crate::cli::RotateArgs;
@@ -23,89 +23,42 @@ fn recipient_flags(values: &[String]) -> Result<Vec<Recipient>> {
     Ok(out)
 }
 
+/// What to do with each file's recipients, and the identities (loaded on first use).
+struct Job<'a> {
+    add: Vec<Recipient>,
+    /// `recipient_id`s to remove. They are only compared, never parsed: a key type kseal
+    /// cannot wrap for (post-quantum) can still be removed.
+    remove: Vec<String>,
+    identity_flags: &'a [std::path::PathBuf],
+    ids: Option<Identities>,
+}
+
 pub fn run(args: &RotateArgs) -> Result<()> {
-    let add = recipient_flags(&args.add_age)?;
-    // Recipients to remove are only compared, never used: a key type kseal cannot wrap for
-    // (post-quantum) can still be removed.
-    let remove: Vec<String> = args
-        .rm_age
-        .iter()
-        .flat_map(|v| v.split([',', '\n']))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(rekey::recipient_id)
-        .collect();
+    let mut job = Job {
+        add: recipient_flags(&args.add_age)?,
+        remove: args
+            .rm_age
+            .iter()
+            .flat_map(|v| v.split([',', '\n']))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(rekey::recipient_id)
+            .collect(),
+        identity_flags: &args.identity,
+        ids: None,
+    };
     let targets = targets(&args.files)?;
-    let mut ids = None;
     let (mut done, mut plain, mut failed) = (0, 0, 0);
     let mut first_failure = None;
     for t in &targets {
         let name = t.path.display().to_string();
-        let result = (|| {
-            let Some(loaded) = load(&t.path)? else {
-                if t.from_dir {
-                    return Ok(None);
-                }
-                return Err(Error::new(
-                    Kind::Refused,
-                    "the file is not encrypted (it has no `sops:` block)",
-                )
-                .with_hint("encrypt it with `kseal encrypt -i`"));
-            };
-            let current = recipients_of(&loaded.meta);
-            for r in &remove {
-                if !current.iter().any(|c| rekey::recipient_id(c) == *r) {
-                    warn(&format!("{name}: {r} is not a recipient of this file"));
-                }
-            }
-            let mut wanted: Vec<Recipient> = Vec::new();
-            for c in &current {
-                if remove.contains(&rekey::recipient_id(c)) {
-                    continue;
-                }
-                wanted.push(Recipient::parse(c)?);
-            }
-            for r in &add {
-                wanted.push(r.clone());
-            }
-            let mut seen = Vec::new();
-            wanted.retain(|r| {
-                let id = rekey::recipient_id(r.text());
-                let new = !seen.contains(&id);
-                seen.push(id);
-                new
-            });
-            if wanted.is_empty() {
-                return Err(Error::new(
-                    Kind::Config,
-                    "no recipient would be left: the file would open for nobody",
-                ));
-            }
-            let ids = match &mut ids {
-                Some(ids) => ids,
-                None => ids.insert(load_identities(&args.identity)?),
-            };
-            let key = IdentityOpener { ids }.open(&loaded.meta)?;
-            let new_key = DataKey::generate()
-                .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
-            let age = wrap_all(&new_key, &wanted)?;
-            let out = rekey::rotate(
-                &loaded.text,
-                &key,
-                &new_key,
-                age,
-                metadata::now_lastmodified(),
-            )?;
-            write_back(&t.path, &loaded.text, &out)?;
-            Ok(Some(wanted.len()))
-        })();
-        match result {
+        match rotate_file(t, &mut job) {
             Ok(Some(n)) => {
                 done += 1;
-                println!(
+                say(&format!(
                     "{name}: new data key for {n} recipient{}, every value re-encrypted",
                     plural(n)
-                );
+                ))?;
             }
             Ok(None) => plain += 1,
             Err(e) => {
@@ -117,10 +70,73 @@ pub fn run(args: &RotateArgs) -> Result<()> {
         }
     }
     if targets.len() > 1 || failed > 0 {
-        println!("rotate: {done} rotated, {plain} not encrypted (skipped), {failed} failed");
+        say(&format!(
+            "rotate: {done} rotated, {plain} not encrypted (skipped), {failed} failed"
+        ))?;
     }
     match first_failure {
         Some(k) => Err(failed_files(k, failed)),
         None => Ok(()),
     }
+}
+
+/// Rotates one file. `Ok(None)`: a plain file found in a directory (skipped); otherwise the
+/// number of recipients of the new version.
+fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
+    let Some(loaded) = load(&t.path)? else {
+        if t.from_dir {
+            return Ok(None);
+        }
+        return Err(Error::new(
+            Kind::Refused,
+            "the file is not encrypted (it has no `sops:` block)",
+        )
+        .with_hint("encrypt it with `kseal encrypt -i`"));
+    };
+    let current = recipients_of(&loaded.meta);
+    for r in &job.remove {
+        if !current.iter().any(|c| rekey::recipient_id(c) == *r) {
+            warn(&format!(
+                "{}: {r} is not a recipient of this file",
+                t.path.display()
+            ));
+        }
+    }
+    let mut wanted: Vec<Recipient> = Vec::new();
+    for c in &current {
+        if !job.remove.contains(&rekey::recipient_id(c)) {
+            wanted.push(Recipient::parse(c)?);
+        }
+    }
+    wanted.extend(job.add.iter().cloned());
+    let mut seen = Vec::new();
+    wanted.retain(|r| {
+        let id = rekey::recipient_id(r.text());
+        let new = !seen.contains(&id);
+        seen.push(id);
+        new
+    });
+    if wanted.is_empty() {
+        return Err(Error::new(
+            Kind::Config,
+            "no recipient would be left: the file would open for nobody",
+        ));
+    }
+    let ids = match &mut job.ids {
+        Some(ids) => ids,
+        None => job.ids.insert(load_identities(job.identity_flags)?),
+    };
+    let key = IdentityOpener { ids }.open(&loaded.meta)?;
+    let new_key = DataKey::generate()
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+    let age = wrap_all(&new_key, &wanted)?;
+    let out = rekey::rotate(
+        &loaded.text,
+        &key,
+        &new_key,
+        age,
+        metadata::now_lastmodified(),
+    )?;
+    write_back(&t.path, &loaded.text, &out)?;
+    Ok(Some(wanted.len()))
 }

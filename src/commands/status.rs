@@ -75,10 +75,8 @@ pub fn run(args: &StatusArgs) -> Result<()> {
             (!args.no_verify).then_some(load_ids),
         ))
     });
-    let statuses: Vec<FileStatus> = results
-        .into_iter()
-        .map(|r| r.expect("infallible"))
-        .collect();
+    // Per-file problems are in the statuses; an error here is a worker thread that failed.
+    let statuses = results.into_iter().collect::<Result<Vec<FileStatus>>>()?;
 
     let text = if args.json {
         render_json(&statuses, now, max_age)

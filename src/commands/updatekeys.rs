@@ -102,6 +102,11 @@ pub fn wrap_all(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<AgeEntry>
         .collect()
 }
 
+/// Prints a report line on stdout (a closed pipe is not an error: `kseal updatekeys | head`).
+pub fn say(line: &str) -> Result<()> {
+    fsio::write_stdout(format!("{line}\n").as_bytes())
+}
+
 /// Reports one failed file on stderr, like `main` reports an error.
 pub fn report_failure(e: &Error) {
     eprintln!("kseal: error: {e}");
@@ -184,13 +189,13 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
     fsio::write_stdout(out.as_bytes())?;
 
     if args.dry_run {
-        println!(
+        say(&format!(
             "dry run: {} would change, {} already up to date, {} not encrypted (skipped), {} failed; nothing was written",
             pending.len(),
             counts.up_to_date,
             counts.plain,
             counts.failed
-        );
+        ))?;
         return match counts.first_failure {
             Some(k) => Err(failed_files(k, counts.failed)),
             None => Ok(()),
@@ -202,7 +207,7 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
             "Apply these changes to {} {files}? [y/N] ",
             pending.len()
         ))? {
-            println!("nothing was changed");
+            say("nothing was changed")?;
             return Ok(());
         }
     }
@@ -215,16 +220,16 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
             match apply(p, &opener) {
                 Ok(msg) => {
                     counts.changed += 1;
-                    println!("{name}: {msg}");
+                    say(&format!("{name}: {msg}"))?;
                 }
                 Err(e) => counts.fail(&e.in_file(&name)),
             }
         }
     }
-    println!(
+    say(&format!(
         "updatekeys: {} changed, {} already up to date, {} not encrypted (skipped), {} failed",
         counts.changed, counts.up_to_date, counts.plain, counts.failed
-    );
+    ))?;
     match counts.first_failure {
         Some(k) => Err(failed_files(k, counts.failed)),
         None => Ok(()),
