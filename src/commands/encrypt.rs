@@ -153,6 +153,22 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
         ));
     }
     let mut stream = tree::parse(text)?;
+    // Refuse encrypted input before any other check: its `data` values are not base64.
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if doc
+            .root_mapping()
+            .is_some_and(|m| m.entry("sops").is_some())
+        {
+            return Err(Error::new(
+                Kind::Refused,
+                "the input is already encrypted (it has a `sops:` block)",
+            )
+            .in_doc(i)
+            .with_hint(
+                "use `kseal edit` to change values or `kseal updatekeys` to change recipients",
+            ));
+        }
+    }
     let (edits, notes) = kube::sanitize(text, &stream, clean);
     let sanitized;
     let text = if edits.is_empty() {

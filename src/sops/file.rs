@@ -57,8 +57,16 @@ impl IvStash {
         let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) else {
             return;
         };
-        let sealed = Sealed { iv, data: v.data, tag: v.tag, inline };
-        self.0.entry((aad.to_string(), v.ty)).or_default().push(sealed);
+        let sealed = Sealed {
+            iv,
+            data: v.data,
+            tag: v.tag,
+            inline,
+        };
+        self.0
+            .entry((aad.to_string(), v.ty))
+            .or_default()
+            .push(sealed);
     }
 
     /// Seals a value, with its recorded IV when the plaintext is unchanged, else a fresh one.
@@ -67,16 +75,28 @@ impl IvStash {
     }
 
     /// `seal`, also saying whether an unchanged value was recorded inline.
-    pub fn seal_value(&self, key: &DataKey, plaintext: &[u8], aad: &str, ty: &str) -> Result<(String, Option<bool>)> {
+    pub fn seal_value(
+        &self,
+        key: &DataKey,
+        plaintext: &[u8],
+        aad: &str,
+        ty: &str,
+    ) -> Result<(String, Option<bool>)> {
         if let Some(candidates) = self.0.get(&(aad.to_string(), ty.to_string())) {
-            for c in candidates.iter().filter(|c| c.data.len() == plaintext.len()) {
+            for c in candidates
+                .iter()
+                .filter(|c| c.data.len() == plaintext.len())
+            {
                 let (data, tag) = value::seal_raw(key, plaintext, aad.as_bytes(), &c.iv)?;
                 if data == c.data && tag == c.tag {
                     return Ok((value::render(&data, &c.iv, &tag, ty), Some(c.inline)));
                 }
             }
         }
-        Ok((value::seal(key, plaintext, aad.as_bytes(), &value::random_iv()?, ty)?, None))
+        Ok((
+            value::seal(key, plaintext, aad.as_bytes(), &value::random_iv()?, ty)?,
+            None,
+        ))
     }
 
     pub fn len(&self) -> usize {
@@ -578,6 +598,7 @@ pub fn encrypt_stream(
     select: &dyn Fn(&Document) -> bool,
 ) -> Result<String> {
     for (i, d) in stream.docs.iter().enumerate() {
+        root_mapping_of(d, i)?;
         if sops_entry(d).is_some() {
             return Err(Error::new(
                 Kind::Refused,
@@ -646,6 +667,15 @@ pub fn encrypt_stream(
                     "a value to encrypt is a YAML alias; write the value out in full",
                 ));
             }
+            // The tag would stay in front of `ENC[...]` and retype it for every reader.
+            if s.tag
+                .as_deref()
+                .is_some_and(|t| t != "tag:yaml.org,2002:str")
+            {
+                return Err(Error::format(
+                    "a value to encrypt carries an explicit YAML tag (such as !!int or !!binary); write it untagged",
+                ));
+            }
             let ty = typed.sops_type();
             let aad = aad_of(p);
             let (sealed, inline) = stash.seal_value(key, &bytes, &aad, ty)?;
@@ -687,6 +717,9 @@ pub fn encrypt_stream(
         } else {
             splice::end_of_line(src, end)
         };
+        // Comments that trail the last value belong to its mapping: the block goes after
+        // them, where sops puts it, or sops would read them as part of its metadata.
+        let at = splice::after_trailing_comments(src, at);
         let needs_break = !src[..at].ends_with('\n');
         inserts.push((at, root.col, indent_unit(doc), needs_break));
     }

@@ -64,8 +64,11 @@ pub struct BlockLayout {
     pub content_start: usize,
     /// End of the last non-blank content line, after its line break when it has one.
     pub content_end: usize,
-    /// Indentation of the content lines.
+    /// Indentation of the content lines: the header's indentation indicator when it has
+    /// one (`|2`), else that of the first non-blank line.
     pub indent: usize,
+    /// The header fixes the indentation with a digit, so content may start with spaces.
+    pub explicit_indent: bool,
     /// The last content line has no line break (end of input).
     pub no_final_break: bool,
 }
@@ -111,10 +114,22 @@ pub fn block_layout(src: &str, s: &Scalar) -> Option<BlockLayout> {
         content_end = content_start;
     }
     let _ = b;
+    // `|2`: the content sits that many columns right of the line that holds the header.
+    let digit = src[header + 1..content_start]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .find_map(|c| c.to_digit(10));
+    let explicit_indent = digit.is_some();
+    if let Some(d) = digit {
+        let ls = start_of_line(src, header);
+        let line = &src[ls..header];
+        indent = Some(line.len() - line.trim_start_matches(' ').len() + d as usize);
+    }
     Some(BlockLayout {
         header,
         content_start,
         content_end,
+        explicit_indent,
         indent: indent.unwrap_or(s.col),
         no_final_break,
     })
@@ -155,6 +170,24 @@ fn k_end(k: &Node) -> usize {
         Node::Scalar(s) => s.end,
         other => other.start(),
     }
+}
+
+/// From a line start, skips the comment lines that follow (and blank lines between them), so
+/// that nothing is inserted between a mapping and its trailing comments.
+pub fn after_trailing_comments(src: &str, at: usize) -> usize {
+    let mut pos = at;
+    let mut end = at;
+    while pos < src.len() {
+        let line_end = end_of_line(src, pos);
+        let line = src[pos..line_end].trim();
+        if line.starts_with('#') {
+            end = line_end;
+        } else if !line.is_empty() {
+            break;
+        }
+        pos = line_end;
+    }
+    end
 }
 
 /// Extends `pos` to just after the line break that ends its line (or to the end of input).
@@ -313,6 +346,20 @@ fn literal_ok(s: &str) -> bool {
         && !s.contains('\r')
 }
 
+/// Whether a value can be the content of an existing literal block and read back unchanged:
+/// looser than `literal_ok` (which decides whether to create a block), because the user's own
+/// header is kept: trailing spaces and leading empty lines are content there, and with an
+/// indentation indicator so are leading spaces.
+fn block_content_ok(s: &str, explicit_indent: bool) -> bool {
+    let first_text = s.split('\n').find(|l| !l.is_empty()).unwrap_or("");
+    !first_text.is_empty()
+        && (explicit_indent || !first_text.starts_with([' ', '\t']))
+        && !s.contains('\r')
+        && s.chars()
+            .all(|c| c == '\n' || c == '\t' || (!c.is_control() && c != '\u{feff}'))
+        && !s.split('\n').any(|l| !l.is_empty() && l.trim().is_empty())
+}
+
 /// `decrypted_edit` that moves a plain-safe string into the edit instead of copying it.
 pub fn decrypted_edit_owned(ctx: &RenderContext<'_>, s: &Scalar, mut t: Typed) -> Edit {
     if let Typed::Str(v) = &mut t {
@@ -432,7 +479,15 @@ fn block_content_edit(src: &str, s: &Scalar, v: &str, eol: &str) -> Option<Edit>
         return None;
     }
     let body = v.trim_end_matches('\n');
-    if body.is_empty() || !literal_ok(body) {
+    let folded = s.style == Style::Folded;
+    // A folded block folds line breaks; one line reads the same as in a literal block.
+    let multi_line_fold = folded && body.contains('\n');
+    let ok = if multi_line_fold {
+        literal_ok(body)
+    } else {
+        block_content_ok(body, l.explicit_indent)
+    };
+    if body.is_empty() || !ok {
         return None;
     }
     // The header's chomping decides how many line breaks end the value: only write into this
@@ -459,9 +514,8 @@ fn block_content_edit(src: &str, s: &Scalar, v: &str, eol: &str) -> Option<Edit>
     let pad = " ".repeat(l.indent);
     let mut out = String::with_capacity(body.len() + 16);
     let lines: Vec<&str> = body.split('\n').collect();
-    let folded = s.style == Style::Folded;
     for (i, line) in lines.iter().enumerate() {
-        if folded && line.starts_with([' ', '\t']) {
+        if multi_line_fold && line.starts_with([' ', '\t']) {
             return None;
         }
         if i > 0 {

@@ -373,7 +373,7 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
             if anchor != 0 {
                 anchors.push((anchor, Rc::new(node.clone())));
             }
-            attach(&mut stack, &mut current, node)?;
+            attach(&mut stack, &mut current, node).map_err(|e| e.in_doc(docs.len()))?;
         }
         // Comments do not move `prev_end`: a block scalar header may carry one
         // (`key: | # note`), and the header search must start before it.
@@ -544,7 +544,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_rejected() {
         let err = parse("a: 1\nb:\n  x: 1\n  x: 2\n").err().unwrap();
-        assert_eq!(err.to_string(), "duplicate key `x` in b");
+        assert_eq!(err.to_string(), "document 1: duplicate key `x` in b");
     }
 
     #[test]
