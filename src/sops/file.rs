@@ -958,6 +958,39 @@ mod tests {
         }
     }
 
+    /// sops 3.13 writes the block in alphabetical order (`enc` before `recipient`), with
+    /// empty key lists left out; readers must not care.
+    #[test]
+    fn reads_the_sops_313_alphabetical_layout() {
+        let src = interop("flux/age.yaml");
+        let key = key_hex("558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb");
+        let (head, block) = src.split_at(src.find("sops:\n").unwrap());
+        let enc_start = block.find("      enc: |\n").unwrap();
+        let enc_end = block.find("  lastmodified:").unwrap();
+        let enc = &block[enc_start..enc_end];
+        let line = |k: &str| {
+            block
+                .lines()
+                .find(|l| l.trim_start().starts_with(k))
+                .unwrap()
+                .to_string()
+        };
+        let reordered = format!(
+            "{head}sops:\n  age:\n    - {}{}      {}\n  {}\n  {}\n  {}\n  {}\n",
+            enc.trim_start(),
+            "",
+            line("- recipient:").trim_start().trim_start_matches("- "),
+            line("encrypted_regex:").trim(),
+            line("lastmodified:").trim(),
+            line("mac:").trim(),
+            line("version:").trim(),
+        );
+        let out = decrypt(&reordered, &key, &DecryptOptions::default())
+            .unwrap_or_else(|e| panic!("{e}\n{reordered}"));
+        assert!(out.envelope.unwrap().mac_ok);
+        assert!(out.text.ends_with("stringData:\n  key: value\n"));
+    }
+
     #[test]
     fn four_secrets_needs_every_document_for_the_mac() {
         let src = interop("metalkast/four-secrets.enc.yaml");
