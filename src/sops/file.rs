@@ -321,6 +321,23 @@ pub fn decrypt_stream(
         .map(|(i, _)| i)
         .collect();
     let Some(&first) = enveloped.first() else {
+        // An `ENC[...]` value without any `sops:` block is an encrypted file that lost its
+        // metadata (truncated, or the block deleted): passing it through as "plain" would hand
+        // ciphertext to kubectl with exit 0.
+        for (i, d) in stream.docs.iter().enumerate() {
+            if let Some(path) = d
+                .root
+                .as_ref()
+                .and_then(|r| find_encrypted(r, &mut Vec::new()))
+            {
+                return Err(Error::integrity(
+                    "an encrypted value sits in a file without a `sops:` block: the file was truncated or its metadata removed",
+                )
+                .at_path(display_path(&path))
+                .in_doc(i)
+                .with_hint("restore the file from version control"));
+            }
+        }
         return Ok(Decrypted {
             text: Zeroizing::new(src.to_string()),
             envelope: None,
@@ -494,6 +511,28 @@ pub fn decrypt_stream(
     })
 }
 
+/// The key path of the first `ENC[AES256_GCM...` scalar under `node`. Any key is accepted
+/// (this runs on plain files too); aliases are not followed, their anchors are visited where
+/// they stand.
+fn find_encrypted(node: &Node, path: &mut Vec<String>) -> Option<Vec<String>> {
+    match node {
+        // The prefix alone: a value cut inside `ENC[AES256_GCM,data:` is just as broken.
+        Node::Scalar(s) => s.value.starts_with("ENC[AES256_GCM").then(|| path.clone()),
+        Node::Alias(..) => None,
+        Node::Sequence(q) => q.items.iter().find_map(|n| find_encrypted(n, path)),
+        Node::Mapping(m) => m.entries.iter().find_map(|(k, v)| {
+            path.push(
+                k.as_scalar()
+                    .map(|s| s.value.clone())
+                    .unwrap_or_else(|| "?".into()),
+            );
+            let found = find_encrypted(v, path);
+            path.pop();
+            found
+        }),
+    }
+}
+
 fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str, stash: &mut IvStash) -> Result<bool> {
     if meta.mac.is_empty() {
         return Ok(false);
@@ -651,15 +690,25 @@ pub fn encrypt_stream(
         let mut mappings = Vec::new();
         let mut path = Vec::new();
         let mut f = |p: &[String], s: &Scalar, place: Place| -> Result<()> {
-            let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
-                .map_err(|e| Error::format(format!("{e}")))?;
-            if typed == Typed::Null {
-                return Ok(());
-            }
+            // Quoted and block scalars, and plain text that can only be a string, are strings:
+            // skip typing, which would copy a possibly large value.
+            let typed_owned;
+            let (bytes, ty): (std::borrow::Cow<'_, [u8]>, &str) = if s.tag.is_none()
+                && (s.style != Style::Plain || scalar::plain_is_safe(&s.value))
+            {
+                (std::borrow::Cow::Borrowed(s.value.as_bytes()), "str")
+            } else {
+                typed_owned = scalar::resolve(&s.value, s.style, s.tag.as_deref())
+                    .map_err(|e| Error::format(format!("{e}")))?;
+                if typed_owned == Typed::Null {
+                    return Ok(());
+                }
+                (typed_owned.to_sops_bytes(), typed_owned.sops_type())
+            };
             let enc = settings.rule.should_encrypt(p);
-            let bytes = typed.to_sops_bytes();
             hasher.value(&bytes, enc);
-            if !enc || bytes.is_empty() && matches!(typed, Typed::Str(_)) {
+            // Empty strings stay `""` (sops never encrypts them).
+            if !enc || bytes.is_empty() && ty == "str" {
                 return Ok(());
             }
             if place.in_alias {
@@ -676,7 +725,6 @@ pub fn encrypt_stream(
                     "a value to encrypt carries an explicit YAML tag (such as !!int or !!binary); write it untagged",
                 ));
             }
-            let ty = typed.sops_type();
             let aad = aad_of(p);
             let (sealed, inline) = stash.seal_value(key, &bytes, &aad, ty)?;
             let block = matches!(s.style, Style::Literal | Style::Folded);
