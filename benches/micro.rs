@@ -3,7 +3,7 @@
 //! - `value_seal` / `value_open`: one AES-256-GCM value with sops's 32-byte IV, by size.
 //! - `mac`: the SHA-512 file MAC over a value, by size.
 //! - `yaml_parse`: `yaml::tree::parse` of a Secret document, by document size.
-//! - `splice_apply`: `yaml::splice::apply` of the edits a small encrypt makes.
+//! - `splice_apply`: `yaml::splice::apply` of the edits an encryption makes, by document size.
 //! - `file_decrypt` / `file_encrypt` / `file_encrypt_checked`: a whole document through
 //!   `sops::file` with a fixed data key (no age), by document size.
 //! - `unwrap_data_key`: `keys::Identities::unwrap` of an armored age envelope made by
@@ -172,8 +172,8 @@ fn yaml_parse_encrypted(bencher: Bencher, doc: Doc) {
         .bench(|| tree::parse(black_box(&enc)).unwrap());
 }
 
-/// Splicing: the edits of an encryption (each value replaced by a 200-byte `ENC[...]`),
-/// applied to the document.
+/// Splicing: the edits of an encryption applied to the document, each `data` value replaced
+/// by a text as long as its `ENC[...]` (base64 of the value text plus about 130 bytes).
 #[divan::bench(args = DOCS)]
 fn splice_apply(bencher: Bencher, doc: Doc) {
     let src = doc.plain();
@@ -183,19 +183,22 @@ fn splice_apply(bencher: Bencher, doc: Doc) {
         .and_then(|m| m.get("data"))
         .and_then(|n| n.as_mapping())
         .unwrap();
-    let spans: Vec<(usize, usize)> = data
+    let edits: Vec<(usize, usize, String)> = data
         .entries
         .iter()
-        .filter_map(|(_, v)| v.as_scalar().map(|s| (s.start, s.end)))
+        .filter_map(|(_, v)| v.as_scalar())
+        .map(|s| (s.start, s.end, "x".repeat((s.end - s.start) * 4 / 3 + 130)))
         .collect();
-    let replacement = "x".repeat(200);
-    bencher.counter(BytesCount::of_str(&src)).bench(|| {
-        let edits = spans
-            .iter()
-            .map(|&(a, b)| Edit::new(a, b, replacement.as_str()))
-            .collect();
-        splice::apply(black_box(&src), edits).unwrap()
-    });
+    let out_len = src.len() + edits.iter().map(|e| e.2.len() - (e.1 - e.0)).sum::<usize>();
+    bencher
+        .counter(BytesCount::new(out_len))
+        .with_inputs(|| {
+            edits
+                .iter()
+                .map(|(a, b, t)| Edit::new(*a, *b, t.clone()))
+                .collect::<Vec<_>>()
+        })
+        .bench_values(|edits| splice::apply(black_box(&src), edits).unwrap());
 }
 
 #[divan::bench(args = DOCS)]

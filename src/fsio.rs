@@ -51,13 +51,15 @@ pub fn read_input(input: &Input) -> Result<String> {
         Input::File(p) => {
             let meta = fs::metadata(p).map_err(|e| read_error(&name, &e))?;
             if meta.is_dir() {
-                return Err(Error::new(Kind::Input, format!("{name} is a directory")));
+                return Err(Error::new(Kind::Input, "it is a directory, not a file").in_file(&name));
             }
             if !meta.is_file() {
+                // A device (/dev/zero, /dev/urandom) or a pipe could feed kseal forever.
                 return Err(Error::new(
                     Kind::Input,
-                    format!("{name} is not a regular file"),
-                ));
+                    "it is not a regular file (a device, a socket or a pipe); pipe it to stdin instead",
+                )
+                .in_file(&name));
             }
             if meta.len() > MAX_INPUT {
                 return Err(too_big(&name));
@@ -75,17 +77,39 @@ pub fn read_input(input: &Input) -> Result<String> {
     }
     String::from_utf8(bytes).map_err(|e| {
         Error::format(format!(
-            "{name} is not UTF-8 text (invalid byte at offset {})",
+            "not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
+        .in_file(&name)
     })
 }
 
 fn too_big(name: &str) -> Error {
     Error::new(
         Kind::Input,
-        format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
+        format!(
+            "larger than {} MiB, the most kseal reads (a Kubernetes Secret holds at most 1 MiB)",
+            MAX_INPUT / 1024 / 1024
+        ),
     )
+    .in_file(name)
+    .with_hint("split the manifest into several files")
+}
+
+/// Refuses to write an encrypted file kseal could not read back (above the input limit).
+pub fn check_output_size(len: usize) -> Result<()> {
+    if len as u64 > MAX_INPUT {
+        return Err(Error::new(
+            Kind::Output,
+            format!(
+                "the encrypted output would be {} MiB, above the {} MiB that kseal reads back; nothing was written",
+                (len as u64).div_ceil(1024 * 1024),
+                MAX_INPUT / 1024 / 1024
+            ),
+        )
+        .with_hint("split the manifest into several files, or use fewer recipients"));
+    }
+    Ok(())
 }
 
 /// Expands the command line's inputs: `-` is stdin, directories are walked recursively for
@@ -141,54 +165,384 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn write_error(name: &str, e: &io::Error) -> Error {
-    Error::new(Kind::Output, format!("cannot write {name}: {e}"))
+    let why = match e.raw_os_error() {
+        Some(libc::ENOSPC) => "no space left on the device".to_string(),
+        Some(libc::EDQUOT) => "disk quota exceeded".to_string(),
+        Some(libc::EROFS) => "read-only file system".to_string(),
+        _ => match e.kind() {
+            io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            // The temporary file's path (in tempfile's message) would only confuse.
+            io::ErrorKind::NotFound => "its directory does not exist".to_string(),
+            _ => e.to_string(),
+        },
+    };
+    Error::new(Kind::Output, format!("cannot write {name}: {why}"))
+        .with_hint("nothing was changed: the original file, if any, is intact")
+}
+
+/// The error for a file that changed on disk between kseal's read and its write.
+pub fn changed_on_disk(path: &Path) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!(
+            "{} changed on disk while kseal was working on it; it was not overwritten",
+            path.display()
+        ),
+    )
+    .with_hint(
+        "another program or kseal process wrote it meanwhile: check it and run the command again",
+    )
+}
+
+/// What the target must hold right before it is replaced (compare-before-rename).
+#[derive(Clone, Copy)]
+pub enum Expect<'a> {
+    /// Replace whatever is there.
+    Anything,
+    /// Replace only if the file still holds exactly these bytes.
+    Content(&'a [u8]),
+    /// Create only if no file exists yet.
+    Absent,
 }
 
 /// Writes plaintext: atomically, and always mode 0600, even over an existing file.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    write_file(path, contents, 0o600, true)
+    write_file(path, contents, 0o600, true, Expect::Anything).map(|_| ())
 }
 
-/// Replaces `path` atomically: a temporary file in the same directory, the original's mode,
-/// fsync, rename, then fsync of the directory. A symlink is followed: its target is replaced
-/// and the link stays. On any error the original is untouched and the temporary file is gone.
+/// Replaces `path` atomically: the new content is written and fsynced in the target's
+/// directory (as an unnamed `O_TMPFILE` inode on Linux, else a `.kseal-*.tmp` file), given the
+/// original's mode and owner, then renamed over the target, and the directory is fsynced. A
+/// symlink is followed: its target is replaced and the link stays. On any error or crash the
+/// original is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
-    write_file(path, contents, new_mode, false)
+    write_file(path, contents, new_mode, false, Expect::Anything).map(|_| ())
 }
 
-fn write_file(path: &Path, contents: &[u8], new_mode: u32, force_mode: bool) -> Result<()> {
+/// `write_atomic`, but only if the file still holds what kseal read (`Expect::Content`) or
+/// still does not exist (`Expect::Absent`). The check and the rename happen under an advisory
+/// lock on the target's directory, so two kseal processes cannot both replace the same
+/// version: the second one sees the first one's content and gets `Ok(false)` (nothing
+/// written). Other programs do not take the lock; their writes are caught by the comparison,
+/// which runs right before the rename.
+pub fn replace_if_unchanged(
+    path: &Path,
+    expected: Expect<'_>,
+    contents: &[u8],
+    new_mode: u32,
+) -> Result<bool> {
+    write_file(path, contents, new_mode, false, expected)
+}
+
+/// The file a write really replaces: a symlink's final target (the link stays a link).
+fn resolve_target(path: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match fs::canonicalize(path) {
+            Ok(t) => Ok(t),
+            // A dangling link: write where it points, relative to the link's directory.
+            Err(_) => {
+                let to = fs::read_link(path)?;
+                Ok(match path.parent() {
+                    Some(d) if to.is_relative() => d.join(to),
+                    _ => to,
+                })
+            }
+        },
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+fn write_file(
+    path: &Path,
+    contents: &[u8],
+    new_mode: u32,
+    force_mode: bool,
+    expected: Expect<'_>,
+) -> Result<bool> {
     let name = path.display().to_string();
-    let target = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|e| write_error(&name, &e))?
-        }
-        _ => path.to_path_buf(),
-    };
+    let target = resolve_target(path).map_err(|e| write_error(&name, &e))?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mode = match fs::metadata(&target) {
-        Ok(m) if !force_mode => permissions_mode(&m),
+    let existing = fs::metadata(&target).ok();
+    if let Some(m) = &existing {
+        if m.is_dir() {
+            return Err(Error::new(
+                Kind::Output,
+                format!("cannot write {name}: it is a directory"),
+            ));
+        }
+        if !m.is_file() && matches!(expected, Expect::Anything) {
+            // A device or a pipe (`-o /dev/stdout`): there is nothing to replace atomically.
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| write_error(&name, &e))?;
+            f.write_all(contents).map_err(|e| write_error(&name, &e))?;
+            return Ok(true);
+        }
+    }
+    let mode = match &existing {
+        Some(m) if !force_mode => permissions_mode(m),
         _ => new_mode,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kseal-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
+    let lock = DirLock::acquire(&dir, &name)?;
+    if lock.is_held() {
+        remove_orphans(&dir);
+    }
+    let mut tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
+    tmp.fill(contents, mode, existing.as_ref())
         .map_err(|e| write_error(&name, &e))?;
-    set_mode(tmp.as_file(), mode).map_err(|e| write_error(&name, &e))?;
-    tmp.write_all(contents)
+    let unchanged = match expected {
+        Expect::Anything => true,
+        Expect::Absent => fs::symlink_metadata(&target).is_err(),
+        Expect::Content(bytes) => match fs::read(&target) {
+            Ok(now) => now == bytes,
+            Err(_) => false,
+        },
+    };
+    if !unchanged {
+        return Ok(false);
+    }
+    tmp.replace(&target, contents, mode, existing.as_ref())
         .map_err(|e| write_error(&name, &e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_error(&name, &e))?;
-    tmp.persist(&target)
-        .map_err(|e| write_error(&name, &e.error))?;
     if let Ok(d) = fs::File::open(&dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    drop(lock);
+    Ok(true)
+}
+
+/// Name prefix and suffix of kseal's named temporary files (`.kseal-XXXXXXXX.tmp`).
+const TMP_PREFIX: &str = ".kseal-";
+const TMP_SUFFIX: &str = ".tmp";
+
+/// How long a write waits for another kseal process that writes in the same directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An advisory `flock` on a directory, held while kseal creates, checks and renames a file in
+/// it. Locking the directory rather than the file survives the rename (a lock on the old
+/// inode would protect nothing) and leaves no lock file behind. Filesystems without `flock`
+/// on directories (some network ones) get no lock: the comparison before the rename remains.
+struct DirLock(Option<fs::File>);
+
+impl DirLock {
+    fn acquire(dir: &Path, name: &str) -> Result<DirLock> {
+        let Ok(f) = fs::File::open(dir) else {
+            return Ok(DirLock(None));
+        };
+        let start = std::time::Instant::now();
+        loop {
+            match flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
+                Ok(()) => return Ok(DirLock(Some(f))),
+                Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                    if start.elapsed() > LOCK_WAIT {
+                        return Err(Error::new(
+                            Kind::Output,
+                            format!(
+                                "cannot write {name}: another kseal process has been writing in {} for {} seconds",
+                                dir.display(),
+                                LOCK_WAIT.as_secs()
+                            ),
+                        )
+                        .with_hint("wait for it to finish, then run the command again"));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(DirLock(None)),
+            }
+        }
+    }
+
+    fn is_held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+#[cfg(unix)]
+fn flock(f: &fs::File, op: libc::c_int) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a descriptor this process owns; no memory is passed.
+    if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Removes the named temporary files of kseal processes that died (SIGKILL, power loss)
+/// between creating and renaming them. Called with the directory lock held: every live kseal
+/// creates its temporary file under that lock, so any left-over one is an orphan.
+fn remove_orphans(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for entry in rd.flatten() {
+        let n = entry.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(TMP_PREFIX)
+            && n.ends_with(TMP_SUFFIX)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The new content on its way to the target.
+enum TempOut {
+    /// Linux `O_TMPFILE`: an inode without a name, which vanishes if kseal dies before the
+    /// rename; it gets a name only for the instant between `linkat` and `rename`.
+    Anonymous { file: fs::File, dir: PathBuf },
+    /// Elsewhere (or where the filesystem refuses `O_TMPFILE`): a `.kseal-*.tmp` file.
+    Named(tempfile::NamedTempFile),
+}
+
+impl TempOut {
+    fn create(dir: &Path) -> io::Result<TempOut> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let anon = fs::OpenOptions::new()
+                .write(true)
+                .mode(0o600)
+                .custom_flags(libc::O_TMPFILE)
+                .open(dir);
+            if let Ok(file) = anon {
+                return Ok(TempOut::Anonymous {
+                    file,
+                    dir: dir.to_path_buf(),
+                });
+            }
+        }
+        let named = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(TMP_SUFFIX)
+            .permissions(private_permissions())
+            .tempfile_in(dir)?;
+        Ok(TempOut::Named(named))
+    }
+
+    fn file(&self) -> &fs::File {
+        match self {
+            TempOut::Anonymous { file, .. } => file,
+            TempOut::Named(t) => t.as_file(),
+        }
+    }
+
+    /// Writes the content, sets the mode (and, best effort, the original owner) and fsyncs.
+    fn fill(
+        &mut self,
+        contents: &[u8],
+        mode: u32,
+        original: Option<&fs::Metadata>,
+    ) -> io::Result<()> {
+        let mut f = self.file();
+        f.write_all(contents)?;
+        #[cfg(unix)]
+        if let Some(m) = original {
+            use std::os::unix::fs::MetadataExt;
+            // Only root can give a file away; for others this keeps their own ids (and the
+            // group, if they are in it). Before the mode: a chown clears set-id bits.
+            let _ = std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid()));
+        }
+        set_mode(f, mode)?;
+        f.sync_all()
+    }
+
+    /// Moves the content over the target. If the unnamed inode cannot be linked (no `/proc`,
+    /// a filesystem that refuses), the content goes through a named temporary file instead.
+    fn replace(
+        self,
+        target: &Path,
+        contents: &[u8],
+        mode: u32,
+        original: Option<&fs::Metadata>,
+    ) -> io::Result<()> {
+        match self {
+            TempOut::Named(t) => t.persist(target).map(|_| ()).map_err(|e| e.error),
+            TempOut::Anonymous { file, dir } => {
+                let name = dir.join(random_tmp_name()?);
+                if link_anonymous(&file, &name).is_err() {
+                    let named = named_temp(&dir, contents, mode, original)?;
+                    return named.persist(target).map(|_| ()).map_err(|e| e.error);
+                }
+                fs::rename(&name, target).inspect_err(|_| {
+                    let _ = fs::remove_file(&name);
+                })
+            }
+        }
+    }
+}
+
+/// A filled `.kseal-*.tmp` file in `dir` (removed again if it is dropped unpersisted).
+fn named_temp(
+    dir: &Path,
+    contents: &[u8],
+    mode: u32,
+    original: Option<&fs::Metadata>,
+) -> io::Result<tempfile::NamedTempFile> {
+    let mut t = TempOut::Named(
+        tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .suffix(TMP_SUFFIX)
+            .permissions(private_permissions())
+            .tempfile_in(dir)?,
+    );
+    t.fill(contents, mode, original)?;
+    match t {
+        TempOut::Named(n) => Ok(n),
+        TempOut::Anonymous { .. } => unreachable!("made named above"),
+    }
+}
+
+#[cfg(unix)]
+fn raw_fd(f: &fs::File) -> i32 {
+    use std::os::unix::io::AsRawFd;
+    f.as_raw_fd()
+}
+
+/// Gives an `O_TMPFILE` inode a name. `linkat` with `AT_EMPTY_PATH` needs a capability, the
+/// `/proc/self/fd` route does not.
+#[cfg(target_os = "linux")]
+fn link_anonymous(file: &fs::File, name: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from = CString::new(format!("/proc/self/fd/{}", raw_fd(file)))?;
+    let to = CString::new(name.as_os_str().as_bytes())?;
+    // SAFETY: two NUL-terminated paths that live across the call.
+    let r = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn link_anonymous(_file: &fs::File, _name: &Path) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+fn random_tmp_name() -> io::Result<String> {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).map_err(io::Error::other)?;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{TMP_PREFIX}{hex}{TMP_SUFFIX}"))
+}
+
+#[cfg(unix)]
+fn private_permissions() -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(0o600)
 }
 
 #[cfg(unix)]
@@ -213,30 +567,56 @@ fn set_mode(_f: &fs::File, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates a new file with mode 0600, refusing to overwrite an existing one.
+/// Creates a new file with mode 0600, refusing to overwrite an existing one. The file appears
+/// complete or not at all: the content is written to an unnamed (or temporary) file first and
+/// linked to its name only once it is on disk, so a full disk or a crash leaves no half key.
 pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
     let name = path.display().to_string();
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+    let exists = || {
+        Error::new(
+            Kind::Output,
+            format!("{name} already exists; kseal does not overwrite it"),
+        )
+        .with_hint("choose another file name or remove the old file yourself")
+    };
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(exists());
     }
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            Error::new(
-                Kind::Output,
-                format!("{name} already exists; kseal does not overwrite keys"),
-            )
-            .with_hint("choose another file name or remove the old file yourself")
-        } else {
-            write_error(&name, &e)
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
+    let linked = match tmp {
+        TempOut::Anonymous { mut file, .. } => {
+            let filled = file
+                .write_all(contents)
+                .and_then(|_| set_mode(&file, 0o600))
+                .and_then(|_| file.sync_all());
+            match filled {
+                Ok(()) => link_anonymous(&file, path),
+                Err(e) => return Err(write_error(&name, &e)),
+            }
         }
-    })?;
-    f.write_all(contents).map_err(|e| write_error(&name, &e))?;
-    f.sync_all().map_err(|e| write_error(&name, &e))?;
-    Ok(())
+        TempOut::Named(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+    };
+    let r = match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        // No O_TMPFILE or no way to link it: a named temporary file, linked without clobbering.
+        Err(_) => named_temp(&dir, contents, 0o600, None)
+            .and_then(|t| t.persist_noclobber(path).map(|_| ()).map_err(|e| e.error)),
+    };
+    match r {
+        Ok(()) => {
+            if let Ok(d) = fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(e) => Err(write_error(&name, &e)),
+    }
 }
 
 /// Writes to stdout; a closed pipe (`kseal decrypt | head`) is not an error.
@@ -280,6 +660,113 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn replace_if_unchanged_compares_before_renaming() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.yaml");
+        fs::write(&f, "v1").unwrap();
+        assert!(replace_if_unchanged(&f, Expect::Content(b"v1"), b"v2", 0o644).unwrap());
+        assert_eq!(fs::read_to_string(&f).unwrap(), "v2");
+        // Someone else wrote v2 meanwhile: a writer that read v1 must not overwrite it.
+        assert!(!replace_if_unchanged(&f, Expect::Content(b"v1"), b"v3", 0o644).unwrap());
+        assert_eq!(fs::read_to_string(&f).unwrap(), "v2");
+        assert!(!replace_if_unchanged(&f, Expect::Absent, b"v3", 0o644).unwrap());
+        let g = dir.path().join("new.yaml");
+        assert!(replace_if_unchanged(&g, Expect::Absent, b"n", 0o600).unwrap());
+        assert_eq!(names(dir.path()), ["a.yaml", "new.yaml"]);
+    }
+
+    #[test]
+    fn writes_wait_for_the_directory_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.yaml");
+        fs::write(&f, "old").unwrap();
+        let held = fs::File::open(dir.path()).unwrap();
+        flock(&held, libc::LOCK_EX).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f2 = f.clone();
+        let writer = std::thread::spawn(move || {
+            write_atomic(&f2, b"new", 0o644).unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        assert_eq!(fs::read_to_string(&f).unwrap(), "old");
+        flock(&held, libc::LOCK_UN).unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        writer.join().unwrap();
+        assert_eq!(fs::read_to_string(&f).unwrap(), "new");
+    }
+
+    #[test]
+    fn orphaned_temporary_files_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(".kseal-0123456789abcdef.tmp"),
+            "half a file",
+        )
+        .unwrap();
+        fs::write(dir.path().join(".kseal-keep.txt"), "not ours").unwrap();
+        write_atomic(&dir.path().join("a.yaml"), b"x", 0o644).unwrap();
+        assert_eq!(names(dir.path()), [".kseal-keep.txt", "a.yaml"]);
+    }
+
+    #[test]
+    fn named_fallback_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = named_temp(dir.path(), b"content", 0o640, None).unwrap();
+        let target = dir.path().join("a.yaml");
+        t.persist(&target).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "content");
+        assert_eq!(names(dir.path()), ["a.yaml"]);
+        // Dropped unpersisted: removed.
+        drop(named_temp(dir.path(), b"x", 0o600, None).unwrap());
+        assert_eq!(names(dir.path()), ["a.yaml"]);
+    }
+
+    #[test]
+    fn dangling_symlink_and_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("target.yaml", &link).unwrap();
+        write_atomic(&link, b"t", 0o600).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("target.yaml")).unwrap(),
+            "t"
+        );
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A device is written to, not replaced.
+        write_atomic(Path::new("/dev/null"), b"x", 0o600).unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+        // A directory is refused.
+        let e = write_atomic(dir.path(), b"x", 0o600).err().unwrap();
+        assert_eq!(e.kind, Kind::Output);
+    }
+
+    #[test]
+    fn output_size_limit() {
+        assert!(check_output_size(MAX_INPUT as usize).is_ok());
+        let e = check_output_size(MAX_INPUT as usize + 1).err().unwrap();
+        assert_eq!(e.kind, Kind::Output);
+    }
+
     #[test]
     fn new_private_refuses_to_overwrite() {
         use std::os::unix::fs::PermissionsExt;
@@ -292,5 +779,11 @@ mod tests {
         );
         assert!(write_new_private(&f, b"y").is_err());
         assert_eq!(fs::read_to_string(&f).unwrap(), "x");
+        // A dangling symlink is not followed to create a file elsewhere.
+        let link = dir.path().join("l.txt");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+        assert!(write_new_private(&link, b"y").is_err());
+        assert!(!dir.path().join("elsewhere").exists());
+        assert_eq!(names(dir.path()), ["k.txt", "l.txt"]);
     }
 }

@@ -4,13 +4,17 @@
 mod cli;
 mod commands;
 mod fsio;
+mod harden;
 
 use clap::Parser;
 
 use cli::{Cli, Command};
 
 fn main() {
-    std::process::exit(run());
+    // First of all: no core dumps and no payloads in panic messages while secrets are in memory.
+    harden::process();
+    // A panic is a bug: exit 1 (internal error), like any other internal error.
+    std::process::exit(std::panic::catch_unwind(run).unwrap_or(1));
 }
 
 fn run() -> i32 {

@@ -31,5 +31,56 @@ impl Clone for DataKey {
     }
 }
 
-/// Plaintext bytes of a decrypted value: zeroized on drop, no `Debug`.
-pub type Plaintext = zeroize::Zeroizing<Vec<u8>>;
+/// Plaintext bytes of a decrypted value: zeroized on drop, no `Debug` (`Zeroizing` alone
+/// would print the bytes with `{:?}`).
+pub struct Plaintext(zeroize::Zeroizing<Vec<u8>>);
+
+impl Plaintext {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Plaintext(zeroize::Zeroizing::new(bytes))
+    }
+}
+
+impl std::ops::Deref for Plaintext {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Plaintext {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `impls`-style check: the inherent constant exists only for `Debug` types, otherwise the
+    /// trait's `false` is found.
+    struct Probe<T: ?Sized>(std::marker::PhantomData<T>);
+    trait NotDebug {
+        const DEBUG: bool = false;
+    }
+    impl<T: ?Sized> NotDebug for Probe<T> {}
+    impl<T: ?Sized + std::fmt::Debug> Probe<T> {
+        const DEBUG: bool = true;
+    }
+
+    #[test]
+    fn secret_types_have_no_debug() {
+        const { assert!(!Probe::<DataKey>::DEBUG) };
+        const { assert!(!Probe::<Plaintext>::DEBUG) };
+        // The probe itself works.
+        const { assert!(Probe::<Vec<u8>>::DEBUG) };
+    }
+
+    #[test]
+    fn plaintext_derefs_to_its_bytes() {
+        let mut p = Plaintext::new(b"abc".to_vec());
+        p.push(b'd');
+        assert_eq!(&p[..], b"abcd");
+    }
+}

@@ -69,9 +69,14 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         }
     }
     if args.out.in_place {
-        for (input, d) in inputs.iter().zip(&done) {
+        for ((input, d), original) in inputs.iter().zip(&done).zip(&texts) {
             if let (Input::File(p), true) = (input, d.encrypted) {
-                fsio::write_atomic(p, d.text.as_bytes(), 0o600)?;
+                // Compare-before-rename: an encrypted file changed since it was read (an edit,
+                // another kseal) is not overwritten with the plaintext of its old version.
+                let expected = fsio::Expect::Content(original.as_bytes());
+                if !fsio::replace_if_unchanged(p, expected, d.text.as_bytes(), 0o600)? {
+                    return Err(fsio::changed_on_disk(p));
+                }
             }
         }
         return Ok(());

@@ -105,6 +105,13 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         return run_previous(args, previous);
     }
     let inputs = fsio::expand_inputs(&args.files)?;
+    if inputs.is_empty() {
+        // Only an empty directory gets here: succeeding silently would look like a sealed file.
+        return Err(
+            Error::new(Kind::Input, "no *.yaml, *.yml or *.json file to encrypt")
+                .with_hint("name the files to encrypt"),
+        );
+    }
     if args.out.in_place {
         check_in_place(&inputs)?;
     } else if inputs.len() > 1 {
@@ -128,7 +135,7 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         } else {
             Some(planner.plan_for(target).map_err(|e| e.in_file(&name))?)
         };
-        let text = fsio::read_input(input).map_err(|e| e.in_file(&name))?;
+        let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
         let plan = match early {
             Some(p) => p,
             None => planner
@@ -136,8 +143,16 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
                 .map_err(|e| e.in_file(&name))?,
         };
         let out = encrypt_text(&text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
+        fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
         match (input, &args.out.output, args.out.in_place) {
-            (Input::File(p), _, true) => fsio::write_atomic(p, out.as_bytes(), 0o644)?,
+            // Compare-before-rename: a file changed (or encrypted by another kseal) since it
+            // was read is not overwritten with the encryption of its old content.
+            (Input::File(p), _, true) => {
+                let expected = fsio::Expect::Content(text.as_bytes());
+                if !fsio::replace_if_unchanged(p, expected, out.as_bytes(), 0o644)? {
+                    return Err(fsio::changed_on_disk(p));
+                }
+            }
             (_, Some(o), _) => fsio::write_atomic(o, out.as_bytes(), 0o644)?,
             _ => fsio::write_stdout(out.as_bytes())?,
         }
@@ -197,6 +212,11 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
             enc: keys::wrap(&key, r)?,
         });
     }
+    // Every Secret carries the whole `sops:` block with every wrapped key: an output too big to
+    // be read back is refused here, before any value is encrypted.
+    let secrets = stream.docs.iter().filter(|d| kube::is_secret(d)).count();
+    let per_block: usize = age.iter().map(|a| a.enc.len() + a.recipient.len()).sum();
+    fsio::check_output_size(text.len().saturating_add(secrets.saturating_mul(per_block)))?;
     let settings = EncryptSettings {
         rule: plan.rule.clone(),
         mac_only_encrypted: plan.mac_only_encrypted,
@@ -383,6 +403,7 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
     let text = sanitized_checked(&text, args.clean).map_err(|e| e.in_file(&name))?;
     let out = file::reencrypt(&text, opened.envelope(), &opened.selector())
         .map_err(|e| e.in_file(&name))?;
+    fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
     match &args.out.output {
         Some(o) => fsio::write_atomic(o, out.as_bytes(), 0o644),
         None => fsio::write_stdout(out.as_bytes()),

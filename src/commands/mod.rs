@@ -163,8 +163,14 @@ pub fn write_back(path: &Path, original: &str, new_content: &str) -> Result<()> 
 /// `write_back` for a file that did not exist when kseal started (`expected` is `None`).
 pub fn write_guarded(path: &Path, expected: Option<&str>, new_content: &str) -> Result<()> {
     let name = path.display().to_string();
-    let now = std::fs::read_to_string(path).ok();
-    if now.as_deref() != expected {
+    crate::fsio::check_output_size(new_content.len()).map_err(|e| e.in_file(&name))?;
+    let expect = match expected {
+        Some(text) => crate::fsio::Expect::Content(text.as_bytes()),
+        None => crate::fsio::Expect::Absent,
+    };
+    // The comparison and the rename happen under fsio's directory lock: of two kseal processes
+    // that started from the same version, only one replaces it.
+    if !crate::fsio::replace_if_unchanged(path, expect, new_content.as_bytes(), 0o644)? {
         let sibling = sibling_path(path);
         crate::fsio::write_new_private(&sibling, new_content.as_bytes())?;
         return Err(Error::new(
@@ -176,7 +182,7 @@ pub fn write_guarded(path: &Path, expected: Option<&str>, new_content: &str) -> 
             sibling.display()
         )));
     }
-    crate::fsio::write_atomic(path, new_content.as_bytes(), 0o644)
+    Ok(())
 }
 
 fn sibling_path(path: &Path) -> PathBuf {
@@ -188,5 +194,6 @@ fn sibling_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "secret.yaml".into());
-    path.with_file_name(format!("{file}.kseal-{stamp}"))
+    // The process id keeps two conflicts within one second apart.
+    path.with_file_name(format!("{file}.kseal-{stamp}-{}", std::process::id()))
 }

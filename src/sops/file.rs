@@ -400,6 +400,15 @@ pub fn decrypt_stream(
         };
         let json = is_json(src, doc);
         let unit = indent_unit(doc);
+        let removal = remove_sops_edit(src, root)?;
+        // Values are rendered against the text as it will be once the `sops:` block is gone:
+        // a block scalar that ends the file then ends it again, without the line break kseal
+        // added before the block when the file had none.
+        let render_src = if removal.end == src.len() {
+            &src[..removal.start]
+        } else {
+            src
+        };
         let mut mappings = Vec::new();
         let mut path = Vec::new();
         for (k, v) in &root.entries {
@@ -472,7 +481,11 @@ pub fn decrypt_stream(
                 };
                 hasher.value(&t.to_sops_bytes(), true);
                 stash.record_value(&aad, ev, !matches!(s.style, Style::Literal | Style::Folded));
-                let ctx = RenderContext { src, unit, json };
+                let ctx = RenderContext {
+                    src: render_src,
+                    unit,
+                    json,
+                };
                 edits.push(splice::decrypted_edit_owned(&ctx, s, t));
                 Ok(())
             };
@@ -486,7 +499,7 @@ pub fn decrypt_stream(
         }
         mappings.insert(0, Vec::new());
         decrypt_comments(doc, &key, &mappings, &mut edits, &mut stash).map_err(|e| e.in_doc(di))?;
-        edits.push(remove_sops_edit(src, root)?);
+        edits.push(removal);
     }
 
     let computed = hasher.finish();

@@ -93,6 +93,20 @@ pub struct Comment {
     pub owner: CommentOwner,
 }
 
+// The tree of a decrypted manifest holds every plaintext value and comment: they are wiped
+// when the tree goes (the parser's own buffers are not ours to wipe).
+impl Drop for Scalar {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
+impl Drop for Comment {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
+}
+
 impl Node {
     pub fn as_mapping(&self) -> Option<&Mapping> {
         match self {
@@ -303,7 +317,7 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let in_flow = stack.last().is_some_and(Frame::is_flow);
-                let node = Node::Scalar(Scalar {
+                let mut scalar = Scalar {
                     value: value.into_owned(),
                     style: style_of(style),
                     tag: tag.map(|t| t.to_string()),
@@ -312,8 +326,9 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
                     prev_end,
                     col,
                     in_flow,
-                });
-                completed = Some((node, anchor));
+                };
+                fix_final_break(src, &mut scalar);
+                completed = Some((Node::Scalar(scalar), anchor));
             }
             Event::MappingStart(style, anchor, _tag) => {
                 let path = child_path(&stack);
@@ -390,6 +405,22 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
         }
     }
     Ok(Stream { docs })
+}
+
+/// A `|` or `>` block (clip or keep chomping) whose last line ends the input without a line
+/// break has no final line break in its value (YAML 1.2, 8.1.1.2; go-yaml, which sops and Flux
+/// use, and PyYAML agree); the parser adds one. Without this, kseal would encrypt a value one
+/// `\n` longer than sops reads from the same file.
+fn fix_final_break(src: &str, s: &mut Scalar) {
+    if !matches!(s.style, Style::Literal | Style::Folded) || !s.value.ends_with('\n') {
+        return;
+    }
+    if src.ends_with('\n') || s.end < src.trim_end_matches([' ', '\t', '\r']).len() {
+        return;
+    }
+    if super::splice::block_layout(src, s).is_some_and(|l| l.no_final_break) {
+        s.value.pop();
+    }
 }
 
 fn child_path(stack: &[Frame]) -> Vec<String> {
@@ -545,6 +576,26 @@ mod tests {
     fn duplicate_keys_are_rejected() {
         let err = parse("a: 1\nb:\n  x: 1\n  x: 2\n").err().unwrap();
         assert_eq!(err.to_string(), "document 1: duplicate key `x` in b");
+    }
+
+    /// YAML (and go-yaml, which sops uses) has no final line break in a block scalar whose
+    /// last line ends the input without one; the parser adds one, kseal takes it away.
+    #[test]
+    fn block_scalar_at_the_end_without_a_line_break() {
+        let value = |src: &str| {
+            let st = parse(src).unwrap();
+            let m = st.docs[0].root_mapping().unwrap();
+            m.get_str("a").unwrap().to_string()
+        };
+        assert_eq!(value("a: |\n  x\n  y"), "x\ny");
+        assert_eq!(value("a: |+\n  x\n  y"), "x\ny");
+        assert_eq!(value("a: >\n  x\n  y"), "x y");
+        assert_eq!(value("a: |-\n  x\n  y"), "x\ny");
+        assert_eq!(value("a: |\r\n  x\r\n  y"), "x\ny");
+        // With the line break, or followed by a comment: unchanged.
+        assert_eq!(value("a: |\n  x\n  y\n"), "x\ny\n");
+        assert_eq!(value("a: |\n  x\n# c"), "x\n");
+        assert_eq!(value("a: |+\n  x\n\n"), "x\n\n");
     }
 
     #[test]

@@ -1,0 +1,1253 @@
+//! Hardening tests, part 1: the tamper matrix beyond tests/decrypt.rs (moved, renamed, added,
+//! removed values and keys, metadata, recipients, types, truncation) and hostile input (alias
+//! bombs, deep nesting, huge scalars, many documents, bad encodings, devices, garbage
+//! identities, absurd scrypt work factors). Every case must fail cleanly: the documented exit
+//! code, a message naming the file (and document and path where the damage is local), nothing
+//! on stdout, no secret on stderr, no panic, no change to the file, bounded time.
+
+mod common;
+use common::*;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// The public test identity of tests/fixtures/sops-made/.
+fn key() -> PathBuf {
+    fixture("sops-made/key.txt")
+}
+
+fn key2() -> PathBuf {
+    fixture("sops-made/key2.txt")
+}
+
+fn made(name: &str) -> String {
+    read(&fixture(&format!("sops-made/{name}")))
+}
+
+const RECIPIENT: &str = "age1yefmw2mymmswqe58lrf4a2h4r5u0q23a9vn45kvenu43v7gdqa4s24vzqd";
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+fn decrypt(sb: &Sandbox, identity: &Path, file: &Path) -> Output {
+    run(sb
+        .kseal()
+        .arg("decrypt")
+        .arg("--identity")
+        .arg(identity)
+        .arg(file))
+}
+
+/// Runs with a deadline: hostile input must not hang kseal.
+fn run_within(cmd: &mut Command, stdin: Option<&[u8]>, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        // kseal may stop reading early (input limit): a broken pipe here is expected.
+        std::thread::spawn(move || {
+            let _ = w.write_all(&data);
+        });
+    }
+    let out = wait_with_deadline(child, limit);
+    (out, start.elapsed())
+}
+
+fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output {
+    use std::io::Read;
+    // Drain both pipes while waiting: a child blocked on a full pipe never exits.
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let e = err.join().unwrap();
+            panic!(
+                "kseal did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&e)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// No panic text, ever (kseal's hook prints `kseal panicked`, Rust's default `panicked at`).
+fn assert_no_panic(label: &str, o: &Output) {
+    let e = stderr(o);
+    assert!(
+        !e.contains("panicked") && code(o) != Some(101),
+        "{label}: panic: {e}"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 1. The tamper matrix (cases tests/decrypt.rs does not already cover)
+
+/// The `ENC[...]` text of `key:` (first occurrence).
+fn enc_of(text: &str, key: &str) -> String {
+    let at = text
+        .find(&format!(" {key}: ENC["))
+        .unwrap_or_else(|| panic!("no ENC value for {key}"))
+        + key.len()
+        + 3;
+    let end = at + text[at..].find(']').unwrap() + 1;
+    text[at..end].to_string()
+}
+
+/// The whole line that starts with `prefix` (after indentation), with its line break.
+fn line_of(text: &str, prefix: &str) -> String {
+    text.split_inclusive('\n')
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}"))
+        .to_string()
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in the fixture");
+    text.replacen(from, to, 1)
+}
+
+/// The `enc: |` armor block of the first recipient (the lines after `enc: |`).
+fn armor_of(text: &str) -> String {
+    let start = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end = text.find("-----END AGE ENCRYPTED FILE-----").unwrap();
+    text[start..end].to_string()
+}
+
+/// Re-armors an age file the way sops indents it (12 spaces, 64 columns).
+fn armor(binary: &[u8], indent: &str) -> String {
+    let b64 = STANDARD.encode(binary);
+    let mut s = String::from("-----BEGIN AGE ENCRYPTED FILE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(indent);
+        s.push_str(std::str::from_utf8(chunk).unwrap());
+        s.push('\n');
+    }
+    s.push_str(indent);
+    s
+}
+
+/// The binary age file inside the first `enc:` armor.
+fn unarmor(text: &str) -> Vec<u8> {
+    let a = armor_of(text);
+    let b64: String = a
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+/// A small deterministic generator (xorshift): the "random" truncation points are the same on
+/// every run, so a failure is reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Tamper {
+    name: String,
+    text: String,
+    /// Accepted exit codes.
+    codes: &'static [i32],
+    /// Where the damage is local: the document number and key path the error must name.
+    at: Option<(usize, &'static str)>,
+    identity: PathBuf,
+}
+
+fn case(
+    name: &str,
+    text: String,
+    codes: &'static [i32],
+    at: Option<(usize, &'static str)>,
+) -> Tamper {
+    Tamper {
+        name: name.to_string(),
+        text,
+        codes,
+        at,
+        identity: key(),
+    }
+}
+
+const INTEGRITY: &[i32] = &[6];
+const FORMAT: &[i32] = &[4];
+
+fn tamper_cases() -> Vec<Tamper> {
+    let generic = made("kubectl-generic.yaml");
+    let multi = made("multi-secrets.yaml");
+    let two = made("two-recipients.yaml");
+    let basic = made("basic-auth.yaml");
+    let comments = made("comments-everywhere.yaml");
+    let pw = enc_of(&generic, "password");
+    let token = enc_of(&generic, "api-token");
+    let mut cases = vec![
+        case(
+            "key-renamed",
+            replace_once(&generic, "    password: ENC[", "    passw0rd: ENC["),
+            INTEGRITY,
+            Some((1, "data.passw0rd")),
+        ),
+        case(
+            "value-moved-to-another-key",
+            replace_once(&generic, &pw, &token),
+            INTEGRITY,
+            Some((1, "data.password")),
+        ),
+        case(
+            // Same key path in the other document, so the value itself authenticates: only
+            // the MAC over all documents can tell.
+            "value-moved-to-another-document",
+            {
+                let line = line_of(&multi, "admin-password: ENC[");
+                let without = replace_once(&multi, &line, "");
+                replace_once(
+                    &without,
+                    "stringData:\n    slack-webhook:",
+                    &format!("data:\n{line}stringData:\n    slack-webhook:"),
+                )
+            },
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "clear-key-added",
+            replace_once(
+                &generic,
+                "    password: ENC[",
+                "    extra: aGVsbG8=\n    password: ENC[",
+            ),
+            INTEGRITY,
+            Some((1, "data.extra")),
+        ),
+        case(
+            "encrypted-key-added",
+            replace_once(
+                &generic,
+                "    password: ENC[",
+                &format!("    extra: {pw}\n    password: ENC["),
+            ),
+            INTEGRITY,
+            Some((1, "data.extra")),
+        ),
+        case(
+            "key-removed",
+            replace_once(&generic, &line_of(&generic, "username: ENC["), ""),
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "kind-changed",
+            replace_once(&generic, "kind: Secret\n", "kind: ConfigMap\n"),
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "namespace-added",
+            replace_once(
+                &generic,
+                "    name: app-credentials\n",
+                "    name: app-credentials\n    namespace: prod\n",
+            ),
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "mac-from-another-file",
+            replace_once(
+                &generic,
+                &line_of(&generic, "mac: ENC["),
+                &line_of(&basic, "mac: ENC["),
+            ),
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "lastmodified-removed",
+            replace_once(&generic, &line_of(&generic, "lastmodified: "), ""),
+            FORMAT,
+            None,
+        ),
+        case(
+            // The ENC values under `data` are now "clear" for the rule: the MAC differs.
+            "crypt-rule-changed",
+            replace_once(
+                &generic,
+                "encrypted_regex: ^(data|stringData)$",
+                "encrypted_regex: ^(stringData)$",
+            ),
+            INTEGRITY,
+            None,
+        ),
+        case(
+            "sops-block-removed",
+            generic[..generic.find("sops:\n").unwrap()].to_string(),
+            INTEGRITY,
+            Some((1, "data.api-token")),
+        ),
+        case(
+            "recipient-armor-truncated",
+            {
+                let a = armor_of(&generic);
+                let cut: String = a.lines().take(3).map(|l| format!("{l}\n")).collect();
+                replace_once(&generic, &a, &format!("{cut}            "))
+            },
+            FORMAT,
+            None,
+        ),
+        case(
+            // Same recipient, another file's data key: every value fails authentication.
+            "recipient-enc-from-another-file",
+            replace_once(&generic, &armor_of(&generic), &armor_of(&basic)),
+            INTEGRITY,
+            Some((1, "data.api-token")),
+        ),
+        case(
+            "recipient-stanza-body-flipped",
+            {
+                let mut bin = unarmor(&generic);
+                // The stanza body is the line after `-> X25519 ...`; flip one of its bytes.
+                let at = bin.windows(10).position(|w| w == b"-> X25519 ").unwrap();
+                let body = at + bin[at..].iter().position(|b| *b == b'\n').unwrap() + 3;
+                bin[body] = if bin[body] == b'A' { b'B' } else { b'A' };
+                replace_once(&generic, &armor_of(&generic), &armor(&bin, "            "))
+            },
+            &[4, 5, 6],
+            None,
+        ),
+        case(
+            "recipient-stanza-removed",
+            {
+                let bin = unarmor(&generic);
+                let text = String::from_utf8_lossy(&bin).into_owned();
+                let at = text.find("-> X25519 ").unwrap();
+                let body_end = at
+                    + text[at..].find('\n').unwrap()
+                    + 1
+                    + text[at..][text[at..].find('\n').unwrap() + 1..]
+                        .find('\n')
+                        .unwrap()
+                    + 1;
+                let mut out = bin[..at].to_vec();
+                out.extend_from_slice(&bin[body_end..]);
+                replace_once(&generic, &armor_of(&generic), &armor(&out, "            "))
+            },
+            &[4, 5, 6],
+            None,
+        ),
+        case(
+            "type-str-to-int",
+            replace_once(&generic, &pw, &pw.replace(",type:str]", ",type:int]")),
+            FORMAT,
+            Some((1, "data.password")),
+        ),
+        case(
+            "type-str-to-bool",
+            replace_once(&generic, &pw, &pw.replace(",type:str]", ",type:bool]")),
+            FORMAT,
+            Some((1, "data.password")),
+        ),
+        case(
+            "enc-missing-tag",
+            {
+                let tag_at = pw.find(",tag:").unwrap();
+                let type_at = pw.find(",type:").unwrap();
+                let v = format!("{}{}", &pw[..tag_at], &pw[type_at..]);
+                replace_once(&generic, &pw, &v)
+            },
+            FORMAT,
+            Some((1, "data.password")),
+        ),
+        case(
+            "enc-missing-iv",
+            {
+                let iv_at = pw.find(",iv:").unwrap();
+                let tag_at = pw.find(",tag:").unwrap();
+                let v = format!("{}{}", &pw[..iv_at], &pw[tag_at..]);
+                replace_once(&generic, &pw, &v)
+            },
+            FORMAT,
+            Some((1, "data.password")),
+        ),
+        case(
+            "encrypted-comment-flipped",
+            {
+                let c = "#ENC[AES256_GCM,data:YiAu1e";
+                replace_once(&comments, c, "#ENC[AES256_GCM,data:YiAu1f")
+            },
+            INTEGRITY,
+            Some((1, "data")),
+        ),
+    ];
+    let mut removed = case(
+        // The age list is not covered by the MAC (as in sops): removing an entry only locks
+        // its holder out.
+        "recipient-entry-removed",
+        {
+            let first = two.find("        - recipient: ").unwrap();
+            let second = first + 1 + two[first + 1..].find("        - recipient: ").unwrap();
+            format!("{}{}", &two[..first], &two[second..])
+        },
+        &[5],
+        None,
+    );
+    removed.identity = key();
+    cases.push(removed);
+    // Truncation at 10 points from the first encrypted value to the end of the MAC line (a cut
+    // before the first value leaves a plain manifest; after the MAC line it removes only the
+    // rule and version lines, which kseal re-derives or does not need).
+    let first = generic.find("ENC[AES256_GCM").unwrap() + 14;
+    let mac_end = generic.find("    mac: ").unwrap() + line_of(&generic, "mac: ENC[").len();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..10 {
+        let at = first + rng.below(mac_end - first);
+        cases.push(case(
+            &format!("truncated-at-{at}"),
+            generic[..at].to_string(),
+            &[4, 6],
+            None,
+        ));
+    }
+    cases
+}
+
+/// The plaintext values of the fixtures used above (base64 and decoded), none of which may
+/// appear in an error.
+fn plaintexts(sb: &Sandbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in [
+        "kubectl-generic.yaml",
+        "multi-secrets.yaml",
+        "comments-everywhere.yaml",
+        "two-recipients.yaml",
+    ] {
+        let o = decrypt(sb, &key(), &fixture(&format!("sops-made/{f}")));
+        let text = ok(o);
+        let mut in_values = false;
+        for line in text.lines() {
+            if line == "data:" || line == "stringData:" {
+                in_values = true;
+                continue;
+            }
+            if !line.starts_with(' ') {
+                in_values = false;
+            }
+            if !in_values {
+                continue;
+            }
+            if let Some((_, v)) = line.trim().split_once(": ") {
+                let v = v.trim_matches(['"', '\'']);
+                if v.len() >= 6 {
+                    out.push(v.to_string());
+                    if let Ok(d) = STANDARD.decode(v) {
+                        if let Ok(s) = String::from_utf8(d) {
+                            if s.len() >= 6 {
+                                out.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(out.len() >= 8, "too few plaintexts found: {out:?}");
+    out
+}
+
+#[test]
+fn tamper_matrix_fails_closed_with_located_messages() {
+    let sb = Sandbox::new();
+    let secrets = plaintexts(&sb);
+    let cases = tamper_cases();
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    let mut failures = Vec::new();
+    for t in &cases {
+        let file = sb.write(&format!("t/{}.yaml", t.name), &t.text);
+        let o = decrypt(&sb, &t.identity, &file);
+        let err = stderr(&o);
+        // Shown with --nocapture: what each case answered.
+        eprintln!(
+            "{}: exit {:?}: {}",
+            t.name,
+            code(&o),
+            err.lines().next().unwrap_or("")
+        );
+        assert_no_panic(&t.name, &o);
+        if !code(&o).is_some_and(|c| t.codes.contains(&c)) {
+            failures.push(format!(
+                "{}: exit {:?}, expected one of {:?}: {err}",
+                t.name,
+                code(&o),
+                t.codes
+            ));
+        }
+        if !o.stdout.is_empty() {
+            failures.push(format!("{}: {} bytes on stdout", t.name, o.stdout.len()));
+        }
+        if !err.contains(&format!("{}.yaml", t.name)) {
+            failures.push(format!(
+                "{}: the message does not name the file: {err}",
+                t.name
+            ));
+        }
+        if let Some((doc, path)) = t.at {
+            if !err.contains(&format!("document {doc}: {path}:")) {
+                failures.push(format!(
+                    "{}: the message does not name document {doc} and {path}: {err}",
+                    t.name
+                ));
+            }
+        }
+        if let Some(s) = secrets.iter().find(|s| err.contains(s.as_str())) {
+            failures.push(format!("{}: stderr shows the plaintext {s:?}", t.name));
+        }
+        // In place: the same refusal, and the file stays as it was.
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", "-i", "--identity"])
+            .arg(&t.identity)
+            .arg(&file));
+        if code(&o).unwrap_or(0) == 0 || !o.stdout.is_empty() {
+            failures.push(format!("{}: decrypt -i: exit {:?}", t.name, code(&o)));
+        }
+        // The commands that re-encrypt refuse a tampered file too, without touching it.
+        let o = run(sb
+            .kseal()
+            .args(["set", "--identity"])
+            .arg(&t.identity)
+            .arg(&file)
+            .args(["newkey", "--value", "x"]));
+        if code(&o).unwrap_or(0) == 0 {
+            failures.push(format!("{}: set accepted the file", t.name));
+        }
+        assert_no_panic(&t.name, &o);
+        if read(&file) != t.text {
+            failures.push(format!("{}: the file was changed", t.name));
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".kseal-"))
+            .collect();
+        if !leftovers.is_empty() {
+            failures.push(format!("{}: files left: {leftovers:?}", t.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The untampered fixtures do open: the matrix above fails for the tampering, not the setup.
+#[test]
+fn tamper_matrix_fixtures_open_untouched() {
+    let sb = Sandbox::new();
+    for (f, id) in [
+        ("kubectl-generic.yaml", key()),
+        ("multi-secrets.yaml", key()),
+        ("comments-everywhere.yaml", key()),
+        ("two-recipients.yaml", key2()),
+    ] {
+        let o = decrypt(&sb, &id, &fixture(&format!("sops-made/{f}")));
+        assert_eq!(code(&o), Some(0), "{f}: {}", stderr(&o));
+    }
+    // Removing key.txt's entry from two-recipients.yaml leaves a file that key2 still opens.
+    let two = made("two-recipients.yaml");
+    let first = two.find("        - recipient: ").unwrap();
+    let second = first + 1 + two[first + 1..].find("        - recipient: ").unwrap();
+    let file = sb.write("two.yaml", format!("{}{}", &two[..first], &two[second..]));
+    let o = decrypt(&sb, &key2(), &file);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+}
+
+// ------------------------------------------------------------------------------------------
+// 2. Hostile and broken input
+
+const SECRET_HEAD: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n";
+
+fn encrypt_stdin(sb: &Sandbox, input: &[u8], limit: Duration) -> (Output, Duration) {
+    run_within(
+        sb.kseal().args(["encrypt", "--age", RECIPIENT]),
+        Some(input),
+        limit,
+    )
+}
+
+fn decrypt_stdin(sb: &Sandbox, input: &[u8], limit: Duration) -> (Output, Duration) {
+    run_within(
+        sb.kseal().arg("decrypt").arg("--identity").arg(key()),
+        Some(input),
+        limit,
+    )
+}
+
+/// Both directions refuse the input with `want` and a message containing `says`.
+fn refused_both_ways(label: &str, input: &[u8], want: i32, says: &str) {
+    let sb = Sandbox::new();
+    for (dir, (o, _)) in [
+        (
+            "encrypt",
+            encrypt_stdin(&sb, input, Duration::from_secs(30)),
+        ),
+        (
+            "decrypt",
+            decrypt_stdin(&sb, input, Duration::from_secs(30)),
+        ),
+    ] {
+        assert_no_panic(label, &o);
+        assert_eq!(code(&o), Some(want), "{label}: {dir}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{label}: {dir}: output");
+        assert!(
+            stderr(&o).contains(says),
+            "{label}: {dir}: expected {says:?} in: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn alias_bomb_is_refused_quickly() {
+    let mut s = String::from(SECRET_HEAD);
+    s.push_str(
+        "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
+    for (i, c) in "bcdefghi".chars().enumerate() {
+        let prev = (b'a' + i as u8) as char;
+        let refs = vec![format!("*{prev}"); 9].join(", ");
+        s.push_str(&format!("{c}: &{c} [{refs}]\n"));
+    }
+    s.push_str("data:\n  k: dg==\n");
+    refused_both_ways("billion laughs", s.as_bytes(), 4, "alias");
+}
+
+#[test]
+fn alias_expansion_limit_is_exact() {
+    // 100,000 nodes is the documented budget: one alias to a list of 99,998 scalars (99,999
+    // nodes with the list) passes, two do not.
+    let items = vec!["x"; 99_998].join(",");
+    let ok_input = format!("{SECRET_HEAD}l: &l [{items}]\nm: *l\nstringData:\n  a: b\n");
+    let sb = Sandbox::new();
+    let (o, _) = encrypt_stdin(&sb, ok_input.as_bytes(), Duration::from_secs(60));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let bad = format!("{SECRET_HEAD}l: &l [{items}]\nm: *l\nn: *l\nstringData:\n  a: b\n");
+    let (o, _) = encrypt_stdin(&sb, bad.as_bytes(), Duration::from_secs(60));
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("more than 100000 nodes"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn nesting_100000_levels_deep_is_refused() {
+    let n = 100_000;
+    let flow_seq = format!("{}{}\n", "[".repeat(n), "]".repeat(n));
+    let flow_map = format!("a: {}x{}\n", "{a: ".repeat(n), "}".repeat(n));
+    let block: String = (0..n)
+        .map(|i| format!("{}k:\n", " ".repeat(i % 300)))
+        .collect();
+    for (label, input) in [
+        ("flow sequences", flow_seq),
+        ("flow mappings", flow_map),
+        ("block mappings", format!("{SECRET_HEAD}{block}")),
+    ] {
+        refused_both_ways(label, input.as_bytes(), 4, "recursion limit");
+    }
+    // Just inside the limit (the parser allows 255 levels): no stack trouble either.
+    let deep_ok = format!(
+        "{SECRET_HEAD}deep: {}x{}\nstringData:\n  a: b\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let sb = Sandbox::new();
+    let (o, _) = encrypt_stdin(&sb, deep_ok.as_bytes(), Duration::from_secs(30));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn a_100_mb_scalar_hits_the_input_limit() {
+    let sb = Sandbox::new();
+    // As a file: refused from its size, before reading.
+    let path = sb.path("huge.yaml");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        f.write_all(format!("{SECRET_HEAD}stringData:\n  a: ").as_bytes())
+            .unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..100 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+    }
+    for args in [
+        vec![
+            OsStr::new("encrypt"),
+            OsStr::new("--age"),
+            OsStr::new(RECIPIENT),
+        ],
+        vec![OsStr::new("decrypt")],
+    ] {
+        let (o, t) = run_within(
+            sb.kseal().args(&args).arg(&path),
+            None,
+            Duration::from_secs(20),
+        );
+        assert_no_panic("huge file", &o);
+        assert_eq!(code(&o), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("huge.yaml: larger than 64 MiB"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(t < Duration::from_secs(5), "{args:?}: took {t:?}");
+    }
+    // On stdin: read up to the limit, then refused.
+    let start = Instant::now();
+    let mut child = sb
+        .kseal()
+        .args(["encrypt", "--age", RECIPIENT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = w.write_all(format!("{SECRET_HEAD}stringData:\n  a: ").as_bytes());
+        let chunk = vec![b'y'; 1 << 20];
+        for _ in 0..100 {
+            if w.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let o = wait_with_deadline(child, Duration::from_secs(30));
+    let _ = feeder.join();
+    assert_eq!(code(&o), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("<stdin>: larger than 64 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+/// 2,000 Secrets for 100 recipients: the `sops:` blocks alone would exceed 64 MiB, a file kseal
+/// could not read back. Refused before any value is encrypted.
+#[test]
+fn output_above_the_input_limit_is_refused_early() {
+    let sb = Sandbox::new();
+    let recipients: String = (0..100)
+        .map(|_| format!("{}\n", age::x25519::Identity::generate().to_public()))
+        .collect();
+    let rfile = sb.write("recipients.txt", recipients);
+    let docs: String = (0..2000)
+        .map(|i| format!("---\n{SECRET_HEAD}  namespace: n{i}\nstringData:\n  a: b\n"))
+        .collect();
+    let input = sb.write("many.yaml", &docs);
+    let (o, t) = run_within(
+        sb.kseal()
+            .args(["encrypt", "-i", "-R"])
+            .arg(&rfile)
+            .arg(&input),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&o), Some(7), "{}", stderr(&o));
+    assert!(stderr(&o).contains("above the 64 MiB"), "{}", stderr(&o));
+    assert_eq!(read(&input), docs, "the input was changed");
+    assert!(t < Duration::from_secs(30), "took {t:?}");
+}
+
+#[test]
+fn a_100000_document_stream_is_handled_in_bounded_time() {
+    let sb = Sandbox::new();
+    let mut text = format!("{SECRET_HEAD}stringData:\n  a: b\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("---\nn: {i}\n"));
+    }
+    let (o, t) = encrypt_stdin(&sb, text.as_bytes(), Duration::from_secs(120));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(t < Duration::from_secs(60), "encrypt took {t:?}");
+    let (d, t) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(120));
+    assert_eq!(code(&d), Some(0), "{}", stderr(&d));
+    assert!(
+        d.stdout == text.as_bytes(),
+        "the round trip changed the stream"
+    );
+    assert!(t < Duration::from_secs(60), "decrypt took {t:?}");
+    // 100,000 empty documents (`---` lines only): nothing to encrypt, a clear refusal.
+    let empty = "---\n".repeat(100_000);
+    let (o, t) = encrypt_stdin(&sb, empty.as_bytes(), Duration::from_secs(60));
+    assert!(matches!(code(&o), Some(4 | 10)), "{}", stderr(&o));
+    assert!(t < Duration::from_secs(30), "took {t:?}");
+}
+
+#[test]
+fn invalid_utf8_nul_and_binary_garbage_are_format_errors() {
+    let mut bad_utf8 = format!("{SECRET_HEAD}stringData:\n  a: hun").into_bytes();
+    bad_utf8.extend_from_slice(b"\xff\xfeter2\n");
+    refused_both_ways(
+        "invalid UTF-8",
+        &bad_utf8,
+        4,
+        "not UTF-8 text (invalid byte at offset",
+    );
+    let nul = format!("{SECRET_HEAD}stringData:\n  a: hun\0ter2\n");
+    refused_both_ways("NUL", nul.as_bytes(), 4, "YAML syntax error");
+    let mut rng = Rng(42);
+    let garbage: Vec<u8> = (0..65_536).map(|_| rng.next() as u8).collect();
+    refused_both_ways("binary garbage", &garbage, 4, "not UTF-8 text");
+    // Printable garbage: whatever it parses as, no panic and no success for encrypt.
+    let sb = Sandbox::new();
+    for seed in 1..20u64 {
+        let mut rng = Rng(seed);
+        let text: String = (0..4096)
+            .map(|_| {
+                const ALPHABET: &[u8] = b" \n\t:-[]{}#&*!|>'\"%@`,?abcxyz0123ENC";
+                ALPHABET[rng.below(ALPHABET.len())] as char
+            })
+            .collect();
+        let (o, _) = encrypt_stdin(&sb, text.as_bytes(), Duration::from_secs(20));
+        assert_no_panic("printable garbage", &o);
+        assert!(
+            matches!(code(&o), Some(2..=10)),
+            "seed {seed}: exit {:?}: {}\n{text}",
+            code(&o),
+            stderr(&o)
+        );
+        let (o, _) = decrypt_stdin(&sb, text.as_bytes(), Duration::from_secs(20));
+        assert_no_panic("printable garbage", &o);
+        assert!(matches!(code(&o), Some(0 | 3..=10)), "seed {seed}");
+    }
+}
+
+/// A byte-order mark, CRLF line ends and tabs inside values round-trip byte for byte; a tab
+/// used as indentation is a YAML error.
+#[test]
+fn bom_crlf_and_tabs() {
+    let sb = Sandbox::new();
+    // (A plain or single-quoted value with a literal tab comes back double-quoted: equal data,
+    // other bytes; docs/security.md lists it.)
+    let plain =
+        format!("{SECRET_HEAD}stringData:\n  a: \"tab\\there\"\n  c: |\n    line\twith tab\n");
+    for (label, input) in [
+        ("bom", format!("\u{feff}{plain}")),
+        ("crlf", plain.replace('\n', "\r\n")),
+        ("tabs in values", plain.clone()),
+    ] {
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_eq!(code(&o), Some(0), "{label}: {}", stderr(&o));
+        assert!(!stdout(&o).contains("with tab"), "{label}: not encrypted");
+        let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
+        assert_eq!(code(&d), Some(0), "{label}: {}", stderr(&d));
+        assert_eq!(stdout(&d), input, "{label}: round trip");
+    }
+    let tab_indent = format!("{SECRET_HEAD}stringData:\n\tpassword: hunter2\n");
+    refused_both_ways("tab indentation", tab_indent.as_bytes(), 4, "tab");
+}
+
+#[test]
+fn duplicate_and_non_string_keys_are_refused_without_values() {
+    let dup = format!(
+        "{SECRET_HEAD}stringData:\n  password: hunter2-first\n  password: hunter2-second\n"
+    );
+    refused_both_ways(
+        "duplicate key",
+        dup.as_bytes(),
+        4,
+        "duplicate key `password` in stringData",
+    );
+    let sb = Sandbox::new();
+    for (label, input) in [
+        (
+            "integer key",
+            format!("{SECRET_HEAD}stringData:\n  1: hunter2-int\n"),
+        ),
+        (
+            "list key",
+            format!("{SECRET_HEAD}stringData:\n  ? [a, b]\n  : hunter2-list\n"),
+        ),
+        (
+            "mapping key",
+            format!("{SECRET_HEAD}stringData:\n  ? {{a: b}}\n  : hunter2-map\n"),
+        ),
+        (
+            "null key",
+            format!("{SECRET_HEAD}stringData:\n  ~: hunter2-null\n"),
+        ),
+    ] {
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_no_panic(label, &o);
+        assert_eq!(code(&o), Some(4), "{label}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("hunter2"), "{label}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("document 1: stringData"),
+            "{label}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn unknown_tags_on_values_are_refused_and_elsewhere_kept() {
+    let sb = Sandbox::new();
+    for tag in [
+        "!custom",
+        "!!binary",
+        "!<tag:example.com,2000:x>",
+        "!!python/object",
+    ] {
+        let input = format!("{SECRET_HEAD}stringData:\n  a: {tag} aHVudGVyMg==\n");
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_no_panic(tag, &o);
+        assert_eq!(code(&o), Some(4), "{tag}: {}", stderr(&o));
+        assert!(stderr(&o).contains("stringData.a"), "{tag}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("aHVudGVyMg"), "{tag}: {}", stderr(&o));
+    }
+    // A local tag on a clear field is the user's business: kept byte for byte.
+    let input = format!("{SECRET_HEAD}  labels:\n    team: !team payments\nstringData:\n  a: b\n");
+    let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
+    assert_eq!(stdout(&d), input);
+}
+
+#[test]
+fn directories_and_devices_are_not_read_as_files() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("empty.yaml")).unwrap();
+    let secret = sb.write("s.yaml", format!("{SECRET_HEAD}stringData:\n  a: b\n"));
+    let cases: Vec<(&str, Vec<&OsStr>, i32, &str)> = vec![
+        (
+            "encrypt an empty directory",
+            vec![
+                "encrypt".as_ref(),
+                "--age".as_ref(),
+                RECIPIENT.as_ref(),
+                "empty.yaml".as_ref(),
+            ],
+            3,
+            "no *.yaml",
+        ),
+        (
+            "encrypt /dev/zero",
+            vec![
+                "encrypt".as_ref(),
+                "--age".as_ref(),
+                RECIPIENT.as_ref(),
+                "/dev/zero".as_ref(),
+            ],
+            3,
+            "not a regular file",
+        ),
+        (
+            "encrypt /dev/urandom",
+            vec![
+                "encrypt".as_ref(),
+                "--age".as_ref(),
+                RECIPIENT.as_ref(),
+                "/dev/urandom".as_ref(),
+            ],
+            3,
+            "not a regular file",
+        ),
+        (
+            "decrypt /dev/zero",
+            vec!["decrypt".as_ref(), "/dev/zero".as_ref()],
+            3,
+            "not a regular file",
+        ),
+        (
+            "encrypt -o a directory",
+            vec![
+                "encrypt".as_ref(),
+                "--age".as_ref(),
+                RECIPIENT.as_ref(),
+                "s.yaml".as_ref(),
+                "-o".as_ref(),
+                "empty.yaml".as_ref(),
+            ],
+            7,
+            "is a directory",
+        ),
+        (
+            "edit a directory",
+            vec!["edit".as_ref(), "empty.yaml".as_ref()],
+            3,
+            "directory",
+        ),
+        (
+            "set on a directory",
+            vec![
+                "set".as_ref(),
+                "empty.yaml".as_ref(),
+                "k".as_ref(),
+                "--value".as_ref(),
+                "v".as_ref(),
+            ],
+            3,
+            "directory",
+        ),
+        (
+            "identity is a directory",
+            vec![
+                "decrypt".as_ref(),
+                "--identity".as_ref(),
+                "empty.yaml".as_ref(),
+                fixture_os("sops-made/kubectl-generic.yaml"),
+            ],
+            3,
+            "identity file",
+        ),
+        (
+            "identity is /dev/zero",
+            vec![
+                "decrypt".as_ref(),
+                "--identity".as_ref(),
+                "/dev/zero".as_ref(),
+                fixture_os("sops-made/kubectl-generic.yaml"),
+            ],
+            3,
+            "not an identity file",
+        ),
+    ];
+    for (label, args, want, says) in cases {
+        let (o, t) = run_within(sb.kseal().args(&args), None, Duration::from_secs(30));
+        assert_no_panic(label, &o);
+        assert_eq!(code(&o), Some(want), "{label}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{label}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{label}: output");
+        assert!(t < Duration::from_secs(15), "{label}: took {t:?}");
+    }
+    assert_eq!(read(&secret), format!("{SECRET_HEAD}stringData:\n  a: b\n"));
+}
+
+fn fixture_os(rel: &str) -> &'static OsStr {
+    Box::leak(fixture(rel).into_os_string().into_boxed_os_str())
+}
+
+#[test]
+fn empty_input() {
+    let sb = Sandbox::new();
+    for input in ["", "\n\n", "# only a comment\n", "---\n"] {
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        // Nothing to encrypt (10), or an empty document that is no mapping (4).
+        assert!(
+            matches!(code(&o), Some(4 | 10)),
+            "{input:?}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+        // Decrypting passes plain input through (a stream of blank lines is no document).
+        let (d, _) = decrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_eq!(code(&d), Some(0), "{input:?}: {}", stderr(&d));
+        let want = if input.trim().is_empty() { "" } else { input };
+        assert_eq!(stdout(&d), want);
+    }
+    let empty = sb.write("empty.yaml", "");
+    let o = run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", RECIPIENT])
+        .arg(&empty));
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert_eq!(read(&empty), "");
+}
+
+#[test]
+fn identity_file_with_garbage_lines_names_the_line_not_its_text() {
+    let sb = Sandbox::new();
+    let good = read(&key());
+    let secret_line = good
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_string();
+    let mut broken_key = secret_line.clone();
+    broken_key.replace_range(
+        20..21,
+        if &secret_line[20..21] == "Q" {
+            "P"
+        } else {
+            "Q"
+        },
+    );
+    let mut rng = Rng(7);
+    let binary: Vec<u8> = (0..3000).map(|_| rng.next() as u8).collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage line",
+            format!("{good}this is not a key hunter2\n").into_bytes(),
+            "line 4",
+        ),
+        (
+            "broken checksum",
+            format!("# c\n{broken_key}\n").into_bytes(),
+            "line 2: invalid AGE-SECRET-KEY-1",
+        ),
+        (
+            "a recipient instead",
+            format!("{good}{RECIPIENT}\n").into_bytes(),
+            "public key",
+        ),
+        ("binary", binary, "not UTF-8"),
+        (
+            "huge line",
+            format!("{good}{}\n", "A".repeat(1 << 20)).into_bytes(),
+            "line 4",
+        ),
+    ];
+    for (label, text, says) in cases {
+        let id = sb.write(&format!("id-{}.txt", label.replace(' ', "-")), &text);
+        let (o, t) = run_within(
+            sb.kseal()
+                .arg("decrypt")
+                .arg("--identity")
+                .arg(&id)
+                .arg(fixture("sops-made/kubectl-generic.yaml")),
+            None,
+            Duration::from_secs(20),
+        );
+        assert_no_panic(label, &o);
+        assert_eq!(code(&o), Some(4), "{label}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{label}: {}", stderr(&o));
+        for leaked in [secret_line.as_str(), broken_key.as_str(), "hunter2"] {
+            assert!(
+                !stderr(&o).contains(leaked),
+                "{label}: key material in: {}",
+                stderr(&o)
+            );
+        }
+        assert!(o.stdout.is_empty());
+        assert!(t < Duration::from_secs(10), "{label}: {t:?}");
+    }
+}
+
+/// An age header line `-> scrypt SALT 40` asks for 2^40 scrypt iterations (days of work).
+fn scrypt_age_file(work_factor: u32) -> Vec<u8> {
+    let b64 = |n: usize, seed: u64| {
+        let mut rng = Rng(seed);
+        let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+    };
+    let mut f = format!(
+        "age-encryption.org/v1\n-> scrypt {} {work_factor}\n{}\n--- {}\n",
+        b64(16, 1),
+        b64(32, 2),
+        b64(32, 3)
+    )
+    .into_bytes();
+    f.extend((0..64).map(|i| i as u8));
+    f
+}
+
+#[test]
+fn absurd_scrypt_work_factor_in_a_file_envelope_fails_fast() {
+    // The data key wrapped "with a passphrase" (an scrypt stanza) of work factor 40: X25519
+    // identities do not try it, so kseal answers at once that no identity opens it.
+    let sb = Sandbox::new();
+    let generic = made("kubectl-generic.yaml");
+    let file = sb.write(
+        "scrypt.yaml",
+        replace_once(
+            &generic,
+            &armor_of(&generic),
+            &armor(&scrypt_age_file(40), "            "),
+        ),
+    );
+    let (o, t) = run_within(
+        sb.kseal()
+            .arg("decrypt")
+            .arg("--identity")
+            .arg(key())
+            .arg(&file),
+        None,
+        Duration::from_secs(20),
+    );
+    assert_no_panic("scrypt envelope", &o);
+    assert_eq!(code(&o), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("scrypt"), "{}", stderr(&o));
+    assert!(t < Duration::from_secs(5), "took {t:?}");
+}
+
+#[test]
+fn absurd_scrypt_work_factor_in_an_identity_file_fails_fast() {
+    // A passphrase-protected identity file needs a terminal; `script` gives kseal one.
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    else {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    };
+    let sb = Sandbox::new();
+    let id = sb.write("protected.age", scrypt_age_file(40));
+    let cmd = format!(
+        "{} decrypt --identity {} {}",
+        env!("CARGO_BIN_EXE_kseal"),
+        id.display(),
+        fixture("sops-made/kubectl-generic.yaml").display()
+    );
+    let mut c = sb.tool(script.to_str().unwrap());
+    c.args(["-qec", &cmd, "/dev/null"]);
+    let (o, t) = run_within(&mut c, Some(b"a passphrase\n"), Duration::from_secs(30));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("panicked"), "{all}");
+    assert_eq!(code(&o), Some(9), "{all}");
+    assert!(all.contains("Excessive work"), "{all}");
+    assert!(t < Duration::from_secs(10), "took {t:?}");
+}
