@@ -29,8 +29,10 @@ impl Edit {
 /// Applies edits (in any order) to `src`. Overlapping edits are a bug in the caller.
 pub fn apply(src: &str, mut edits: Vec<Edit>) -> Result<Zeroizing<String>> {
     edits.sort_by_key(|e| (e.start, e.end));
-    let extra: usize = edits.iter().map(|e| e.text.len()).sum();
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + extra));
+    // The exact output size: a growing Zeroizing buffer would leave copies behind unwiped.
+    let added: usize = edits.iter().map(|e| e.text.len()).sum();
+    let removed: usize = edits.iter().map(|e| e.end.saturating_sub(e.start)).sum();
+    let mut out = Zeroizing::new(String::with_capacity((src.len() + added).saturating_sub(removed)));
     let mut pos = 0;
     for e in &edits {
         if e.start < pos || e.end < e.start || e.end > src.len() {
