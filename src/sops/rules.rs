@@ -20,6 +20,12 @@ pub enum CryptRule {
 /// The rule Kubernetes users (and Flux) store: only values under `data` and `stringData`.
 pub const KUBERNETES_REGEX: &str = "^(data|stringData)$";
 
+/// The compiled Kubernetes rule, shared (a `Regex` clone is a reference count).
+fn kubernetes_regex() -> Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(KUBERNETES_REGEX).expect("static regex")).clone()
+}
+
 impl CryptRule {
     /// sops's default when a file stores no rule.
     pub fn default_rule() -> Self {
@@ -27,12 +33,16 @@ impl CryptRule {
     }
 
     pub fn kubernetes() -> Self {
-        CryptRule::EncryptedRegex(Regex::new(KUBERNETES_REGEX).expect("static regex"))
+        CryptRule::EncryptedRegex(kubernetes_regex())
     }
 
     /// Builds a rule from its metadata key and value; regexes are compiled once here.
     pub fn from_key(key: &str, value: &str) -> Result<Self> {
         let re = || {
+            // Nearly every file stores the Kubernetes rule: compile it once per process.
+            if value == KUBERNETES_REGEX {
+                return Ok(kubernetes_regex());
+            }
             Regex::new(value)
                 .map_err(|e| Error::format(format!("invalid `{key}` regular expression: {e}")))
         };
