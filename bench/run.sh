@@ -56,10 +56,17 @@ if [ -z "$SOPS" ] || [[ "$(sops_version)" != *"sops $SOPS_VERSION"* ]]; then
 fi
 [[ "$(sops_version)" == *"sops $SOPS_VERSION"* ]] || die "$SOPS is not sops $SOPS_VERSION"
 
+# The user's own keys and configuration stay out of the generation and of the measurements.
+unset KSEAL_AGE_KEY KSEAL_AGE_KEY_FILE SOPS_AGE_KEY KSEAL_AGE_RECIPIENTS SOPS_AGE_RECIPIENTS \
+  KSEAL_CONFIG SOPS_CONFIG XDG_CONFIG_HOME KSEAL_AGE_SSH_PRIVATE_KEY_FILE \
+  SOPS_AGE_SSH_PRIVATE_KEY_FILE 2>/dev/null || true
+
 # ---------------------------------------------------------------------------------------------
 # 2. kseal, release build, once.
 # ---------------------------------------------------------------------------------------------
 log "building kseal (release)"
+# What is measured: the commit, and whether src/ had uncommitted changes, when the build began.
+KSEAL_REV="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' + uncommitted changes')"
 nice cargo build --release --quiet --bin kseal
 KSEAL=$ROOT/target/release/kseal
 mkdir -p "$OUT"
@@ -68,7 +75,7 @@ cp "$KSEAL" "$OUT/kseal"
 KSEAL=$OUT/kseal
 
 # ---------------------------------------------------------------------------------------------
-# 3. Inputs (target/bench/inputs; reused by the next run unless gen.py or the keys changed).
+# 3. Inputs (target/bench/inputs; reused by the next run unless bench/gen.py or run.sh changed).
 # ---------------------------------------------------------------------------------------------
 IN=$OUT/inputs
 STAMP="$(sha256sum bench/gen.py bench/run.sh | sha256sum | cut -c1-16) sops-$SOPS_VERSION"
@@ -117,9 +124,6 @@ R=$(cat "$IN/keys/bench.recipient")
 # 4. The measurement environment: the same for both tools. An empty HOME (no default identity
 #    files, no ~/.ssh keys to try), one key file named by SOPS_AGE_KEY_FILE, which both read.
 # ---------------------------------------------------------------------------------------------
-unset KSEAL_AGE_KEY KSEAL_AGE_KEY_FILE SOPS_AGE_KEY KSEAL_AGE_RECIPIENTS SOPS_AGE_RECIPIENTS \
-  KSEAL_CONFIG SOPS_CONFIG XDG_CONFIG_HOME KSEAL_AGE_SSH_PRIVATE_KEY_FILE \
-  SOPS_AGE_SSH_PRIVATE_KEY_FILE 2>/dev/null || true
 export SOPS_AGE_KEY_FILE=$IN/keys/bench.agekey
 RES=$OUT/results
 # How many cores this run really gets: two CPU-bound shell loops side by side against one alone
@@ -146,7 +150,7 @@ CASES=$RES/cases.tsv
   echo "nproc	$(nproc)"
   echo "cpu	$(lscpu | sed -n 's/^Model name: *//p' | sed -n 1p)"
   echo "load_start	$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "kseal	$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
+  echo "kseal	$KSEAL_REV"
   echo "sops	$(sops_version | sed -n 1p)"
   echo "hyperfine	$(hyperfine --version)"
   echo "quick	$QUICK"

@@ -165,16 +165,14 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn write_error(name: &str, e: &io::Error) -> Error {
-    let why = match e.raw_os_error() {
-        Some(libc::ENOSPC) => "no space left on the device".to_string(),
-        Some(libc::EDQUOT) => "disk quota exceeded".to_string(),
-        Some(libc::EROFS) => "read-only file system".to_string(),
-        _ => match e.kind() {
-            io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            // The temporary file's path (in tempfile's message) would only confuse.
-            io::ErrorKind::NotFound => "its directory does not exist".to_string(),
-            _ => e.to_string(),
-        },
+    let why = match e.kind() {
+        io::ErrorKind::StorageFull => "no space left on the device".to_string(),
+        io::ErrorKind::QuotaExceeded => "disk quota exceeded".to_string(),
+        io::ErrorKind::ReadOnlyFilesystem => "read-only file system".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        // The temporary file's path (in tempfile's message) would only confuse.
+        io::ErrorKind::NotFound => "its directory does not exist".to_string(),
+        _ => e.to_string(),
     };
     Error::new(Kind::Output, format!("cannot write {name}: {why}"))
         .with_hint("nothing was changed: the original file, if any, is intact")
@@ -334,9 +332,9 @@ impl DirLock {
         };
         let start = std::time::Instant::now();
         loop {
-            match flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
+            match try_lock(&f) {
                 Ok(()) => return Ok(DirLock(Some(f))),
-                Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if start.elapsed() > LOCK_WAIT {
                         return Err(Error::new(
                             Kind::Output,
@@ -361,15 +359,22 @@ impl DirLock {
     }
 }
 
+/// An exclusive lock without waiting (`WouldBlock` while another process holds it); released
+/// when the descriptor is closed.
 #[cfg(unix)]
-fn flock(f: &fs::File, op: libc::c_int) -> io::Result<()> {
+fn try_lock(f: &fs::File) -> io::Result<()> {
     use std::os::unix::io::AsRawFd;
     // SAFETY: flock on a descriptor this process owns; no memory is passed.
-    if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_f: &fs::File) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 /// Removes the named temporary files of kseal processes that died (SIGKILL, power loss)
@@ -691,7 +696,7 @@ mod tests {
         let f = dir.path().join("a.yaml");
         fs::write(&f, "old").unwrap();
         let held = fs::File::open(dir.path()).unwrap();
-        flock(&held, libc::LOCK_EX).unwrap();
+        try_lock(&held).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let f2 = f.clone();
         let writer = std::thread::spawn(move || {
@@ -702,7 +707,7 @@ mod tests {
             .recv_timeout(std::time::Duration::from_millis(300))
             .is_err());
         assert_eq!(fs::read_to_string(&f).unwrap(), "old");
-        flock(&held, libc::LOCK_UN).unwrap();
+        drop(held);
         rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
         writer.join().unwrap();
         assert_eq!(fs::read_to_string(&f).unwrap(), "new");

@@ -1145,6 +1145,13 @@ fn identity_file_with_garbage_lines_names_the_line_not_its_text() {
         ),
         ("binary", binary, "not UTF-8"),
         (
+            // The fuzzer's identity_file crasher (a false alarm of its oracle: the message's
+            // own hint names the `AGE-SECRET-KEY-PQ-1...` form): a clean error all the same.
+            "fuzz crasher",
+            b"AGE-SECRET-KEY-PQ-1.\nAGE-SECRET-KEY-0".to_vec(),
+            "line 2: not an age identity",
+        ),
+        (
             "huge line",
             format!("{good}{}\n", "A".repeat(1 << 20)).into_bytes(),
             "line 4",
@@ -1250,4 +1257,28 @@ fn absurd_scrypt_work_factor_in_an_identity_file_fails_fast() {
     assert_eq!(code(&o), Some(9), "{all}");
     assert!(all.contains("Excessive work"), "{all}");
     assert!(t < Duration::from_secs(10), "took {t:?}");
+}
+
+/// Regression (fuzz crasher, yaml_roundtrip): a clear comment written like an encrypted value
+/// made kseal produce a file it could not decrypt (an internal error, exit 1). It is refused
+/// with a clear message now; inside `data`/`stringData` it is simply encrypted.
+#[test]
+fn clear_comment_that_looks_encrypted() {
+    let sb = Sandbox::new();
+    let outside =
+        format!("#ENC[AES256_GCM,data: owner: team-payments\n{SECRET_HEAD}stringData:\n  a: b\n");
+    let (o, _) = encrypt_stdin(&sb, outside.as_bytes(), Duration::from_secs(20));
+    assert_no_panic("comment outside", &o);
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("starts like an encrypted value"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    let inside = format!("{SECRET_HEAD}stringData:\n  #ENC[AES256_GCM,data: inside\n  a: b\n");
+    let (o, _) = encrypt_stdin(&sb, inside.as_bytes(), Duration::from_secs(20));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
+    assert_eq!(stdout(&d), inside);
 }

@@ -302,6 +302,23 @@ fn scenarios() -> Vec<Scenario> {
             .identity(key2())
             .code(5),
         sc("decrypt: no identity", &["decrypt", "enc.yaml"]).code(5),
+        // A key command's stdout is a private key: never quoted, whether it fails or prints
+        // something that is no identity.
+        sc("decrypt: key command fails", &["decrypt", "enc.yaml"])
+            .env(
+                "KSEAL_AGE_KEY_CMD",
+                format!("sh -c 'echo {CANARY}; exit 1'"),
+            )
+            .code(5),
+        sc(
+            "decrypt: key command prints garbage",
+            &["decrypt", "enc.yaml"],
+        )
+        .env(
+            "KSEAL_AGE_KEY_CMD",
+            format!("sh -c 'echo AGE-SECRET-KEY-1{CANARY}'"),
+        )
+        .code(5),
         sc(
             "decrypt: unwritable -o",
             &["decrypt", "enc.yaml", "-o", "no/such/dir/x.yaml"],

@@ -719,6 +719,15 @@ pub fn encrypt_stream(
                 (typed_owned.to_sops_bytes(), typed_owned.sops_type())
             };
             let enc = settings.rule.should_encrypt(p);
+            if !enc && tree::final_break_dropped(src, s) {
+                // A clear block that ends the input without a line break is followed by one
+                // (and the `sops:` block) in the output: its readers, sops included, and so
+                // the MAC, see the value with the final `\n`.
+                let mut with_break = bytes.into_owned();
+                with_break.push(b'\n');
+                hasher.value(&with_break, false);
+                return Ok(());
+            }
             hasher.value(&bytes, enc);
             // Empty strings stay `""` (sops never encrypts them).
             if !enc || bytes.is_empty() && ty == "str" {
@@ -762,12 +771,25 @@ pub fn encrypt_stream(
         )
         .map_err(|e| e.in_doc(di))?;
         for c in &doc.comments {
+            let encrypted = match &c.owner {
+                CommentOwner::Mapping(p) => !c.text.is_empty() && settings.rule.should_encrypt(p),
+                CommentOwner::Sequence(_) => false,
+            };
+            if !encrypted {
+                // Decryption opens every `#ENC[AES256_GCM,...` comment (as sops does): a clear
+                // comment written that way would make the file impossible to decrypt.
+                if value::is_encrypted(&c.text) {
+                    return Err(Error::format(
+                        "a comment outside data and stringData starts like an encrypted value (`#ENC[AES256_GCM,data:`); it could not be told apart when decrypting",
+                    )
+                    .in_doc(di)
+                    .with_hint("add a space after `#` or reword the comment"));
+                }
+                continue;
+            }
             let CommentOwner::Mapping(p) = &c.owner else {
                 continue;
             };
-            if c.text.is_empty() || !settings.rule.should_encrypt(p) {
-                continue;
-            }
             let aad = aad_of(p);
             let sealed = stash.seal(key, c.text.as_bytes(), &aad, "comment")?;
             edits.push(Edit::new(c.start + 1, c.end, sealed));

@@ -23,7 +23,8 @@ pub const KUBERNETES_REGEX: &str = "^(data|stringData)$";
 /// The compiled Kubernetes rule, shared (a `Regex` clone is a reference count).
 fn kubernetes_regex() -> Regex {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| Regex::new(KUBERNETES_REGEX).expect("static regex")).clone()
+    RE.get_or_init(|| Regex::new(KUBERNETES_REGEX).expect("static regex"))
+        .clone()
 }
 
 impl CryptRule {

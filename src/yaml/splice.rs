@@ -32,7 +32,9 @@ pub fn apply(src: &str, mut edits: Vec<Edit>) -> Result<Zeroizing<String>> {
     // The exact output size: a growing Zeroizing buffer would leave copies behind unwiped.
     let added: usize = edits.iter().map(|e| e.text.len()).sum();
     let removed: usize = edits.iter().map(|e| e.end.saturating_sub(e.start)).sum();
-    let mut out = Zeroizing::new(String::with_capacity((src.len() + added).saturating_sub(removed)));
+    let mut out = Zeroizing::new(String::with_capacity(
+        (src.len() + added).saturating_sub(removed),
+    ));
     let mut pos = 0;
     for e in &edits {
         if e.start < pos || e.end < e.start || e.end > src.len() {

@@ -412,14 +412,30 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
 /// use, and PyYAML agree); the parser adds one. Without this, kseal would encrypt a value one
 /// `\n` longer than sops reads from the same file.
 fn fix_final_break(src: &str, s: &mut Scalar) {
-    if !matches!(s.style, Style::Literal | Style::Folded) || !s.value.ends_with('\n') {
-        return;
-    }
-    if src.ends_with('\n') || s.end < src.trim_end_matches([' ', '\t', '\r']).len() {
-        return;
-    }
-    if super::splice::block_layout(src, s).is_some_and(|l| l.no_final_break) {
+    if s.value.ends_with('\n') && final_break_dropped(src, s) {
         s.value.pop();
+    }
+}
+
+/// Whether `s` is a clip or keep block scalar whose last line ends `src` without a line break:
+/// its value has no final `\n` here, but gains one wherever a line break follows it (kseal's
+/// encrypted output, which appends the `sops:` block after a line break).
+pub fn final_break_dropped(src: &str, s: &Scalar) -> bool {
+    if !matches!(s.style, Style::Literal | Style::Folded) || src.ends_with('\n') {
+        return false;
+    }
+    if s.end < src.trim_end_matches([' ', '\t', '\r']).len() {
+        return false;
+    }
+    match super::splice::block_layout(src, s) {
+        Some(l) if l.no_final_break => {
+            // Strip chomping (`|-`, `>2-`) never has a final line break.
+            !src[l.header + 1..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .any(|c| c == '-')
+        }
+        _ => false,
     }
 }
 
