@@ -1916,3 +1916,43 @@ proptest! {
         }
     }
 }
+
+/// Inputs that fuzzing found: each must encrypt and decrypt back byte for byte, or be refused
+/// with a documented error, never an internal error (exit 1).
+#[test]
+fn fuzz_crashers_round_trip_or_are_refused() {
+    let sb = Sandbox::new();
+    let dir = fixture("fuzz-crashers");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let o = run(sb
+            .kseal()
+            .args(["encrypt", "--age", &recipient()])
+            .arg(&path));
+        assert_ne!(
+            o.status.code(),
+            Some(1),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        if !o.status.success() {
+            continue;
+        }
+        let enc = sb.write("crasher.enc.yaml", &o.stdout);
+        let dec = ok(run(sb
+            .kseal()
+            .args(["decrypt", "--identity"])
+            .arg(key_file())
+            .arg(&enc)));
+        assert_eq!(
+            dec.as_bytes(),
+            std::fs::read(&path).unwrap().as_slice(),
+            "{}",
+            path.display()
+        );
+    }
+}

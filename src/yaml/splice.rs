@@ -99,7 +99,9 @@ pub fn block_layout(src: &str, s: &Scalar) -> Option<BlockLayout> {
             .unwrap_or(src.len());
         let line = &src[pos..line_end.min(region_end)];
         let body = line.trim_end_matches(['\n', '\r']);
-        if !body.trim().is_empty() {
+        // A line of spaces longer than the indentation is content too (those extra spaces).
+        let spaces_beyond = indent.is_some_and(|i| body.len() > i);
+        if !body.trim().is_empty() || spaces_beyond {
             if indent.is_none() {
                 indent = Some(body.len() - body.trim_start_matches(' ').len());
             }
