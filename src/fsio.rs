@@ -634,6 +634,43 @@ pub fn write_stdout(contents: &[u8]) -> Result<()> {
     }
 }
 
+/// A private directory for plaintext (edit buffers, exec-file): mode 0700, on tmpfs
+/// (`/dev/shm`) when there is one so the plaintext stays off persistent storage, else in
+/// `override_dir` (KSEAL_TMPDIR) or the system temporary directory. Dropping it removes it.
+pub fn private_tempdir(prefix: &str, override_dir: Option<String>) -> Result<tempfile::TempDir> {
+    let base = match override_dir.filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let shm = Path::new("/dev/shm");
+            if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+                shm.to_path_buf()
+            } else {
+                std::env::temp_dir()
+            }
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&base)
+        .map_err(|e| {
+            Error::new(
+                Kind::Output,
+                format!("cannot create a private temporary directory: {e}"),
+            )
+        })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::new(
+                Kind::Output,
+                format!("cannot protect the temporary directory: {e}"),
+            )
+        })?;
+    }
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,37 +179,7 @@ struct Session {
 
 impl Session {
     fn new(target: &Path) -> Result<Session> {
-        let base = match env_var("KSEAL_TMPDIR").filter(|v| !v.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => {
-                // tmpfs keeps the plaintext off persistent storage.
-                let shm = Path::new("/dev/shm");
-                if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
-                    shm.to_path_buf()
-                } else {
-                    std::env::temp_dir()
-                }
-            }
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("kseal-edit-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                Error::new(
-                    Kind::Output,
-                    format!("cannot create a private temporary directory: {e}"),
-                )
-            })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
-                Error::new(
-                    Kind::Output,
-                    format!("cannot protect the temporary directory: {e}"),
-                )
-            })?;
-        }
+        let dir = crate::fsio::private_tempdir("kseal-edit-", super::env_var("KSEAL_TMPDIR"))?;
         let base_name = target
             .file_name()
             .map(|n| n.to_os_string())

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use kseal::envfrom::{self, SecretEntries};
 use kseal::error::{Error, Kind, Result};
 use kseal::sops::file::{self, DecryptOptions};
 
-use super::{env_var, load_identities, warn, IdentityOpener};
+use super::{load_identities, warn, IdentityOpener};
 use crate::cli::ExecArgs;
 use crate::fsio::{self, Input};
 
@@ -159,37 +159,7 @@ struct PrivateDir {
 
 impl PrivateDir {
     fn new() -> Result<PrivateDir> {
-        let base = match env_var("KSEAL_TMPDIR").filter(|v| !v.is_empty()) {
-            Some(d) => PathBuf::from(d),
-            None => {
-                // tmpfs keeps the plaintext off persistent storage.
-                let shm = Path::new("/dev/shm");
-                if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
-                    shm.to_path_buf()
-                } else {
-                    std::env::temp_dir()
-                }
-            }
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("kseal-exec-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                Error::new(
-                    Kind::Output,
-                    format!("cannot create a private temporary directory: {e}"),
-                )
-            })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
-                Error::new(
-                    Kind::Output,
-                    format!("cannot protect the temporary directory: {e}"),
-                )
-            })?;
-        }
+        let dir = crate::fsio::private_tempdir("kseal-exec-", super::env_var("KSEAL_TMPDIR"))?;
         Ok(PrivateDir { dir })
     }
 
