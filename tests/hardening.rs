@@ -898,6 +898,15 @@ fn bom_crlf_and_tabs() {
     }
     let tab_indent = format!("{SECRET_HEAD}stringData:\n\tpassword: hunter2\n");
     refused_both_ways("tab indentation", tab_indent.as_bytes(), 4, "tab");
+    // A carriage return alone is a YAML line break kseal cannot splice (fuzz crasher: the
+    // round trip duplicated a line, or failed with an internal error): refused.
+    let lone_cr = format!("{SECRET_HEAD}stringData:\n  a: |\n    l1\r    l2\n");
+    refused_both_ways(
+        "lone CR",
+        lone_cr.as_bytes(),
+        4,
+        "line 7: a carriage return without a line feed",
+    );
 }
 
 #[test]
@@ -1281,4 +1290,27 @@ fn clear_comment_that_looks_encrypted() {
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
     assert_eq!(stdout(&d), inside);
+}
+
+/// Regression (fuzz crasher, yaml_roundtrip): an anchor or tag before the first key of a
+/// mapping (`&a apiVersion: v1`) set the mapping's column to the key's, so the `sops:` block
+/// was indented under it and kseal refused its own output (exit 1).
+#[test]
+fn properties_before_the_first_key() {
+    let sb = Sandbox::new();
+    for first in [
+        "&a apiVersion: v1",
+        "!!str apiVersion: v1",
+        "&a !!str apiVersion: v1",
+    ] {
+        let input = format!("{first}\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  a: b\n");
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_eq!(code(&o), Some(0), "{first}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains("\nsops:\n"),
+            "{first}: the block is not at column 0"
+        );
+        let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
+        assert_eq!(stdout(&d), input, "{first}");
+    }
 }

@@ -241,6 +241,7 @@ pub fn parse(src: &str) -> Result<Stream> {
 }
 
 pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
+    check_line_ends(src)?;
     let mut docs: Vec<Document> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: Vec<(usize, Rc<Node>)> = Vec::new();
@@ -363,6 +364,9 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map { mut m, anchor, .. }) => {
                     m.end = end.max(start);
+                    if !m.flow {
+                        settle_col(src, &mut m);
+                    }
                     completed = Some((Node::Mapping(m), anchor));
                 }
                 _ => {
@@ -388,7 +392,7 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
             if anchor != 0 {
                 anchors.push((anchor, Rc::new(node.clone())));
             }
-            attach(&mut stack, &mut current, node).map_err(|e| e.in_doc(docs.len()))?;
+            attach(src, &mut stack, &mut current, node).map_err(|e| e.in_doc(docs.len()))?;
         }
         // Comments do not move `prev_end`: a block scalar header may carry one
         // (`key: | # note`), and the header search must start before it.
@@ -405,6 +409,25 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
         }
     }
     Ok(Stream { docs })
+}
+
+/// A carriage return alone is a line break for YAML (old Mac OS line ends); kseal's byte
+/// splicing knows LF and CRLF, so such input is refused rather than spliced wrongly.
+fn check_line_ends(src: &str) -> Result<()> {
+    let b = src.as_bytes();
+    let lone = b
+        .iter()
+        .enumerate()
+        .find(|&(i, &c)| c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+    match lone {
+        None => Ok(()),
+        Some((i, _)) => {
+            let line = 1 + b[..i].iter().filter(|&&c| c == b'\n').count();
+            Err(Error::format(format!(
+                "line {line}: a carriage return without a line feed (an old Mac OS line end); kseal reads LF and CRLF line ends"
+            )))
+        }
+    }
 }
 
 /// A `|` or `>` block (clip or keep chomping) whose last line ends the input without a line
@@ -436,6 +459,51 @@ pub fn final_break_dropped(src: &str, s: &Scalar) -> bool {
                 .any(|c| c == '-')
         }
         _ => false,
+    }
+}
+
+/// The column of a block mapping, from its first key: where the key starts, or where the node
+/// properties written before it start (`&a apiVersion: v1`, `- !t key: v`), since they belong
+/// to the key and the mapping begins with them.
+fn first_key_col(src: &str, key: &Scalar) -> usize {
+    let line_start = src[..key.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &src[line_start..key.start];
+    let mut col = key.col;
+    let mut rest = before.trim_end_matches(' ');
+    // Peel property tokens off the end of the text before the key.
+    loop {
+        let i = rest.rfind(' ').map_or(0, |i| i + 1);
+        let word = &rest[i..];
+        if word.is_empty() || !(word.starts_with('&') || word.starts_with('!')) {
+            break;
+        }
+        col = rest[..i].chars().count();
+        rest = rest[..i].trim_end_matches(' ');
+        if i == 0 {
+            break;
+        }
+    }
+    col
+}
+
+/// A complete block mapping's column is that of its keys that begin their line (after spaces
+/// only; the least, since the content of a `? ` complex key sits deeper): odd first keys
+/// (complex keys, empty keys, keys after node properties) do not give it reliably.
+fn settle_col(src: &str, m: &mut Mapping) {
+    let starts_line = |s: &Scalar| {
+        let line_start = src[..s.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..s.start].bytes().all(|b| b == b' ')
+    };
+    if let Some(col) = m
+        .entries
+        .iter()
+        .filter_map(|(k, _)| match k {
+            Node::Scalar(s) if !s.in_flow && !s.value.is_empty() && starts_line(s) => Some(s.col),
+            _ => None,
+        })
+        .min()
+    {
+        m.col = col;
     }
 }
 
@@ -493,7 +561,12 @@ fn comment_owner(stack: &[Frame], col: usize, inline: bool) -> CommentOwner {
     CommentOwner::Mapping(Vec::new())
 }
 
-fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Result<()> {
+fn attach(
+    src: &str,
+    stack: &mut [Frame],
+    current: &mut Option<Document>,
+    node: Node,
+) -> Result<()> {
     match stack.last_mut() {
         Some(Frame::Map {
             m, key, path, seen, ..
@@ -516,7 +589,7 @@ fn attach(stack: &mut [Frame], current: &mut Option<Document>, node: Node) -> Re
                 }
                 if m.entries.is_empty() && !m.flow {
                     m.col = match &node {
-                        Node::Scalar(s) => s.col,
+                        Node::Scalar(s) => first_key_col(src, s),
                         _ => m.col,
                     };
                 }
@@ -612,6 +685,41 @@ mod tests {
         assert_eq!(value("a: |\n  x\n  y\n"), "x\ny\n");
         assert_eq!(value("a: |\n  x\n# c"), "x\n");
         assert_eq!(value("a: |+\n  x\n\n"), "x\n\n");
+    }
+
+    #[test]
+    fn properties_before_the_first_key_set_the_mapping_column() {
+        for (src, col) in [
+            ("&a apiVersion: v1\nkind: Secret\n", 0),
+            ("!t apiVersion: v1\nkind: Secret\n", 0),
+            ("top:\n  &a !t k: 1\n  j: 2\n", 2),
+            ("- &a k: 1\n  j: 2\n", 2),
+            ("k: 1\n", 0),
+            // A complex key first, its content on the next line, deeper.
+            ("?\n  complex\nkind: Secret\n", 0),
+        ] {
+            let st = parse(src).unwrap();
+            let root = st.docs[0].root.as_ref().unwrap();
+            let m = match root {
+                Node::Mapping(m) if m.get("top").is_some() => {
+                    m.get("top").unwrap().as_mapping().unwrap()
+                }
+                Node::Mapping(m) => m,
+                Node::Sequence(q) => q.items[0].as_mapping().unwrap(),
+                _ => unreachable!(),
+            };
+            assert_eq!(m.col, col, "{src:?}");
+        }
+    }
+
+    #[test]
+    fn lone_carriage_returns_are_refused() {
+        assert!(parse("a: 1\r\nb: 2\r\n").is_ok());
+        let err = parse("a: |\n  l1\r  l2\n").err().unwrap();
+        assert!(
+            err.to_string().starts_with("line 2: a carriage return"),
+            "{err}"
+        );
     }
 
     #[test]
