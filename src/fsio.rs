@@ -634,6 +634,49 @@ pub fn write_stdout(contents: &[u8]) -> Result<()> {
     }
 }
 
+/// Writes `parts` to stdout one after the other, unbuffered, with vectored writes: a stream
+/// of many files goes out in a few system calls without being copied into one buffer first.
+#[cfg(unix)]
+pub fn write_stdout_parts(parts: &[&[u8]]) -> Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // Whatever went through Rust's stdout buffer before must come first.
+    io::stdout()
+        .lock()
+        .flush()
+        .map_err(|e| write_error("stdout", &e))?;
+    // SAFETY: fd 1 stays open for the whole process; ManuallyDrop never closes it.
+    let mut out =
+        std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(io::stdout().as_raw_fd()) });
+    let mut slices: Vec<io::IoSlice<'_>> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| io::IoSlice::new(p))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        // The kernel takes at most IOV_MAX (1024) slices per call.
+        let n = rest.len().min(1024);
+        match out.write_vectored(&rest[..n]) {
+            Ok(0) => {
+                return Err(write_error(
+                    "stdout",
+                    &io::Error::from(io::ErrorKind::WriteZero),
+                ))
+            }
+            Ok(written) => io::IoSlice::advance_slices(&mut rest, written),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(write_error("stdout", &e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn write_stdout_parts(parts: &[&[u8]]) -> Result<()> {
+    write_stdout(&parts.concat())
+}
+
 /// A private directory for plaintext (edit buffers, exec-file): mode 0700, on tmpfs
 /// (`/dev/shm`) when there is one so the plaintext stays off persistent storage, else in
 /// `override_dir` (KSEAL_TMPDIR) or the system temporary directory. Dropping it removes it.

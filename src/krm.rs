@@ -496,7 +496,10 @@ pub fn decrypt_resources(
         }
     }
     let mut out: Vec<Zeroizing<String>> = docs.to_vec();
-    let ignore = DecryptOptions { ignore_mac: true };
+    let ignore = DecryptOptions {
+        ignore_mac: true,
+        plain_only: true,
+    };
     for (_, members) in &groups {
         let stripped: Vec<Zeroizing<String>> = members
             .iter()

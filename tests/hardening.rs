@@ -1314,3 +1314,21 @@ fn properties_before_the_first_key() {
         assert_eq!(stdout(&d), input, "{first}");
     }
 }
+
+/// Regression (fuzz crasher, yaml_roundtrip): the blank lines after a keep-chomped block
+/// (`|+`) that ends a Secret are part of its value; the `sops:` block went before them, so the
+/// value lost them and kseal refused its own output (exit 1).
+#[test]
+fn keep_block_with_trailing_blank_lines_ends_the_secret() {
+    let sb = Sandbox::new();
+    for input in [
+        "kind: Secret\nl: |+\n \"\n\n",
+        "apiVersion: v1\nkind: Secret\nstringData:\n  a: b\nmetadata:\n  annotations:\n    note: |+\n      x\n\n   \n# after\n\n",
+        "apiVersion: v1\nkind: Secret\nstringData:\n  a: |+\n    x\n\n\n",
+    ] {
+        let (o, _) = encrypt_stdin(&sb, input.as_bytes(), Duration::from_secs(20));
+        assert_eq!(code(&o), Some(0), "{input:?}: {}", stderr(&o));
+        let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(20));
+        assert_eq!(stdout(&d), input);
+    }
+}

@@ -29,6 +29,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
     }
     let opts = DecryptOptions {
         ignore_mac: args.ignore_mac,
+        plain_only: true,
     };
     let mut texts = Vec::with_capacity(inputs.len());
     for input in &inputs {
@@ -81,32 +82,35 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let mut stream = Zeroizing::new(String::with_capacity(
-        done.iter().map(|d| d.text.len() + 5).sum(),
-    ));
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(done.len() * 2);
+    let mut first = true;
+    let mut ends_with_break = true;
     for d in &done {
-        join_documents(&mut stream, &d.text);
+        if d.text.trim().is_empty() {
+            continue;
+        }
+        if !first {
+            parts.push(separator(ends_with_break, &d.text));
+        }
+        first = false;
+        ends_with_break = d.text.ends_with('\n');
+        parts.push(d.text.as_bytes());
     }
     match &args.out.output {
-        Some(path) => fsio::write_private(path, stream.as_bytes()),
-        None => fsio::write_stdout(stream.as_bytes()),
+        Some(path) => fsio::write_private(path, &Zeroizing::new(parts.concat())),
+        None => fsio::write_stdout_parts(&parts),
     }
 }
 
-/// Appends one file's documents to a stream, with a `---` separator between files.
-fn join_documents(stream: &mut String, text: &str) {
-    if text.trim().is_empty() {
-        return;
+/// What goes between one file's documents and the next file's: a line break if the first
+/// lacks one, and `---` unless the next file starts with its own.
+fn separator(prev_ends_with_break: bool, next: &str) -> &'static [u8] {
+    match (prev_ends_with_break, next.starts_with("---")) {
+        (true, true) => b"",
+        (true, false) => b"---\n",
+        (false, true) => b"\n",
+        (false, false) => b"\n---\n",
     }
-    if !stream.is_empty() {
-        if !stream.ends_with('\n') {
-            stream.push('\n');
-        }
-        if !text.starts_with("---") {
-            stream.push_str("---\n");
-        }
-    }
-    stream.push_str(text);
 }
 
 /// Runs `f` over the items on all cores; results keep the items' order.
@@ -114,6 +118,9 @@ pub fn parallel_map<I: Sync, T: Send>(
     inputs: &[I],
     f: impl Fn(&I) -> Result<T> + Sync,
 ) -> Vec<Result<T>> {
+    if inputs.len() <= 1 {
+        return inputs.iter().map(&f).collect();
+    }
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -166,11 +173,21 @@ mod tests {
 
     #[test]
     fn files_are_joined_with_separators() {
-        let mut s = String::new();
-        join_documents(&mut s, "a: 1");
-        join_documents(&mut s, "");
-        join_documents(&mut s, "---\nb: 2\n");
-        join_documents(&mut s, "c: 3\n");
-        assert_eq!(s, "a: 1\n---\nb: 2\n---\nc: 3\n");
+        let texts = ["a: 1", "", "---\nb: 2\n", "c: 3\n"];
+        let mut out = Vec::new();
+        let mut first = true;
+        let mut ends = true;
+        for t in texts {
+            if t.trim().is_empty() {
+                continue;
+            }
+            if !first {
+                out.extend_from_slice(separator(ends, t));
+            }
+            first = false;
+            ends = t.ends_with('\n');
+            out.extend_from_slice(t.as_bytes());
+        }
+        assert_eq!(out, b"a: 1\n---\nb: 2\n---\nc: 3\n");
     }
 }

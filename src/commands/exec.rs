@@ -27,7 +27,10 @@ fn entries(a: &ExecArgs) -> Result<SecretEntries> {
     let d = file::decrypt(
         &text,
         &IdentityOpener { ids: &ids },
-        &DecryptOptions::default(),
+        &DecryptOptions {
+            plain_only: true,
+            ..DecryptOptions::default()
+        },
     )
     .map_err(|e| e.in_file(&name))?;
     envfrom::secret_entries(&d.text, a.select.doc, a.select.name.as_deref())

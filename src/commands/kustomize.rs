@@ -69,7 +69,10 @@ fn generate(cfg: &PluginConfig, root: &Path) -> Result<Vec<Zeroizing<String>>> {
         let d = file::decrypt(
             &text,
             &IdentityOpener { ids: &ids },
-            &DecryptOptions::default(),
+            &DecryptOptions {
+                plain_only: true,
+                ..DecryptOptions::default()
+            },
         )
         .map_err(|e| e.in_file(&name))?;
         for doc in krm::split_stream(&d.text).map_err(|e| e.in_file(&name))? {

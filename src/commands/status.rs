@@ -187,7 +187,10 @@ fn fill(
 
     st.mac = Some("unchecked");
     if let Some(ids) = ids.and_then(|f| f()) {
-        let opts = DecryptOptions { ignore_mac: true };
+        let opts = DecryptOptions {
+            ignore_mac: true,
+            plain_only: true,
+        };
         match file::decrypt(&text, &IdentityOpener { ids }, &opts) {
             Ok(d) => {
                 let ok = d.envelope.as_ref().is_some_and(|e| e.mac_ok);

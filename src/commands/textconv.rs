@@ -51,7 +51,10 @@ fn convert(input: &Input, identity: &[std::path::PathBuf]) -> Vec<u8> {
         file::decrypt(
             text,
             &IdentityOpener { ids: &ids },
-            &DecryptOptions::default(),
+            &DecryptOptions {
+                plain_only: true,
+                ..DecryptOptions::default()
+            },
         )
     });
     match result {

@@ -123,6 +123,10 @@ impl IvStash {
 #[derive(Default, Clone, Copy)]
 pub struct DecryptOptions {
     pub ignore_mac: bool,
+    /// The caller wants the plaintext only: no IV stash is kept (each ciphertext becomes its
+    /// plaintext in place instead of being copied), so the envelope cannot re-encrypt
+    /// unchanged values to the same ciphertext.
+    pub plain_only: bool,
 }
 
 /// What an encrypted file carried, for commands that re-encrypt it (edit, set, updatekeys).
@@ -469,7 +473,12 @@ pub fn decrypt_stream(
                     stash.record(&aad, ev);
                     return Ok(());
                 }
-                let mut pt = value::open(&key, &ev, aad.as_bytes())?;
+                let mut ev = ev;
+                let mut pt = if opts.plain_only {
+                    value::open_taking(&key, &mut ev, aad.as_bytes())?
+                } else {
+                    value::open(&key, &ev, aad.as_bytes())?
+                };
                 let t = if ev.ty == "str" {
                     // Move the plaintext into the typed value instead of copying it.
                     match String::from_utf8(std::mem::take(&mut *pt)) {
@@ -480,7 +489,13 @@ pub fn decrypt_stream(
                     scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?
                 };
                 hasher.value(&t.to_sops_bytes(), true);
-                stash.record_value(&aad, ev, !matches!(s.style, Style::Literal | Style::Folded));
+                if !opts.plain_only {
+                    stash.record_value(
+                        &aad,
+                        ev,
+                        !matches!(s.style, Style::Literal | Style::Folded),
+                    );
+                }
                 let ctx = RenderContext {
                     src: render_src,
                     unit,
@@ -800,6 +815,13 @@ pub fn encrypt_stream(
         } else {
             splice::end_of_line(src, end)
         };
+        // The blank lines after a keep-chomped block (`|+`) are part of its value: the block
+        // goes after them, or the value would lose them.
+        let at = if splice::ends_with_keep_block(src, doc.root.as_ref().expect("root")) {
+            splice::after_blank_lines(src, at)
+        } else {
+            at
+        };
         // Comments that trail the last value belong to its mapping: the block goes after
         // them, where sops puts it, or sops would read them as part of its metadata.
         let at = splice::after_trailing_comments(src, at);
@@ -840,7 +862,11 @@ pub fn encrypt_checked(
     select: &dyn Fn(&Document) -> bool,
 ) -> Result<String> {
     let out = encrypt_stream(src, stream, settings, select)?;
-    match decrypt(&out, settings.key, &DecryptOptions::default()) {
+    let opts = DecryptOptions {
+        plain_only: true,
+        ..DecryptOptions::default()
+    };
+    match decrypt(&out, settings.key, &opts) {
         Ok(d) if d.envelope.is_some() => Ok(out),
         Ok(_) => Err(Error::new(
             Kind::Internal,
@@ -1091,7 +1117,15 @@ mod tests {
                 .kind,
             Kind::Integrity
         );
-        let ignored = decrypt(&tampered, &key, &DecryptOptions { ignore_mac: true }).unwrap();
+        let ignored = decrypt(
+            &tampered,
+            &key,
+            &DecryptOptions {
+                ignore_mac: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(!ignored.envelope.unwrap().mac_ok);
     }
 

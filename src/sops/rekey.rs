@@ -9,6 +9,12 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::file::{self, DecryptOptions, EncryptSettings, KeyOpener};
+
+/// Re-keying reads and checks plaintext; it never re-encrypts with the old IVs.
+const PLAIN: DecryptOptions = DecryptOptions {
+    ignore_mac: false,
+    plain_only: true,
+};
 use super::metadata::{self, AgeEntry, Metadata};
 use crate::error::{Error, Kind, Result};
 use crate::secret::DataKey;
@@ -115,7 +121,7 @@ pub fn rewrap(src: &str, key: &DataKey, age: Vec<AgeEntry>) -> Result<String> {
     if age.is_empty() {
         return Err(no_recipients());
     }
-    let before = file::decrypt(src, key, &DecryptOptions::default())?;
+    let before = file::decrypt(src, key, &PLAIN)?;
     let Some(env) = before.envelope.as_ref() else {
         return Err(not_encrypted());
     };
@@ -132,7 +138,7 @@ pub fn rewrap(src: &str, key: &DataKey, age: Vec<AgeEntry>) -> Result<String> {
     }
     let out = splice::apply(src, edits)?.to_string();
 
-    let after = file::decrypt(&out, key, &DecryptOptions::default()).map_err(|e| {
+    let after = file::decrypt(&out, key, &PLAIN).map_err(|e| {
         Error::new(
             Kind::Internal,
             format!(
@@ -215,7 +221,7 @@ pub fn rotate(
     if age.is_empty() {
         return Err(no_recipients());
     }
-    let before = file::decrypt(src, opener, &DecryptOptions::default())?;
+    let before = file::decrypt(src, opener, &PLAIN)?;
     let Some(env) = before.envelope.as_ref() else {
         return Err(not_encrypted());
     };
@@ -245,7 +251,7 @@ pub fn rotate(
         stash: None,
     };
     let out = file::encrypt_checked(&before.text, &stream, &settings, &select)?;
-    let after = file::decrypt(&out, new_key, &DecryptOptions::default())?;
+    let after = file::decrypt(&out, new_key, &PLAIN)?;
     let same = after.envelope.as_ref().is_some_and(|a| a.docs == env.docs)
         && after.text.as_str() == before.text.as_str();
     if !same {

@@ -76,6 +76,12 @@ pub fn parse(s: &str) -> Result<EncValue> {
 
 /// Decrypts and authenticates one value against its AAD (the key path, or `lastmodified`).
 pub fn open(key: &DataKey, v: &EncValue, aad: &[u8]) -> Result<Plaintext> {
+    // One copy: the ciphertext stays for the IV stash, the plaintext is made in place.
+    open_buf(key, v, Plaintext::new(v.data.clone()), aad)
+}
+
+/// Decrypts `pt` (holding the ciphertext of `v`) in place.
+fn open_buf(key: &DataKey, v: &EncValue, mut pt: Plaintext, aad: &[u8]) -> Result<Plaintext> {
     if v.iv.len() != IV_LEN {
         // sops derives the nonce size from the IV; every sops version writes 32 bytes.
         return Err(Error::format(format!(
@@ -84,8 +90,6 @@ pub fn open(key: &DataKey, v: &EncValue, aad: &[u8]) -> Result<Plaintext> {
         )));
     }
     let cipher = SopsGcm::new(GenericArray::from_slice(key.expose()));
-    // One copy: the ciphertext stays for the IV stash, the plaintext is made in place.
-    let mut pt = Plaintext::new(v.data.clone());
     cipher
         .decrypt_in_place_detached(
             GenericArray::from_slice(&v.iv),
@@ -97,6 +101,13 @@ pub fn open(key: &DataKey, v: &EncValue, aad: &[u8]) -> Result<Plaintext> {
             Error::integrity("value failed authentication (wrong key, moved or tampered value)")
         })?;
     Ok(pt)
+}
+
+/// As [`open`], but the ciphertext is taken out of `v` and decrypted in place: no copy, for
+/// callers that do not keep the ciphertext.
+pub fn open_taking(key: &DataKey, v: &mut EncValue, aad: &[u8]) -> Result<Plaintext> {
+    let data = std::mem::take(&mut v.data);
+    open_buf(key, v, Plaintext::new(data), aad)
 }
 
 /// Encrypts `plaintext` with the given IV and renders the `ENC[...]` string.

@@ -171,6 +171,43 @@ pub fn node_end(src: &str, node: &Node) -> usize {
     }
 }
 
+/// Whether the last value of `node` (in source order) is a block scalar with keep chomping
+/// (`|+`, `>+`): the blank lines after its content are part of its value.
+pub fn ends_with_keep_block(src: &str, node: &Node) -> bool {
+    match node {
+        Node::Scalar(s) => {
+            matches!(s.style, Style::Literal | Style::Folded)
+                && block_layout(src, s).is_some_and(|l| {
+                    src[l.header..l.content_start]
+                        .split('#')
+                        .next()
+                        .is_some_and(|h| h.contains('+'))
+                })
+        }
+        Node::Mapping(m) if !m.flow => m
+            .entries
+            .last()
+            .is_some_and(|(_, v)| ends_with_keep_block(src, v)),
+        Node::Sequence(q) if !q.flow => {
+            q.items.last().is_some_and(|v| ends_with_keep_block(src, v))
+        }
+        _ => false,
+    }
+}
+
+/// Moves `at` (a line start) past the blank lines that follow it.
+pub fn after_blank_lines(src: &str, at: usize) -> usize {
+    let mut pos = at;
+    while pos < src.len() {
+        let line_end = end_of_line(src, pos);
+        if !src[pos..line_end].trim().is_empty() {
+            break;
+        }
+        pos = line_end;
+    }
+    pos
+}
+
 fn k_end(k: &Node) -> usize {
     match k {
         Node::Scalar(s) => s.end,
