@@ -1,6 +1,7 @@
 //! Whole files: decrypting or encrypting every value of the documents that share one
 //! envelope, with the MAC over all of them, by splicing text into the original bytes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use zeroize::Zeroizing;
@@ -173,15 +174,15 @@ struct Place {
     in_seq: bool,
 }
 
-type LeafFn<'f> = dyn FnMut(&[String], &Scalar, Place) -> Result<()> + 'f;
+type LeafFn<'n, 'f> = dyn FnMut(&[String], &'n Scalar, Place) -> Result<()> + 'f;
 
-fn walk(
-    node: &Node,
+fn walk<'n>(
+    node: &'n Node,
     path: &mut Vec<String>,
     place: Place,
     budget: &mut u64,
     mappings: &mut Vec<Vec<String>>,
-    f: &mut LeafFn<'_>,
+    f: &mut LeafFn<'n, '_>,
 ) -> Result<()> {
     if *budget == 0 {
         return Err(Error::format(
@@ -634,6 +635,33 @@ fn remove_sops_edit(src: &str, root: &Mapping) -> Result<Edit> {
     Ok(e)
 }
 
+/// Below this many bytes of values the MAC is computed inline: a thread costs more than it saves.
+const PARALLEL_MAC_BYTES: usize = 256 * 1024;
+
+/// One value of the input in walk order, as the MAC sees it, and how to seal it.
+struct Leaf<'n> {
+    bytes: LeafBytes<'n>,
+    enc: bool,
+    seal: Option<ToSeal<'n>>,
+}
+
+struct ToSeal<'n> {
+    aad: String,
+    ty: &'static str,
+    scalar: &'n Scalar,
+}
+
+/// A value's bytes, borrowed from the tree or typed into a copy that is wiped when dropped.
+struct LeafBytes<'n>(Cow<'n, [u8]>);
+
+impl Drop for LeafBytes<'_> {
+    fn drop(&mut self) {
+        if let Cow::Owned(v) = &mut self.0 {
+            zeroize::Zeroize::zeroize(v);
+        }
+    }
+}
+
 /// How to encrypt a file.
 pub struct EncryptSettings<'a> {
     pub rule: CryptRule,
@@ -658,9 +686,9 @@ pub fn encrypt(
     encrypt_stream(src, &stream, settings, select)
 }
 
-pub fn encrypt_stream(
-    src: &str,
-    stream: &Stream,
+pub fn encrypt_stream<'n>(
+    src: &'n str,
+    stream: &'n Stream,
     settings: &EncryptSettings<'_>,
     select: &dyn Fn(&Document) -> bool,
 ) -> Result<String> {
@@ -694,11 +722,11 @@ pub fn encrypt_stream(
     let empty_stash = IvStash::default();
     let stash = settings.stash.unwrap_or(&empty_stash);
     let key = settings.key;
-    let mut hasher = MacHasher::new(settings.mac_only_encrypted);
     let mut edits: Vec<Edit> = Vec::new();
     let mut budget = WALK_BUDGET;
     let eol = splice::eol_of(src);
     let mut inserts: Vec<(usize, usize, usize, bool)> = Vec::new();
+    let mut leaves: Vec<Leaf<'_>> = Vec::new();
 
     for &di in &selected {
         let doc = &stream.docs[di];
@@ -717,21 +745,20 @@ pub fn encrypt_stream(
         }
         let mut mappings = Vec::new();
         let mut path = Vec::new();
-        let mut f = |p: &[String], s: &Scalar, place: Place| -> Result<()> {
+        let mut f = |p: &[String], s: &'n Scalar, place: Place| -> Result<()> {
             // Quoted and block scalars, and plain text that can only be a string, are strings:
             // skip typing, which would copy a possibly large value.
-            let typed_owned;
-            let (bytes, ty): (std::borrow::Cow<'_, [u8]>, &str) = if s.tag.is_none()
+            let (bytes, ty): (Cow<'n, [u8]>, &'static str) = if s.tag.is_none()
                 && (s.style != Style::Plain || scalar::plain_is_safe(&s.value))
             {
-                (std::borrow::Cow::Borrowed(s.value.as_bytes()), "str")
+                (Cow::Borrowed(s.value.as_bytes()), "str")
             } else {
-                typed_owned = scalar::resolve(&s.value, s.style, s.tag.as_deref())
+                let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
                     .map_err(|e| Error::format(format!("{e}")))?;
-                if typed_owned == Typed::Null {
+                if typed == Typed::Null {
                     return Ok(());
                 }
-                (typed_owned.to_sops_bytes(), typed_owned.sops_type())
+                (Cow::Owned(typed.to_sops_bytes().into_owned()), typed.sops_type())
             };
             let enc = settings.rule.should_encrypt(p);
             if !enc && tree::final_break_dropped(src, s) {
@@ -740,12 +767,20 @@ pub fn encrypt_stream(
                 // the MAC, see the value with the final `\n`.
                 let mut with_break = bytes.into_owned();
                 with_break.push(b'\n');
-                hasher.value(&with_break, false);
+                leaves.push(Leaf {
+                    bytes: LeafBytes(Cow::Owned(with_break)),
+                    enc: false,
+                    seal: None,
+                });
                 return Ok(());
             }
-            hasher.value(&bytes, enc);
             // Empty strings stay `""` (sops never encrypts them).
             if !enc || bytes.is_empty() && ty == "str" {
+                leaves.push(Leaf {
+                    bytes: LeafBytes(bytes),
+                    enc,
+                    seal: None,
+                });
                 return Ok(());
             }
             if place.in_alias {
@@ -762,13 +797,14 @@ pub fn encrypt_stream(
                     "a value to encrypt carries an explicit YAML tag (such as !!int or !!binary); write it untagged",
                 ));
             }
-            let aad = aad_of(p);
-            let (sealed, inline) = stash.seal_value(key, &bytes, &aad, ty)?;
-            let block = matches!(s.style, Style::Literal | Style::Folded);
-            edits.push(if block && inline == Some(true) {
-                splice::inline_encrypted_edit(src, s, &sealed)
-            } else {
-                splice::encrypted_edit(src, s, &sealed)
+            leaves.push(Leaf {
+                bytes: LeafBytes(bytes),
+                enc: true,
+                seal: Some(ToSeal {
+                    aad: aad_of(p),
+                    ty,
+                    scalar: s,
+                }),
             });
             Ok(())
         };
@@ -829,7 +865,44 @@ pub fn encrypt_stream(
         inserts.push((at, root.col, indent_unit(doc), needs_break));
     }
 
-    let mac_text = hasher.finish();
+    // The MAC is over every value in order, the sealing over the encrypted ones: for a
+    // large file the two run side by side on two cores.
+    let only_encrypted = settings.mac_only_encrypted;
+    let hash_all = |leaves: &[Leaf<'_>]| {
+        let mut hasher = MacHasher::new(only_encrypted);
+        for l in leaves {
+            hasher.value(&l.bytes.0, l.enc);
+        }
+        hasher.finish()
+    };
+    let seal_all = |leaves: &[Leaf<'_>], edits: &mut Vec<Edit>| -> Result<()> {
+        for l in leaves {
+            let Some(t) = &l.seal else { continue };
+            let (sealed, inline) = stash.seal_value(key, &l.bytes.0, &t.aad, t.ty)?;
+            let block = matches!(t.scalar.style, Style::Literal | Style::Folded);
+            edits.push(if block && inline == Some(true) {
+                splice::inline_encrypted_edit(src, t.scalar, &sealed)
+            } else {
+                splice::encrypted_edit(src, t.scalar, &sealed)
+            });
+        }
+        Ok(())
+    };
+    let hashed: usize = leaves.iter().map(|l| l.bytes.0.len()).sum();
+    let mac_text = if hashed >= PARALLEL_MAC_BYTES {
+        std::thread::scope(|sc| {
+            let hasher = sc.spawn(|| hash_all(&leaves));
+            let sealed = seal_all(&leaves, &mut edits);
+            let mac = hasher
+                .join()
+                .map_err(|_| Error::new(Kind::Internal, "the MAC thread failed"));
+            sealed.and(mac)
+        })?
+    } else {
+        seal_all(&leaves, &mut edits)?;
+        hash_all(&leaves)
+    };
+    drop(leaves);
     let mac = stash.seal(key, mac_text.as_bytes(), &settings.lastmodified, "str")?;
     let meta = Metadata {
         age: settings.age.clone(),
