@@ -127,7 +127,7 @@ pub fn check_stream(stream: &Stream, kustomization: bool) -> Vec<Finding> {
                 continue;
             };
             for (k, v) in &m.entries {
-                let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("?");
+                let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
                 if is_empty_value(v) || is_enc(v) {
                     continue;
                 }
@@ -181,7 +181,7 @@ fn malformed_enc(node: &Node, path: &mut Vec<String>, doc: usize, out: &mut Vec<
             for (k, v) in &m.entries {
                 path.push(
                     k.as_scalar()
-                        .map(|s| s.value.clone())
+                        .map(|s| s.value.to_string())
                         .unwrap_or_else(|| "?".into()),
                 );
                 malformed_enc(v, path, doc, out);
@@ -228,7 +228,7 @@ pub struct Inventory {
     pub refs: Vec<(usize, SecretRef)>,
 }
 
-fn pod_spec<'a>(root: &'a Mapping) -> Option<(&'a Mapping, &'static str)> {
+fn pod_spec<'a>(root: &'a Mapping) -> Option<(&'a Mapping<'a>, &'static str)> {
     let get = |m: &'a Mapping, k: &str| m.get(k).and_then(Node::as_mapping);
     let spec = get(root, "spec")?;
     match root.get_str("kind")? {

@@ -198,7 +198,7 @@ fn compare_mappings(
         p
     };
     for (k, va) in &a.entries {
-        let Some(key) = k.as_scalar().map(|s| s.value.as_str()) else {
+        let Some(key) = k.as_scalar().map(|s| &*s.value) else {
             continue;
         };
         if top && key == "sops" {
@@ -231,7 +231,7 @@ fn compare_mappings(
         }
     }
     for (k, vb) in &b.entries {
-        let Some(key) = k.as_scalar().map(|s| s.value.as_str()) else {
+        let Some(key) = k.as_scalar().map(|s| &*s.value) else {
             continue;
         };
         if (top && key == "sops") || a.get(key).is_some() {

@@ -84,7 +84,7 @@ pub fn secret_entries(
     };
     if let Some(m) = root.get("data").and_then(Node::as_mapping) {
         for (k, v) in &m.entries {
-            let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("");
+            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("");
             let Some(s) = v.as_scalar() else { continue };
             if matches!(
                 scalar::resolve(&s.value, s.style, s.tag.as_deref()),
@@ -108,7 +108,7 @@ pub fn secret_entries(
     }
     if let Some(m) = root.get("stringData").and_then(Node::as_mapping) {
         for (k, v) in &m.entries {
-            let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("");
+            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("");
             let Some(s) = v.as_scalar() else { continue };
             if matches!(
                 scalar::resolve(&s.value, s.style, s.tag.as_deref()),

@@ -263,7 +263,7 @@ pub fn parse_config(text: &str) -> Result<PluginConfig> {
             .iter()
             .map(|n| {
                 n.as_scalar()
-                    .map(|s| s.value.clone())
+                    .map(|s| s.value.to_string())
                     .ok_or_else(|| Error::format("`files` must be a list of paths"))
             })
             .collect::<Result<_>>()?,

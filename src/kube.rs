@@ -26,7 +26,7 @@ pub fn is_secret(doc: &Document) -> bool {
     doc.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
 }
 
-fn metadata(doc: &Document) -> Option<&Mapping> {
+fn metadata<'a>(doc: &'a Document<'a>) -> Option<&'a Mapping<'a>> {
     doc.root_mapping()?.get("metadata")?.as_mapping()
 }
 
@@ -115,7 +115,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
     if let Some(data) = root.get("data") {
         if let Some(m) = data.as_mapping() {
             for (k, v) in &m.entries {
-                let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("?");
+                let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
                 let Some(s) = v.as_scalar() else {
                     return Err(Error::format("the value is not a string")
                         .at_path(format!("data.{key}"))
@@ -136,7 +136,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
     }
     if let Some(m) = root.get("stringData").and_then(Node::as_mapping) {
         for (k, v) in &m.entries {
-            let key = k.as_scalar().map(|s| s.value.as_str()).unwrap_or("?");
+            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
             if let Some(s) = v.as_scalar() {
                 if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
                     if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
@@ -189,7 +189,7 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
         }
         if clean && !meta.flow {
             for (idx, (k, _)) in meta.entries.iter().enumerate() {
-                let Some(name) = k.as_scalar().map(|s| s.value.as_str()) else {
+                let Some(name) = k.as_scalar().map(|s| &*s.value) else {
                     continue;
                 };
                 if SERVER_FIELDS.contains(&name) {

@@ -146,14 +146,14 @@ fn has_alias(node: &Node) -> bool {
     }
 }
 
-fn key_of(k: &Node) -> Option<&str> {
-    k.as_scalar().map(|s| s.value.as_str())
+fn key_of<'a>(k: &'a Node<'a>) -> Option<&'a str> {
+    k.as_scalar().map(|s| &*s.value)
 }
 
 /// One side of the merge: its text and parsed stream.
 struct Side<'a> {
     src: &'a str,
-    stream: Stream,
+    stream: Stream<'a>,
     ids: Vec<String>,
 }
 
@@ -163,7 +163,7 @@ impl<'a> Side<'a> {
         let ids = identities(&stream);
         Ok(Side { src, stream, ids })
     }
-    fn find(&self, id: &str) -> Option<&Document> {
+    fn find(&self, id: &str) -> Option<&Document<'_>> {
         self.ids
             .iter()
             .position(|i| i == id)
@@ -296,7 +296,7 @@ impl Merger<'_> {
         if same(or, tr) || (bd.is_some() && same(br, tr)) {
             return;
         }
-        fn block(n: Option<&Node>) -> Option<&Mapping> {
+        fn block<'a>(n: Option<&'a Node<'a>>) -> Option<&'a Mapping<'a>> {
             n.and_then(Node::as_mapping).filter(|m| !m.flow)
         }
         if let (Some(om), Some(tm)) = (block(or), block(tr)) {

@@ -44,7 +44,7 @@ fn value_region(src: &str, s: &Scalar) -> (usize, usize) {
     }
 }
 
-fn data_mapping(doc: &Document) -> Option<&Mapping> {
+fn data_mapping<'a>(doc: &'a Document<'a>) -> Option<&'a Mapping<'a>> {
     doc.root_mapping()?
         .get("data")?
         .as_mapping()
@@ -52,7 +52,9 @@ fn data_mapping(doc: &Document) -> Option<&Mapping> {
 }
 
 fn key_of(k: &Node) -> String {
-    k.as_scalar().map(|s| s.value.clone()).unwrap_or_default()
+    k.as_scalar()
+        .map(|s| s.value.to_string())
+        .unwrap_or_default()
 }
 
 /// Text that reads well in an editor and survives a round trip through YAML.

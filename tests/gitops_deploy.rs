@@ -381,7 +381,7 @@ fn argocd_cmp_generate_command_renders_and_fails_loudly() {
             kseal::yaml::tree::Node::Sequence(q) => q
                 .items
                 .iter()
-                .map(|n| n.as_scalar().unwrap().value.clone())
+                .map(|n| n.as_scalar().unwrap().value.to_string())
                 .collect(),
             _ => panic!("{key} is not a list"),
         }

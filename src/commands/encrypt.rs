@@ -167,6 +167,7 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
             "the input is empty: nothing to encrypt",
         ));
     }
+    let sanitized;
     let mut stream = tree::parse(text)?;
     // Refuse encrypted input before any other check: its `data` values are not base64.
     for (i, doc) in stream.docs.iter().enumerate() {
@@ -185,7 +186,6 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
         }
     }
     let (edits, notes) = kube::sanitize(text, &stream, clean);
-    let sanitized;
     let text = if edits.is_empty() {
         text
     } else {
@@ -421,16 +421,21 @@ fn sanitized_checked(text: &str, clean: bool) -> Result<zeroize::Zeroizing<Strin
     }
     let stream = tree::parse(text)?;
     let (edits, notes) = kube::sanitize(text, &stream, clean);
-    let (text, stream) = if edits.is_empty() {
-        (zeroize::Zeroizing::new(text.to_string()), stream)
-    } else {
-        let t = splice::apply(text, edits)?;
-        let s = tree::parse(&t)?;
-        (t, s)
-    };
     for n in notes {
         note(&n);
     }
+    if edits.is_empty() {
+        warn_secrets(&stream)?;
+        return Ok(zeroize::Zeroizing::new(text.to_string()));
+    }
+    drop(stream);
+    let sanitized = splice::apply(text, edits)?;
+    warn_secrets(&tree::parse(&sanitized)?)?;
+    Ok(sanitized)
+}
+
+/// Prints the typing warnings of every Secret of the stream (`kube::check_secret`).
+fn warn_secrets(stream: &tree::Stream<'_>) -> Result<()> {
     for (i, doc) in stream.docs.iter().enumerate() {
         if kube::is_secret(doc) {
             for w in kube::check_secret(doc, i)? {
@@ -438,5 +443,5 @@ fn sanitized_checked(text: &str, clean: bool) -> Result<zeroize::Zeroizing<Strin
             }
         }
     }
-    Ok(text)
+    Ok(())
 }

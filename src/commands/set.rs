@@ -205,7 +205,7 @@ pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
-fn secret_name(doc: &Document) -> Option<&str> {
+fn secret_name<'a>(doc: &'a Document<'a>) -> Option<&'a str> {
     doc.root_mapping()?
         .get("metadata")?
         .as_mapping()?
@@ -287,7 +287,7 @@ pub struct SetChange {
     pub removed_from: Option<&'static str>,
 }
 
-fn block_root(doc: &Document) -> Result<&Mapping> {
+fn block_root<'a>(doc: &'a Document<'a>) -> Result<&'a Mapping<'a>> {
     let root = doc
         .root_mapping()
         .ok_or_else(|| Error::format("the document is not a mapping"))?;

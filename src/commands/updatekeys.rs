@@ -77,6 +77,7 @@ pub fn load(path: &Path) -> Result<Option<Loaded>> {
         return Ok(None);
     };
     let namespaces = kube::secret_namespaces(&stream);
+    drop(stream);
     Ok(Some(Loaded {
         text,
         meta,

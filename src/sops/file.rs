@@ -250,7 +250,7 @@ fn key_string(k: &Node, path: &[String]) -> Result<String> {
             .at_path(display_path(path))
     })?;
     match scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
-        Ok(Typed::Str(_)) => Ok(s.value.clone()),
+        Ok(Typed::Str(_)) => Ok(s.value.to_string()),
         _ => Err(Error::format(format!(
             "the key `{}` is not a string for YAML (quote it); sops only supports string keys",
             s.value.chars().take(40).collect::<String>()
@@ -259,11 +259,11 @@ fn key_string(k: &Node, path: &[String]) -> Result<String> {
     }
 }
 
-fn sops_entry(doc: &Document) -> Option<&(Node, Node)> {
+fn sops_entry<'a>(doc: &'a Document<'a>) -> Option<&'a (Node<'a>, Node<'a>)> {
     doc.root_mapping()?.entry("sops")
 }
 
-fn root_mapping_of(doc: &Document, index: usize) -> Result<Option<&Mapping>> {
+fn root_mapping_of<'a>(doc: &'a Document<'a>, index: usize) -> Result<Option<&'a Mapping<'a>>> {
     match &doc.root {
         None => Ok(None),
         Some(n) => match n.as_mapping() {
@@ -552,7 +552,7 @@ fn find_encrypted(node: &Node, path: &mut Vec<String>) -> Option<Vec<String>> {
         Node::Mapping(m) => m.entries.iter().find_map(|(k, v)| {
             path.push(
                 k.as_scalar()
-                    .map(|s| s.value.clone())
+                    .map(|s| s.value.to_string())
                     .unwrap_or_else(|| "?".into()),
             );
             let found = find_encrypted(v, path);
@@ -648,7 +648,7 @@ struct Leaf<'n> {
 struct ToSeal<'n> {
     aad: String,
     ty: &'static str,
-    scalar: &'n Scalar,
+    scalar: &'n Scalar<'n>,
 }
 
 /// A value's bytes, borrowed from the tree or typed into a copy that is wiped when dropped.
@@ -758,7 +758,10 @@ pub fn encrypt_stream<'n>(
                 if typed == Typed::Null {
                     return Ok(());
                 }
-                (Cow::Owned(typed.to_sops_bytes().into_owned()), typed.sops_type())
+                (
+                    Cow::Owned(typed.to_sops_bytes().into_owned()),
+                    typed.sops_type(),
+                )
             };
             let enc = settings.rule.should_encrypt(p);
             if !enc && tree::final_break_dropped(src, s) {

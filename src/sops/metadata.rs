@@ -33,9 +33,7 @@ pub struct Metadata {
 }
 
 fn scalar_str<'a>(m: &'a Mapping, key: &str) -> Option<&'a str> {
-    m.get(key)
-        .and_then(Node::as_scalar)
-        .map(|s| s.value.as_str())
+    m.get(key).and_then(Node::as_scalar).map(|s| &*s.value)
 }
 
 fn is_empty_list(node: Option<&Node>) -> bool {
@@ -44,7 +42,7 @@ fn is_empty_list(node: Option<&Node>) -> bool {
         Some(Node::Sequence(s)) => s.items.is_empty(),
         Some(n) => n
             .as_scalar()
-            .is_some_and(|s| matches!(s.value.as_str(), "" | "~" | "null" | "Null" | "NULL")),
+            .is_some_and(|s| matches!(&*s.value, "" | "~" | "null" | "Null" | "NULL")),
     }
 }
 

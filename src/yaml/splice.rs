@@ -678,7 +678,7 @@ pub fn after_entry(src: &str, m: &Mapping, idx: usize) -> usize {
 }
 
 /// The scalar that ends a node's text (the value of the last entry, the last list item).
-fn last_leaf(node: &Node) -> Option<&Scalar> {
+fn last_leaf<'a>(node: &'a Node<'a>) -> Option<&'a Scalar<'a>> {
     match node {
         Node::Scalar(s) => Some(s),
         Node::Mapping(m) if !m.flow => m.entries.last().and_then(|(_, v)| last_leaf(v)),
@@ -703,7 +703,7 @@ mod tests {
     use super::*;
     use crate::yaml::tree::parse;
 
-    fn scalar<'a>(st: &'a crate::yaml::tree::Stream, key: &str) -> &'a Scalar {
+    fn scalar<'a>(st: &'a crate::yaml::tree::Stream, key: &str) -> &'a Scalar<'a> {
         st.docs[0]
             .root_mapping()
             .unwrap()
@@ -737,7 +737,7 @@ mod tests {
                 _ => unreachable!(),
             };
             edits.push(encrypted_edit(src, &s, "ENC[X]"));
-            values.push(s.value.clone());
+            values.push(s.value.to_string());
         }
         let enc = apply(src, edits).unwrap();
         assert_eq!(
@@ -759,7 +759,7 @@ mod tests {
                 _ => unreachable!(),
             };
             assert!(s.value.starts_with("ENC[X]"));
-            edits.push(decrypted_edit(&ctx, &s, &Typed::Str(value.clone())));
+            edits.push(decrypted_edit(&ctx, &s, &Typed::Str(value.to_string())));
         }
         assert_eq!(apply(&enc, edits).unwrap().as_str(), src);
     }
@@ -792,7 +792,7 @@ mod entry_tests {
     use super::*;
     use crate::yaml::tree::parse;
 
-    fn data(st: &crate::yaml::tree::Stream) -> &Mapping {
+    fn data<'a>(st: &'a crate::yaml::tree::Stream<'a>) -> &'a Mapping<'a> {
         st.docs[0]
             .root_mapping()
             .unwrap()

@@ -1,6 +1,7 @@
 //! The YAML document tree with byte spans: built from the event parser, it keeps where every
 //! scalar, mapping and comment sits in the source so values can be replaced in place.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -10,34 +11,35 @@ use super::scalar::Style;
 use crate::error::{Error, Result};
 
 /// One YAML stream: the documents of a file, in order.
-pub struct Stream {
-    pub docs: Vec<Document>,
+pub struct Stream<'a> {
+    pub docs: Vec<Document<'a>>,
 }
 
 /// One YAML document of a stream.
-pub struct Document {
+pub struct Document<'a> {
     /// Byte offset where the document starts (its `---` marker if explicit, else its content).
     pub start: usize,
     pub explicit_start: bool,
-    pub root: Option<Node>,
+    pub root: Option<Node<'a>>,
     /// Comments of this document (and those before its start marker), in source order.
     pub comments: Vec<Comment>,
 }
 
 #[derive(Clone)]
-pub enum Node {
-    Scalar(Scalar),
-    Mapping(Mapping),
-    Sequence(Sequence),
+pub enum Node<'a> {
+    Scalar(Scalar<'a>),
+    Mapping(Mapping<'a>),
+    Sequence(Sequence<'a>),
     /// An alias: the anchored node it stands for, the byte range of the `*name` token, and
     /// the number of nodes it expands to (aliases inside it included).
-    Alias(Rc<Node>, usize, usize, u64),
+    Alias(Rc<Node<'a>>, usize, usize, u64),
 }
 
 #[derive(Clone)]
-pub struct Scalar {
-    /// The scalar's content after escape processing and folding.
-    pub value: String,
+pub struct Scalar<'a> {
+    /// The scalar's content after escape processing and folding: borrowed from the source
+    /// when it is written there as is (most values), else processed into a copy.
+    pub value: Cow<'a, str>,
     pub style: Style,
     /// The resolved tag, e.g. `tag:yaml.org,2002:str` or `!local`.
     pub tag: Option<String>,
@@ -54,8 +56,8 @@ pub struct Scalar {
 }
 
 #[derive(Clone)]
-pub struct Mapping {
-    pub entries: Vec<(Node, Node)>,
+pub struct Mapping<'a> {
+    pub entries: Vec<(Node<'a>, Node<'a>)>,
     pub flow: bool,
     pub start: usize,
     /// Where the parser closed the mapping (after trailing comments and blank lines).
@@ -65,8 +67,8 @@ pub struct Mapping {
 }
 
 #[derive(Clone)]
-pub struct Sequence {
-    pub items: Vec<Node>,
+pub struct Sequence<'a> {
+    pub items: Vec<Node<'a>>,
     pub flow: bool,
     pub start: usize,
     pub end: usize,
@@ -95,9 +97,12 @@ pub struct Comment {
 
 // The tree of a decrypted manifest holds every plaintext value and comment: they are wiped
 // when the tree goes (the parser's own buffers are not ours to wipe).
-impl Drop for Scalar {
+impl Drop for Scalar<'_> {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.value);
+        // A borrowed value is the caller's buffer, wiped (or not) by its owner.
+        if let Cow::Owned(v) = &mut self.value {
+            zeroize::Zeroize::zeroize(v);
+        }
     }
 }
 
@@ -107,15 +112,15 @@ impl Drop for Comment {
     }
 }
 
-impl Node {
-    pub fn as_mapping(&self) -> Option<&Mapping> {
+impl<'a> Node<'a> {
+    pub fn as_mapping(&self) -> Option<&Mapping<'_>> {
         match self {
             Node::Mapping(m) => Some(m),
             Node::Alias(target, ..) => target.as_mapping(),
             _ => None,
         }
     }
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub fn as_scalar(&self) -> Option<&Scalar<'_>> {
         match self {
             Node::Scalar(s) => Some(s),
             Node::Alias(target, ..) => target.as_scalar(),
@@ -133,26 +138,24 @@ impl Node {
     }
 }
 
-impl Mapping {
+impl Mapping<'_> {
     /// The value of the first entry whose key is the plain string `key`.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'_>> {
         self.entry(key).map(|(_, v)| v)
     }
-    pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+    pub fn entry(&self, key: &str) -> Option<&(Node<'_>, Node<'_>)> {
         self.entries
             .iter()
             .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
     }
     /// The string value of `key` if it is a scalar.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.get(key)
-            .and_then(Node::as_scalar)
-            .map(|s| s.value.as_str())
+        self.get(key).and_then(Node::as_scalar).map(|s| &*s.value)
     }
 }
 
-impl Document {
-    pub fn root_mapping(&self) -> Option<&Mapping> {
+impl Document<'_> {
+    pub fn root_mapping(&self) -> Option<&Mapping<'_>> {
         self.root.as_ref().and_then(Node::as_mapping)
     }
 }
@@ -172,22 +175,22 @@ impl Default for Limits {
     }
 }
 
-enum Frame {
+enum Frame<'a> {
     Map {
-        m: Mapping,
-        key: Option<Node>,
+        m: Mapping<'a>,
+        key: Option<Node<'a>>,
         path: Vec<String>,
         anchor: usize,
         seen: HashSet<String>,
     },
     Seq {
-        s: Sequence,
+        s: Sequence<'a>,
         path: Vec<String>,
         anchor: usize,
     },
 }
 
-impl Frame {
+impl Frame<'_> {
     fn path(&self) -> &Vec<String> {
         match self {
             Frame::Map { path, .. } | Frame::Seq { path, .. } => path,
@@ -204,7 +207,7 @@ impl Frame {
 /// The string a key contributes to the path of the values under it.
 fn key_text(key: &Node) -> String {
     match key.as_scalar() {
-        Some(s) => s.value.clone(),
+        Some(s) => s.value.to_string(),
         None => "?".to_string(),
     }
 }
@@ -236,11 +239,11 @@ pub fn expanded_size(node: &Node) -> u64 {
 }
 
 /// Parses a whole YAML stream (JSON included) into documents with spans.
-pub fn parse(src: &str) -> Result<Stream> {
+pub fn parse(src: &str) -> Result<Stream<'_>> {
     parse_with(src, Limits::default())
 }
 
-pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
+pub fn parse_with(src: &str, limits: Limits) -> Result<Stream<'_>> {
     check_line_ends(src)?;
     let mut docs: Vec<Document> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -319,7 +322,7 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream> {
             Event::Scalar(value, style, anchor, tag) => {
                 let in_flow = stack.last().is_some_and(Frame::is_flow);
                 let mut scalar = Scalar {
-                    value: value.into_owned(),
+                    value,
                     style: style_of(style),
                     tag: tag.map(|t| t.to_string()),
                     start,
@@ -436,7 +439,12 @@ fn check_line_ends(src: &str) -> Result<()> {
 /// `\n` longer than sops reads from the same file.
 fn fix_final_break(src: &str, s: &mut Scalar) {
     if s.value.ends_with('\n') && final_break_dropped(src, s) {
-        s.value.pop();
+        match &mut s.value {
+            Cow::Borrowed(b) => *b = &b[..b.len() - 1],
+            Cow::Owned(o) => {
+                o.pop();
+            }
+        }
     }
 }
 
@@ -561,11 +569,11 @@ fn comment_owner(stack: &[Frame], col: usize, inline: bool) -> CommentOwner {
     CommentOwner::Mapping(Vec::new())
 }
 
-fn attach(
+fn attach<'a>(
     src: &str,
-    stack: &mut [Frame],
-    current: &mut Option<Document>,
-    node: Node,
+    stack: &mut [Frame<'a>],
+    current: &mut Option<Document<'a>>,
+    node: Node<'a>,
 ) -> Result<()> {
     match stack.last_mut() {
         Some(Frame::Map {
@@ -577,7 +585,7 @@ fn attach(
                 if let Node::Scalar(s) = &node {
                     // Two values for one key are ambiguous: YAML forbids them and readers
                     // disagree on which one wins.
-                    if !seen.insert(s.value.clone()) {
+                    if !seen.insert(s.value.to_string()) {
                         let shown: String = s.value.chars().take(60).collect();
                         let at = if path.is_empty() {
                             String::new()
