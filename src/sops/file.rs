@@ -318,6 +318,54 @@ pub fn decrypt_stream(
     opener: &dyn KeyOpener,
     opts: &DecryptOptions,
 ) -> Result<Decrypted> {
+    decrypt_inner(src, stream, opener, opts, None)
+}
+
+/// The MAC of a decryption, or, when kseal checks its own encryption, a comparison of every
+/// value read back with the value that was encrypted (what the MAC would hash, without
+/// hashing or decrypting it again).
+enum MacCheck<'k> {
+    Hash(MacHasher),
+    Compare {
+        leaves: &'k [Leaf<'k>],
+        pos: usize,
+        ok: bool,
+    },
+}
+
+impl MacCheck<'_> {
+    fn value(&mut self, bytes: &[u8], encrypted: bool) {
+        match self {
+            MacCheck::Hash(h) => h.value(bytes, encrypted),
+            MacCheck::Compare { leaves, pos, ok } => {
+                let same = leaves
+                    .get(*pos)
+                    .is_some_and(|l| l.enc == encrypted && *l.bytes.0 == *bytes);
+                *ok &= same;
+                *pos += 1;
+            }
+        }
+    }
+
+    fn pos(&self) -> usize {
+        match self {
+            MacCheck::Hash(_) => 0,
+            MacCheck::Compare { pos, .. } => *pos,
+        }
+    }
+}
+
+/// `decrypt_stream`; with `known`, the check of kseal's own encryption: each encrypted value
+/// must be exactly the `ENC[...]` text sealed for its path, each value must be what was
+/// hashed, the `sops:` blocks must say what was written; nothing is decrypted but comments,
+/// and no text is produced.
+fn decrypt_inner(
+    src: &str,
+    stream: &Stream,
+    opener: &dyn KeyOpener,
+    opts: &DecryptOptions,
+    known: Option<&Encrypted<'_>>,
+) -> Result<Decrypted> {
     let enveloped: Vec<usize> = stream
         .docs
         .iter()
@@ -391,9 +439,23 @@ pub fn decrypt_stream(
         )
         .with_hint("decrypt it with sops, or add an age recipient with `sops updatekeys`"));
     }
+    if known.is_some_and(|k| k.docs != enveloped) {
+        return Err(Error::new(
+            Kind::Internal,
+            "the documents carrying a `sops:` block are not the encrypted ones",
+        ));
+    }
     let key = opener.open(&meta)?;
     let mut stash = IvStash::default();
-    let mut hasher = MacHasher::new(meta.mac_only_encrypted);
+    let mut hasher = match known {
+        Some(k) => MacCheck::Compare {
+            leaves: &k.leaves,
+            pos: 0,
+            ok: true,
+        },
+        None => MacCheck::Hash(MacHasher::new(meta.mac_only_encrypted)),
+    };
+    let mut sealed_seen = 0;
     let mut edits: Vec<Edit> = Vec::new();
     let comment_rule = meta.rule.is_comment_rule();
     let mut budget = WALK_BUDGET;
@@ -463,8 +525,26 @@ pub fn decrypt_stream(
                         "an encrypted value is reached through a YAML alias",
                     ));
                 }
-                let ev = value::parse(&s.value)?;
                 let aad = aad_of(p);
+                if let Some(k) = known {
+                    // A value kept in a block (`|`, `|+`) reads back with the block's final
+                    // breaks; decryption reads the first line.
+                    let text = s.value.trim_end_matches('\n');
+                    let leaf = k.leaves.get(hasher.pos()).filter(|l| {
+                        l.seal.as_ref().is_some_and(|t| t.aad == aad)
+                            && k.sealed_text(sealed_seen) == Some(text)
+                    });
+                    sealed_seen += 1;
+                    let Some(leaf) = leaf else {
+                        return Err(Error::new(
+                            Kind::Internal,
+                            "a value read back is not the ciphertext sealed for its path",
+                        ));
+                    };
+                    hasher.value(&leaf.bytes.0, true);
+                    return Ok(());
+                }
+                let ev = value::parse(&s.value)?;
                 if ev.ty == "comment" {
                     // sops writes a comment inside a list as a list element; it is a comment
                     // again here, written back as one, and never part of the MAC.
@@ -518,15 +598,30 @@ pub fn decrypt_stream(
         edits.push(removal);
     }
 
-    let computed = hasher.finish();
-    let mac_ok = verify_mac(&meta, &key, &computed, &mut stash)?;
+    let mac_ok = match (hasher, known) {
+        (MacCheck::Hash(h), _) => verify_mac(&meta, &key, &h.finish(), &mut stash)?,
+        (MacCheck::Compare { leaves, pos, ok }, Some(k)) => {
+            ok && pos == leaves.len()
+                && sealed_seen == k.sealed.len()
+                && meta.mac == k.meta.mac
+                && meta.lastmodified == k.meta.lastmodified
+                && meta.age == k.meta.age
+                && meta.mac_only_encrypted == k.meta.mac_only_encrypted
+                && meta.version == k.meta.version
+        }
+        (MacCheck::Compare { .. }, None) => false,
+    };
     if !mac_ok && !opts.ignore_mac {
         return Err(Error::integrity(
             "MAC mismatch: the file was modified after it was encrypted (values, keys, documents or clear-text fields)",
         )
         .with_hint("restore the file from version control; --ignore-mac decrypts anyway, for rescue only"));
     }
-    let text = splice::apply(src, edits)?;
+    let text = if known.is_some() {
+        Zeroizing::new(String::new())
+    } else {
+        splice::apply(src, edits)?
+    };
     Ok(Decrypted {
         text,
         envelope: Some(Envelope {
@@ -686,12 +781,42 @@ pub fn encrypt(
     encrypt_stream(src, &stream, settings, select)
 }
 
-pub fn encrypt_stream<'n>(
+pub fn encrypt_stream(
+    src: &str,
+    stream: &Stream,
+    settings: &EncryptSettings<'_>,
+    select: &dyn Fn(&Document) -> bool,
+) -> Result<String> {
+    encrypt_inner(src, stream, settings, select).map(|e| e.out)
+}
+
+/// An encryption and what it is made of, for the check in [`encrypt_checked`].
+struct Encrypted<'n> {
+    out: String,
+    /// Every value in walk order, as the MAC saw it.
+    leaves: Vec<Leaf<'n>>,
+    /// The edit of each sealed value (in the order of the sealed leaves) and the length of
+    /// its `ENC[...]` text inside the edit.
+    sealed: Vec<(Edit, usize)>,
+    meta: Metadata,
+    docs: Vec<usize>,
+}
+
+impl Encrypted<'_> {
+    /// The `ENC[...]` text of the `j`-th sealed value.
+    fn sealed_text(&self, j: usize) -> Option<&str> {
+        let (edit, len) = self.sealed.get(j)?;
+        let at = edit.text.find(value::PREFIX)?;
+        edit.text.get(at..at + len)
+    }
+}
+
+fn encrypt_inner<'n>(
     src: &'n str,
     stream: &'n Stream,
     settings: &EncryptSettings<'_>,
     select: &dyn Fn(&Document) -> bool,
-) -> Result<String> {
+) -> Result<Encrypted<'n>> {
     for (i, d) in stream.docs.iter().enumerate() {
         root_mapping_of(d, i)?;
         if sops_entry(d).is_some() {
@@ -878,34 +1003,35 @@ pub fn encrypt_stream<'n>(
         }
         hasher.finish()
     };
-    let seal_all = |leaves: &[Leaf<'_>], edits: &mut Vec<Edit>| -> Result<()> {
+    let seal_all = |leaves: &[Leaf<'_>], sealed: &mut Vec<(Edit, usize)>| -> Result<()> {
         for l in leaves {
             let Some(t) = &l.seal else { continue };
-            let (sealed, inline) = stash.seal_value(key, &l.bytes.0, &t.aad, t.ty)?;
+            let (text, inline) = stash.seal_value(key, &l.bytes.0, &t.aad, t.ty)?;
             let block = matches!(t.scalar.style, Style::Literal | Style::Folded);
-            edits.push(if block && inline == Some(true) {
-                splice::inline_encrypted_edit(src, t.scalar, &sealed)
+            let edit = if block && inline == Some(true) {
+                splice::inline_encrypted_edit(src, t.scalar, &text)
             } else {
-                splice::encrypted_edit(src, t.scalar, &sealed)
-            });
+                splice::encrypted_edit(src, t.scalar, &text)
+            };
+            sealed.push((edit, text.len()));
         }
         Ok(())
     };
+    let mut sealed = Vec::new();
     let hashed: usize = leaves.iter().map(|l| l.bytes.0.len()).sum();
     let mac_text = if hashed >= PARALLEL_MAC_BYTES {
         std::thread::scope(|sc| {
             let hasher = sc.spawn(|| hash_all(&leaves));
-            let sealed = seal_all(&leaves, &mut edits);
+            let done = seal_all(&leaves, &mut sealed);
             let mac = hasher
                 .join()
                 .map_err(|_| Error::new(Kind::Internal, "the MAC thread failed"));
-            sealed.and(mac)
+            done.and(mac)
         })?
     } else {
-        seal_all(&leaves, &mut edits)?;
+        seal_all(&leaves, &mut sealed)?;
         hash_all(&leaves)
     };
-    drop(leaves);
     let mac = stash.seal(key, mac_text.as_bytes(), &settings.lastmodified, "str")?;
     let meta = Metadata {
         age: settings.age.clone(),
@@ -925,8 +1051,18 @@ pub fn encrypt_stream<'n>(
         };
         edits.push(Edit::new(at, at, text));
     }
-    let out = splice::apply(src, edits)?;
-    Ok(out.to_string())
+    let out = splice::apply_refs(
+        src,
+        edits.iter().chain(sealed.iter().map(|(e, _)| e)).collect(),
+    )?
+    .to_string();
+    Ok(Encrypted {
+        out,
+        leaves,
+        sealed,
+        meta,
+        docs: selected,
+    })
 }
 
 /// Encrypts, then decrypts the result with the same key and checks the MAC: what kseal
@@ -937,16 +1073,18 @@ pub fn encrypt_checked(
     settings: &EncryptSettings<'_>,
     select: &dyn Fn(&Document) -> bool,
 ) -> Result<String> {
-    let out = encrypt_stream(src, stream, settings, select)?;
+    let enc = encrypt_inner(src, stream, settings, select)?;
     let opts = DecryptOptions {
         plain_only: true,
         ..DecryptOptions::default()
     };
-    match decrypt(&out, settings.key, &opts) {
-        Ok(d) if d.envelope.is_some() => Ok(out),
+    let checked = tree::parse(&enc.out)
+        .and_then(|st| decrypt_inner(&enc.out, &st, settings.key, &opts, Some(&enc)));
+    match checked {
+        Ok(d) if d.envelope.as_ref().is_some_and(|e| e.mac_ok) => Ok(enc.out),
         Ok(_) => Err(Error::new(
             Kind::Internal,
-            "the encrypted output has no envelope; nothing was written",
+            "the encrypted output does not read back as what was encrypted; nothing was written",
         )),
         Err(e) => Err(Error::new(
             Kind::Internal,
@@ -1233,5 +1371,76 @@ mod tests {
         assert!(enc.contains("kind: ConfigMap\ndata:\n  a: b\n"));
         let dec = decrypt(&enc, &key, &DecryptOptions::default()).unwrap();
         assert_eq!(dec.text.as_str(), src);
+    }
+
+    /// The check `encrypt_checked` runs instead of a full decryption must catch what a
+    /// decryption would: values swapped or moved, a clear value changed, a sops block edited.
+    #[test]
+    fn the_encryption_check_catches_splicing_mistakes() {
+        let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  a: YWFh\n  b: YmJi\nstringData:\n  c: |\n    line\n---\nkind: Secret\nstringData:\n  d: dd\n";
+        let key = DataKey::generate().unwrap();
+        let settings = EncryptSettings {
+            rule: CryptRule::kubernetes(),
+            mac_only_encrypted: false,
+            key: &key,
+            age: vec![AgeEntry {
+                recipient: "age1test".into(),
+                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
+            }],
+            lastmodified: "2026-11-27T10:00:00Z".into(),
+            version: "3.11.0".into(),
+            stash: None,
+        };
+        let select =
+            |d: &Document| d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret");
+        let stream = tree::parse(src).unwrap();
+        let enc = encrypt_inner(src, &stream, &settings, &select).unwrap();
+        let check = |out: &str| {
+            let st = tree::parse(out)?;
+            let d = decrypt_inner(out, &st, &key, &DecryptOptions::default(), Some(&enc))?;
+            Ok::<bool, Error>(d.envelope.unwrap().mac_ok)
+        };
+        assert!(check(&enc.out).unwrap(), "the untouched output must pass");
+        // The real decryption agrees.
+        assert_eq!(
+            decrypt(&enc.out, &key, &DecryptOptions::default())
+                .unwrap()
+                .text
+                .as_str(),
+            src
+        );
+        let enc_of = |k: &str| {
+            let line = enc
+                .out
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{k}: ENC[")))
+                .unwrap();
+            line.split_once(": ").unwrap().1.to_string()
+        };
+        let (a, b) = (enc_of("a"), enc_of("b"));
+        let swapped = enc.out.replace(&a, "@").replace(&b, &a).replace('@', &b);
+        let moved = enc.out.replace(&enc_of("d"), &a);
+        let renamed = enc.out.replace("namespace: prod", "namespace: dev");
+        let dropped_doc = enc.out.split("---\n").next().unwrap().to_string();
+        let mac_line = enc
+            .out
+            .lines()
+            .find(|l| l.trim_start().starts_with("mac: "))
+            .unwrap();
+        let other_mac = enc.out.replace(
+            mac_line,
+            "    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]",
+        );
+        for (name, bad) in [
+            ("swapped", swapped),
+            ("moved", moved),
+            ("renamed", renamed),
+            ("dropped", dropped_doc),
+            ("mac", other_mac),
+        ] {
+            assert_ne!(bad, enc.out, "{name}: the tampering did not apply");
+            assert!(!matches!(check(&bad), Ok(true)), "{name}: not caught");
+        }
     }
 }

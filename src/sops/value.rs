@@ -17,7 +17,7 @@ type SopsGcm = AesGcm<Aes256, U32>;
 
 pub const IV_LEN: usize = 32;
 const TAG_LEN: usize = 16;
-const PREFIX: &str = "ENC[AES256_GCM,data:";
+pub const PREFIX: &str = "ENC[AES256_GCM,data:";
 
 /// The parts of an `ENC[...]` string, base64-decoded.
 pub struct EncValue {

@@ -27,7 +27,12 @@ impl Edit {
 }
 
 /// Applies edits (in any order) to `src`. Overlapping edits are a bug in the caller.
-pub fn apply(src: &str, mut edits: Vec<Edit>) -> Result<Zeroizing<String>> {
+pub fn apply(src: &str, edits: Vec<Edit>) -> Result<Zeroizing<String>> {
+    apply_refs(src, edits.iter().collect())
+}
+
+/// [`apply`] for edits the caller keeps.
+pub fn apply_refs(src: &str, mut edits: Vec<&Edit>) -> Result<Zeroizing<String>> {
     edits.sort_by_key(|e| (e.start, e.end));
     // The exact output size: a growing Zeroizing buffer would leave copies behind unwiped.
     let added: usize = edits.iter().map(|e| e.text.len()).sum();
@@ -36,7 +41,7 @@ pub fn apply(src: &str, mut edits: Vec<Edit>) -> Result<Zeroizing<String>> {
         (src.len() + added).saturating_sub(removed),
     ));
     let mut pos = 0;
-    for e in &edits {
+    for e in edits {
         if e.start < pos || e.end < e.start || e.end > src.len() {
             return Err(Error::new(
                 Kind::Internal,
