@@ -325,7 +325,7 @@ pub fn decrypt_stream(
 /// value read back with the value that was encrypted (what the MAC would hash, without
 /// hashing or decrypting it again).
 enum MacCheck<'k> {
-    Hash(MacHasher),
+    Hash(Box<MacHasher>),
     Compare {
         leaves: &'k [Leaf<'k>],
         pos: usize,
@@ -453,7 +453,7 @@ fn decrypt_inner(
             pos: 0,
             ok: true,
         },
-        None => MacCheck::Hash(MacHasher::new(meta.mac_only_encrypted)),
+        None => MacCheck::Hash(Box::new(MacHasher::new(meta.mac_only_encrypted))),
     };
     let mut sealed_seen = 0;
     let mut edits: Vec<Edit> = Vec::new();
