@@ -94,7 +94,7 @@ fn canonical_base64(b: &[u8]) -> bool {
         return false;
     }
     let body = &b[..b.len() - pad];
-    if !body.iter().all(|c| TABLE[usize::from(*c)] >= 0) {
+    if !crate::yaml::scalar::all_base64_chars(body, false) {
         return false;
     }
     // The bits after the last full byte must be zero.
