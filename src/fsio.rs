@@ -286,7 +286,7 @@ fn write_file(
         _ => new_mode,
     };
     let lock = DirLock::acquire(&dir, &name)?;
-    if lock.is_held() {
+    if lock.is_held() && first_write_in(&dir) {
         remove_orphans(&dir);
     }
     let mut tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
@@ -305,11 +305,70 @@ fn write_file(
     }
     tmp.replace(&target, contents, mode, existing.as_ref())
         .map_err(|e| write_error(&name, &e))?;
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    sync_dir_now_or_later(&dir);
     drop(lock);
     Ok(true)
+}
+
+/// Directories this process already cleaned of orphaned temporary files: once per directory
+/// is enough (listing a directory of 1,000 files before each of 1,000 writes was quadratic).
+static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn first_write_in(dir: &Path) -> bool {
+    let Ok(mut cleaned) = CLEANED.lock() else {
+        return true;
+    };
+    if cleaned.iter().any(|d| d == dir) {
+        return false;
+    }
+    cleaned.push(dir.to_path_buf());
+    true
+}
+
+/// Directories whose renames still need an fsync, while a [`DirSyncBatch`] is open.
+static DEFERRED: std::sync::Mutex<Option<Vec<PathBuf>>> = std::sync::Mutex::new(None);
+
+fn sync_dir_now_or_later(dir: &Path) {
+    if let Ok(mut deferred) = DEFERRED.lock() {
+        if let Some(dirs) = deferred.as_mut() {
+            if !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+            return;
+        }
+    }
+    sync_dir(dir);
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// While it lives, in-place writes fsync their directory once at the end instead of after
+/// every rename: a command rewriting many files in one directory (updatekeys) pays one
+/// directory fsync, not one per file. Each file is still written, fsynced and renamed
+/// atomically; only the durability of the renames waits for the batch to end (a power loss
+/// meanwhile leaves some files at their complete old content).
+pub struct DirSyncBatch(());
+
+impl DirSyncBatch {
+    pub fn begin() -> DirSyncBatch {
+        if let Ok(mut deferred) = DEFERRED.lock() {
+            deferred.get_or_insert_with(Vec::new);
+        }
+        DirSyncBatch(())
+    }
+}
+
+impl Drop for DirSyncBatch {
+    fn drop(&mut self) {
+        let dirs = DEFERRED.lock().ok().and_then(|mut d| d.take());
+        for dir in dirs.unwrap_or_default() {
+            sync_dir(&dir);
+        }
+    }
 }
 
 /// Name prefix and suffix of kseal's named temporary files (`.kseal-XXXXXXXX.tmp`).

@@ -19,6 +19,7 @@ use kseal::sops::metadata::{self, AgeEntry, Metadata};
 use kseal::sops::rekey::{self, RecipientDiff};
 use kseal::yaml::tree;
 
+use super::decrypt::parallel_map;
 use super::encrypt::Planner;
 use super::{load_identities, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
@@ -163,9 +164,12 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
     let mut counts = Counts::default();
     let mut pending = Vec::new();
     let mut out = String::new();
-    for t in targets(&args.files)? {
+    // Files are read and planned on all cores; the report keeps the order of the files.
+    let targets = targets(&args.files)?;
+    let plans = parallel_map(&targets, |t| plan_file(&planner, t, args.keep_data_key));
+    for (t, plan) in targets.iter().zip(plans) {
         let name = t.path.display().to_string();
-        match plan_file(&planner, &t, args.keep_data_key) {
+        match plan {
             Ok(None) if t.from_dir => counts.plain += 1,
             Ok(None) => counts.fail(
                 &Error::new(
@@ -216,9 +220,18 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
     if !pending.is_empty() {
         let ids = load_identities(&args.identity)?;
         let opener = IdentityOpener { ids: &ids };
-        for p in &pending {
+        // One directory fsync per directory at the end, not one per file.
+        let batch = fsio::DirSyncBatch::begin();
+        let results = parallel_map(&pending, |p| apply(p, &opener));
+        drop(batch);
+        for (p, result) in pending.iter().zip(results) {
             let name = p.path.display().to_string();
-            match apply(p, &opener) {
+            if p.removal && !p.new_key {
+                warn(&format!(
+                    "{name}: the removed recipient still knows the data key (--keep-data-key)"
+                ));
+            }
+            match result {
                 Ok(msg) => {
                     counts.changed += 1;
                     say(&format!("{name}: {msg}"))?;
@@ -308,12 +321,6 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
             ),
         )
     } else {
-        if p.removal {
-            warn(&format!(
-                "{}: the removed recipient still knows the data key (--keep-data-key)",
-                p.path.display()
-            ));
-        }
         let age = wrap_all(&key, &p.wanted)?;
         let out = rekey::rewrap(&p.loaded.text, &key, age)?;
         (
