@@ -123,9 +123,12 @@ pub fn failed_files(first: Kind, failed: usize) -> Error {
     Error::new(first, format!("{failed} {files} failed (see above)"))
 }
 
+/// A planned change. The file's text is not kept (a repository of thousands of files would
+/// be held in memory at once): it is read again when the change is applied and must still
+/// hash to `digest`, the version the plan and the confirmation were about.
 struct Pending {
     path: PathBuf,
-    loaded: Loaded,
+    digest: [u8; 32],
     wanted: Vec<Recipient>,
     /// A recipient is removed.
     removal: bool,
@@ -270,7 +273,7 @@ fn plan_file(
     Ok(Some((
         Pending {
             path: t.path.clone(),
-            loaded,
+            digest: digest(&loaded.text),
             wanted: plan.recipients,
             removal,
             new_key: removal && !keep_data_key,
@@ -300,14 +303,18 @@ fn show_diff(out: &mut String, name: &str, diff: &RecipientDiff, new_key: bool) 
 
 /// Re-wraps or rotates one file and writes it back (unless it changed on disk meanwhile).
 fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
-    let key = opener.open(&p.loaded.meta)?;
+    let loaded = match load(&p.path)? {
+        Some(l) if digest(&l.text) == p.digest => l,
+        _ => return Err(fsio::changed_on_disk(&p.path)),
+    };
+    let key = opener.open(&loaded.meta)?;
     let n = p.wanted.len();
     let (text, msg) = if p.new_key {
         let new_key = DataKey::generate()
             .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
         let age = wrap_all(&new_key, &p.wanted)?;
         let out = rekey::rotate(
-            &p.loaded.text,
+            &loaded.text,
             &key,
             &new_key,
             age,
@@ -322,7 +329,7 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
         )
     } else {
         let age = wrap_all(&key, &p.wanted)?;
-        let out = rekey::rewrap(&p.loaded.text, &key, age)?;
+        let out = rekey::rewrap(&loaded.text, &key, age)?;
         (
             out,
             format!(
@@ -331,8 +338,13 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
             ),
         )
     };
-    write_back(&p.path, &p.loaded.text, &text)?;
+    write_back(&p.path, &loaded.text, &text)?;
     Ok(msg)
+}
+
+fn digest(text: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).into()
 }
 
 pub fn plural(n: usize) -> &'static str {
