@@ -1,5 +1,5 @@
 //! `kseal encrypt`: seal the Secrets of a manifest for their recipients, keeping every other
-//! byte, and check the result decrypts before writing it.
+//! byte, and check the result reads back as what was sealed before writing it.
 
 use std::path::{Path, PathBuf};
 
