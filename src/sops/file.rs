@@ -1051,11 +1051,11 @@ fn encrypt_inner<'n>(
         };
         edits.push(Edit::new(at, at, text));
     }
-    let out = splice::apply_refs(
+    // Ciphertext and clear text only: the string leaves its wiping wrapper without a copy.
+    let out = std::mem::take(&mut *splice::apply_refs(
         src,
         edits.iter().chain(sealed.iter().map(|(e, _)| e)).collect(),
-    )?
-    .to_string();
+    )?);
     Ok(Encrypted {
         out,
         leaves,
