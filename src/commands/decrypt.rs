@@ -2,6 +2,7 @@
 //! Nothing is written until every input has decrypted and verified.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
@@ -17,6 +18,8 @@ struct Done {
     text: Zeroizing<String>,
     encrypted: bool,
     mac_ok: bool,
+    /// The input as read, kept for `-i` only.
+    original: Option<String>,
 }
 
 pub fn run(args: &DecryptArgs) -> Result<()> {
@@ -44,9 +47,19 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
     };
     let opener = IdentityOpener { ids: &ids };
     let indexes: Vec<usize> = (0..inputs.len()).collect();
+    // Each input is handed to its worker and freed as soon as it is decrypted (only `-i` keeps
+    // it, to check the file did not change before replacing it): a directory run holds the
+    // outputs until every file has verified, not the inputs too.
+    let slots: Vec<Mutex<Option<String>>> =
+        texts.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let in_place = args.out.in_place;
     let results = parallel_map(&indexes, |&i| {
-        let out =
-            file::decrypt(&texts[i], &opener, &opts).map_err(|e| e.in_file(inputs[i].name()))?;
+        let text = slots[i]
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .unwrap_or_default();
+        let out = file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(inputs[i].name()))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => (true, env.mac_ok),
             None => (false, true),
@@ -55,6 +68,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             text: out.text,
             encrypted,
             mac_ok,
+            original: in_place.then_some(text),
         })
     });
     let mut done = Vec::with_capacity(results.len());
@@ -70,8 +84,8 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         }
     }
     if args.out.in_place {
-        for ((input, d), original) in inputs.iter().zip(&done).zip(&texts) {
-            if let (Input::File(p), true) = (input, d.encrypted) {
+        for (input, d) in inputs.iter().zip(&done) {
+            if let (Input::File(p), true, Some(original)) = (input, d.encrypted, &d.original) {
                 // Compare-before-rename: an encrypted file changed since it was read (an edit,
                 // another kseal) is not overwritten with the plaintext of its old version.
                 let expected = fsio::Expect::Content(original.as_bytes());
