@@ -140,6 +140,9 @@ free_cores() {
 }
 rm -rf "$RES" "$OUT/home" "$OUT/work"
 mkdir -p "$RES/json" "$RES/mem" "$OUT/home" "$OUT/work" "$OUT/bin"
+# rustup and cargo find their toolchain through HOME: pin them before HOME changes, for the
+# micro-benchmarks at the end.
+export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup} CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 export HOME=$OUT/home
 cd "$OUT/work"
 LOG=$RES/hyperfine.log
