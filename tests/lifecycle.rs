@@ -121,6 +121,17 @@ fn on_terminal(
     line: &str,
     answers: &[(&str, &str)],
 ) -> (Option<i32>, String) {
+    on_terminal_with(sb, envs, line, answers, &|_| {})
+}
+
+/// `on_terminal`, calling `before_answer(i)` once the `i`-th prompt showed, before answering it.
+fn on_terminal_with(
+    sb: &Sandbox,
+    envs: &[(&str, &str)],
+    line: &str,
+    answers: &[(&str, &str)],
+    before_answer: &dyn Fn(usize),
+) -> (Option<i32>, String) {
     let mut cmd = sb.tool("script");
     cmd.args(["-qec", line, "/dev/null"])
         .stdin(Stdio::piped())
@@ -148,7 +159,7 @@ fn on_terminal(
     let shown =
         |seen: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
     let mut from = 0;
-    for (prompt, answer) in answers {
+    for (n, (prompt, answer)) in answers.iter().enumerate() {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = shown(&seen);
@@ -162,6 +173,7 @@ fn on_terminal(
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        before_answer(n);
         // The prompt is printed just before echo is turned off: a person types later than that.
         std::thread::sleep(Duration::from_millis(300));
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
@@ -593,6 +605,38 @@ fn updatekeys_asks_once_on_the_terminal() {
             r.ops.recipient.as_str(),
             r.bob.recipient.as_str()
         ]
+    );
+}
+
+/// The plan (and the question) is about the files as they were read; a file changed before the
+/// answer is not rewritten from the old version: that file fails, the others are changed.
+#[test]
+fn updatekeys_leaves_a_file_changed_while_it_asked() {
+    let r = repo();
+    let sb = &r.sb;
+    repo_rules(&r, &[&r.alice], &[&r.alice, &r.ops, &r.bob]);
+    let key = r.alice.file.to_str().unwrap();
+    let line = format!("{} updatekeys > report.txt", kseal_bin());
+    let question = "Apply these changes to 3 files? [y/N]";
+    let changed = format!("{}# edited meanwhile\n", read(&sb.path("prod/db.yaml")));
+    let (rc, shown) = on_terminal_with(
+        sb,
+        &[("SOPS_AGE_KEY_FILE", key)],
+        &line,
+        &[(question, "y")],
+        &|_| {
+            sb.write("prod/db.yaml", &changed);
+        },
+    );
+    assert_eq!(rc, Some(10), "{shown}");
+    assert!(shown.contains("changed on disk"), "{shown}");
+    assert_eq!(read(&sb.path("prod/db.yaml")), changed);
+    let report = read(&sb.path("report.txt"));
+    assert!(report.contains("updatekeys: 2 changed"), "{report}");
+    assert!(report.contains("1 failed"), "{report}");
+    assert_eq!(
+        recipients(&read(&sb.path("dev/db.yaml"))),
+        [r.alice.recipient.as_str()]
     );
 }
 
