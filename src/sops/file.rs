@@ -544,7 +544,7 @@ fn decrypt_inner(
                     hasher.value(&leaf.bytes.0, true);
                     return Ok(());
                 }
-                let ev = value::parse(&s.value)?;
+                let mut ev = value::parse(&s.value)?;
                 if ev.ty == "comment" {
                     // sops writes a comment inside a list as a list element; it is a comment
                     // again here, written back as one, and never part of the MAC.
@@ -554,7 +554,6 @@ fn decrypt_inner(
                     stash.record(&aad, ev);
                     return Ok(());
                 }
-                let mut ev = ev;
                 let mut pt = if opts.plain_only {
                     value::open_taking(&key, &mut ev, aad.as_bytes())?
                 } else {
@@ -607,6 +606,7 @@ fn decrypt_inner(
                 && meta.lastmodified == k.meta.lastmodified
                 && meta.age == k.meta.age
                 && meta.mac_only_encrypted == k.meta.mac_only_encrypted
+                && meta.rule.key_value() == k.meta.rule.key_value()
                 && meta.version == k.meta.version
         }
         (MacCheck::Compare { .. }, None) => false,
