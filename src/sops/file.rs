@@ -1343,14 +1343,12 @@ mod tests {
         assert!(!ignored.envelope.unwrap().mac_ok);
     }
 
-    #[test]
-    fn encrypt_round_trip_keeps_bytes() {
-        let src = "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db  # inline\ndata:\n  # note\n  password: czNjcjN0\n  empty: \"\"\n  cert: |\n    line1\n    line2\nstringData:\n  port: 5432\n  flag: 'yes'\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
-        let key = DataKey::generate().unwrap();
-        let settings = EncryptSettings {
+    /// The Kubernetes rule, a fixed timestamp and a placeholder envelope.
+    fn test_settings(key: &DataKey) -> EncryptSettings<'_> {
+        EncryptSettings {
             rule: CryptRule::kubernetes(),
             mac_only_encrypted: false,
-            key: &key,
+            key,
             age: vec![AgeEntry {
                 recipient: "age1test".into(),
                 enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
@@ -1359,7 +1357,14 @@ mod tests {
             lastmodified: "2026-11-27T10:00:00Z".into(),
             version: "3.11.0".into(),
             stash: None,
-        };
+        }
+    }
+
+    #[test]
+    fn encrypt_round_trip_keeps_bytes() {
+        let src = "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db  # inline\ndata:\n  # note\n  password: czNjcjN0\n  empty: \"\"\n  cert: |\n    line1\n    line2\nstringData:\n  port: 5432\n  flag: 'yes'\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
+        let key = DataKey::generate().unwrap();
+        let settings = test_settings(&key);
         let enc = encrypt(src, &settings, &|d| {
             d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
         })
@@ -1379,19 +1384,7 @@ mod tests {
     fn the_encryption_check_catches_splicing_mistakes() {
         let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  a: YWFh\n  b: YmJi\nstringData:\n  c: |\n    line\n---\nkind: Secret\nstringData:\n  d: dd\n";
         let key = DataKey::generate().unwrap();
-        let settings = EncryptSettings {
-            rule: CryptRule::kubernetes(),
-            mac_only_encrypted: false,
-            key: &key,
-            age: vec![AgeEntry {
-                recipient: "age1test".into(),
-                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
-                    .into(),
-            }],
-            lastmodified: "2026-11-27T10:00:00Z".into(),
-            version: "3.11.0".into(),
-            stash: None,
-        };
+        let settings = test_settings(&key);
         let select =
             |d: &Document| d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret");
         let stream = tree::parse(src).unwrap();
