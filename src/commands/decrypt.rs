@@ -34,31 +34,39 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         ignore_mac: args.ignore_mac,
         plain_only: true,
     };
-    let mut texts = Vec::with_capacity(inputs.len());
-    for input in &inputs {
-        texts.push(fsio::read_input(input).map_err(|e| e.in_file(input.name()))?);
-    }
     // Identities are loaded once, and only when some input may be encrypted: plain manifests
-    // pass through without touching any key.
-    let ids = if texts.iter().any(|t| t.contains("sops")) {
+    // pass through without touching any key. Inputs are read in order until one may be (stdin
+    // always, it can be read once only); the workers read the rest, so a directory run never
+    // holds every input at once. The texts read here go to the workers as they are.
+    let mut slots: Vec<Mutex<Option<String>>> = Vec::with_capacity(inputs.len());
+    let mut may_be_encrypted = false;
+    for input in &inputs {
+        let text = if may_be_encrypted && !matches!(input, Input::Stdin) {
+            None
+        } else {
+            let t = fsio::read_input(input).map_err(|e| e.in_file(input.name()))?;
+            may_be_encrypted |= t.contains("sops");
+            Some(t)
+        };
+        slots.push(Mutex::new(text));
+    }
+    let ids = if may_be_encrypted {
         load_identities(&args.identity)?
     } else {
         Identities::new()
     };
     let opener = IdentityOpener { ids: &ids };
     let indexes: Vec<usize> = (0..inputs.len()).collect();
-    // Each input is handed to its worker and freed as soon as it is decrypted (only `-i` keeps
-    // it, to check the file did not change before replacing it): a directory run holds the
-    // outputs until every file has verified, not the inputs too.
-    let slots: Vec<Mutex<Option<String>>> =
-        texts.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    // Each input is freed by its worker as soon as it is decrypted (only `-i` keeps it, to
+    // check the file did not change before replacing it): a directory run holds the outputs
+    // until every file has verified, not the inputs too.
     let in_place = args.out.in_place;
     let results = parallel_map(&indexes, |&i| {
-        let text = slots[i]
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take())
-            .unwrap_or_default();
+        let read = slots[i].lock().ok().and_then(|mut t| t.take());
+        let text = match read {
+            Some(t) => t,
+            None => fsio::read_input(&inputs[i]).map_err(|e| e.in_file(inputs[i].name()))?,
+        };
         let out = file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(inputs[i].name()))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => (true, env.mac_ok),
