@@ -91,16 +91,6 @@ fn one_mib_manifest() -> String {
     s
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Names in `dir` other than `keep`.
 fn extra_files(dir: &Path, keep: &[&str]) -> Vec<String> {
     fs::read_dir(dir)

@@ -183,21 +183,6 @@ fn unarmor(text: &str) -> Vec<u8> {
     STANDARD.decode(b64).unwrap()
 }
 
-/// A small deterministic generator (xorshift): the "random" truncation points are the same on
-/// every run, so a failure is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 struct Tamper {
     name: String,
     text: String,
