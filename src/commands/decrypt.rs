@@ -1,16 +1,15 @@
 //! `kseal decrypt`: files or directories to one stream of plain manifests, or in place.
 //! Nothing is written until every input has decrypted and verified.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
-use kseal::error::{Error, Result};
+use kseal::error::Result;
 use kseal::keys::Identities;
 use kseal::sops::file::{self, DecryptOptions};
 
-use super::{check_in_place, load_identities, warn, IdentityOpener};
+use super::{check_in_place, load_identities, parallel_map, warn, IdentityOpener};
 use crate::cli::DecryptArgs;
 use crate::fsio::{self, Input};
 
@@ -133,60 +132,6 @@ fn separator(prev_ends_with_break: bool, next: &str) -> &'static [u8] {
         (false, true) => b"\n",
         (false, false) => b"\n---\n",
     }
-}
-
-/// Runs `f` over the items on all cores; results keep the items' order.
-pub fn parallel_map<I: Sync, T: Send>(
-    inputs: &[I],
-    f: impl Fn(&I) -> Result<T> + Sync,
-) -> Vec<Result<T>> {
-    if inputs.len() <= 1 {
-        return inputs.iter().map(&f).collect();
-    }
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(inputs.len());
-    if workers <= 1 {
-        return inputs.iter().map(&f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<T>>> = (0..inputs.len()).map(|_| None).collect();
-    let chunks: Vec<Vec<(usize, Result<T>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= inputs.len() {
-                            break;
-                        }
-                        mine.push((i, f(&inputs[i])));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for (i, r) in chunks.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    slots
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::new(
-                    kseal::error::Kind::Internal,
-                    "a worker thread failed",
-                ))
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

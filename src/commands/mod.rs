@@ -20,6 +20,7 @@ pub mod merge_driver;
 pub mod textconv;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Identities;
@@ -196,4 +197,51 @@ fn sibling_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| "secret.yaml".into());
     // The process id keeps two conflicts within one second apart.
     path.with_file_name(format!("{file}.kseal-{stamp}-{}", std::process::id()))
+}
+
+/// Runs `f` over the items on all cores; results keep the items' order.
+pub fn parallel_map<I: Sync, T: Send>(
+    inputs: &[I],
+    f: impl Fn(&I) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    if inputs.len() <= 1 {
+        return inputs.iter().map(&f).collect();
+    }
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len());
+    if workers <= 1 {
+        return inputs.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<T>>> = (0..inputs.len()).map(|_| None).collect();
+    let chunks: Vec<Vec<(usize, Result<T>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= inputs.len() {
+                            break;
+                        }
+                        mine.push((i, f(&inputs[i])));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in chunks.into_iter().flatten() {
+        slots[i] = Some(r);
+    }
+    slots
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::new(Kind::Internal, "a worker thread failed"))))
+        .collect()
 }

@@ -15,10 +15,9 @@ use kseal::sops::metadata;
 use kseal::sops::rekey;
 use kseal::yaml::tree;
 
-use super::decrypt::parallel_map;
 use super::encrypt::Planner;
 use super::updatekeys::{plural, recipients_of, targets, Target};
-use super::{load_identities, warn, IdentityOpener};
+use super::{load_identities, parallel_map, warn, IdentityOpener};
 use crate::cli::StatusArgs;
 use crate::fsio::{self, Input};
 

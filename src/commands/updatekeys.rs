@@ -19,9 +19,8 @@ use kseal::sops::metadata::{self, AgeEntry, Metadata};
 use kseal::sops::rekey::{self, RecipientDiff};
 use kseal::yaml::tree;
 
-use super::decrypt::parallel_map;
 use super::encrypt::Planner;
-use super::{load_identities, warn, write_back, IdentityOpener};
+use super::{load_identities, parallel_map, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
 use crate::fsio::{self, Input};
 
