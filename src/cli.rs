@@ -37,7 +37,9 @@ Environment:
   KSEAL_TMPDIR                                where `kseal edit` keeps its private buffer
                                               (default /dev/shm, else $TMPDIR)
 Default identity files: $XDG_CONFIG_HOME/kseal/keys.txt (else ~/.config/kseal/keys.txt),
-~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519, ~/.ssh/id_rsa.";
+$XDG_CONFIG_HOME/sops/age/keys.txt (else ~/.config/sops/age/keys.txt: the one sops also
+reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh/id_ed25519,
+~/.ssh/id_rsa.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -338,7 +340,9 @@ pub struct DecryptArgs {
 
 #[derive(Args, Debug)]
 pub struct KeygenArgs {
-    /// Write the identity to this file (created 0600, never overwritten) instead of stdout
+    /// Write the identity to this file (created 0600, never overwritten; missing directories
+    /// are created 0700) instead of stdout. sops's default, ~/.config/sops/age/keys.txt, is
+    /// read by kseal, sops and Flux tooling
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Protect the identity with a passphrase (asked twice on the terminal): an armored,

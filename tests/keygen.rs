@@ -138,15 +138,38 @@ fn keygen_does_not_follow_a_symlink() {
     assert!(!target.exists(), "keygen created the symlink's target");
 }
 
+/// A fresh machine has no `~/.config/sops/age/`: keygen creates it (0700), and the identity
+/// written there is found by kseal's default search (and by sops, which reads the same file).
 #[test]
-fn keygen_into_a_missing_directory_fails_with_exit_7() {
+fn keygen_creates_the_sops_key_directory_on_a_fresh_machine() {
     let sb = Sandbox::new();
-    let o = run(sb
+    let file = sb.path(".config/sops/age/keys.txt");
+    let o = run(sb.kseal().arg("keygen").arg("-o").arg(&file));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(mode(&file), 0o600);
+    for d in [".config", ".config/sops", ".config/sops/age"] {
+        assert_eq!(mode(&sb.path(d)), 0o700, "{d}");
+    }
+    let recipient = public_key_on_stderr(&o);
+    let enc = ok(run(sb
         .kseal()
-        .arg("keygen")
-        .arg("-o")
-        .arg(sb.path("no/such/dir/k.txt")));
+        .args(["encrypt", "--age", &recipient])
+        .arg(repo().join("keys-example/secret.yaml"))));
+    let enc_file = sb.write("s.enc.yaml", enc);
+    let o = run(sb.kseal().arg("decrypt").arg(&enc_file));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let o = run(sb.tool("sops").args(["decrypt"]).arg(&enc_file));
+    assert_eq!(code(&o), Some(0), "sops: {}", stderr(&o));
+
+    // An existing directory keeps its mode; a parent that is a file fails with exit 7.
+    fs::create_dir(sb.path("shared")).unwrap();
+    fs::set_permissions(sb.path("shared"), fs::Permissions::from_mode(0o755)).unwrap();
+    ok(run(sb.kseal().arg("keygen").arg("-o").arg(sb.path("shared/k.txt"))));
+    assert_eq!(mode(&sb.path("shared")), 0o755);
+    sb.write("plain", "x");
+    let o = run(sb.kseal().arg("keygen").arg("-o").arg(sb.path("plain/sub/k.txt")));
     assert_eq!(code(&o), Some(7), "{}", stderr(&o));
+    assert!(stderr(&o).contains("plain/sub"), "{}", stderr(&o));
 }
 
 #[test]
