@@ -219,9 +219,13 @@ pub struct CreateCommon {
     /// The Secret's namespace
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// Write the encrypted Secret to this file instead of stdout
+    /// Write the encrypted Secret to this file instead of stdout (an existing file is
+    /// refused, exit 10, unless --force)
     #[arg(short = 'o', long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Replace the file given with -o if it exists
+    #[arg(long, requires = "output")]
+    pub force: bool,
     #[command(flatten)]
     pub recipients: RecipientArgs,
 }

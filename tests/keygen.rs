@@ -164,10 +164,18 @@ fn keygen_creates_the_sops_key_directory_on_a_fresh_machine() {
     // An existing directory keeps its mode; a parent that is a file fails with exit 7.
     fs::create_dir(sb.path("shared")).unwrap();
     fs::set_permissions(sb.path("shared"), fs::Permissions::from_mode(0o755)).unwrap();
-    ok(run(sb.kseal().arg("keygen").arg("-o").arg(sb.path("shared/k.txt"))));
+    ok(run(sb
+        .kseal()
+        .arg("keygen")
+        .arg("-o")
+        .arg(sb.path("shared/k.txt"))));
     assert_eq!(mode(&sb.path("shared")), 0o755);
     sb.write("plain", "x");
-    let o = run(sb.kseal().arg("keygen").arg("-o").arg(sb.path("plain/sub/k.txt")));
+    let o = run(sb
+        .kseal()
+        .arg("keygen")
+        .arg("-o")
+        .arg(sb.path("plain/sub/k.txt")));
     assert_eq!(code(&o), Some(7), "{}", stderr(&o));
     assert!(stderr(&o).contains("plain/sub"), "{}", stderr(&o));
 }

@@ -1008,6 +1008,44 @@ fn create_output_file_and_sops_yaml_rules() {
     assert_eq!(code(&o), Some(8), "{}", stderr(&o));
 }
 
+/// `create -o` over an existing file refuses (exit 10) and leaves it as it was; `--force`
+/// replaces it.
+#[test]
+fn create_refuses_to_replace_an_existing_output_without_force() {
+    let sb = Sandbox::new();
+    let out = sb.path("db.enc.yaml");
+    let args = |v: &str| {
+        vec![
+            "create".to_string(),
+            "generic".into(),
+            "db".into(),
+            format!("--from-literal=password={v}"),
+            "--age".into(),
+            recipient(),
+            "-o".into(),
+            out.display().to_string(),
+        ]
+    };
+    ok(run(sb.kseal().args(args("first"))));
+    let before = read(&out);
+    let o = run(sb.kseal().args(args("second")));
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("db.enc.yaml already exists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(read(&out), before, "the existing file changed");
+    ok(run(sb.kseal().args(args("second")).arg("--force")));
+    assert!(decrypt(&sb, &out).contains(&format!("password: {}", b64("second"))));
+    // --force means nothing without -o.
+    let o = run(sb
+        .kseal()
+        .args(["create", "generic", "x", "--from-literal=a=1", "--force"]));
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+}
+
 /// Every byte under `dir`, file by file.
 fn all_files(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
     for e in fs::read_dir(dir).unwrap() {

@@ -46,9 +46,29 @@ pub fn run(c: &CreateCommand) -> Result<()> {
     };
     let out = seal_new(&text, &plan, false)?;
     match target {
-        Some(o) => fsio::write_atomic(o, out.as_bytes(), 0o644),
+        Some(o) if common.force => fsio::write_atomic(o, out.as_bytes(), 0o644),
+        // Checked again at the rename, under fsio's lock: a file that appeared meanwhile
+        // is not replaced either.
+        Some(o) => {
+            match fsio::replace_if_unchanged(o, fsio::Expect::Absent, out.as_bytes(), 0o644)? {
+                true => Ok(()),
+                false => Err(exists(o)),
+            }
+        }
         None => fsio::write_stdout(out.as_bytes()),
     }
+}
+
+/// `-o` names a file that exists: replacing it would drop a Secret without a word.
+fn exists(path: &Path) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!(
+            "{} already exists; kseal create does not replace it",
+            path.display()
+        ),
+    )
+    .with_hint("--force replaces it; `kseal set` or `kseal edit` change one key of it instead")
 }
 
 /// `kubectl create secret ... -o yaml` names an output format; here `-o` names a file. A
@@ -66,6 +86,10 @@ fn check_output(common: &CreateCommon) -> Result<()> {
             .with_hint(
                 "leave out -o to print to stdout, or give a file such as -o secret.enc.yaml",
             ));
+        }
+        // Before any input is read or a passphrase asked.
+        if !common.force && std::fs::symlink_metadata(o).is_ok() {
+            return Err(exists(o));
         }
     }
     Ok(())
