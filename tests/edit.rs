@@ -319,6 +319,33 @@ fn a_new_file_starts_from_a_template() {
     assert!(decrypt(&sb, &f).contains("password: n3w-pass"));
 }
 
+/// `kseal edit NEW.yaml` in a directory that does not exist stops (exit 7) before the editor
+/// opens, so nothing typed is lost; nothing is created.
+#[test]
+fn a_new_file_in_a_missing_directory_fails_before_the_editor_opens() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let marker = sb.path("editor-ran");
+    let ed = sb.write(
+        "editor.sh",
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = sb.path("overlays/prod/db.enc.yaml");
+    let o = run(sb
+        .kseal()
+        .args(["edit", "--age", &recipient()])
+        .arg(&f)
+        .env("EDITOR", &ed)
+        .env("KSEAL_TMPDIR", sb.path("buf")));
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("overlays/prod does not exist"), "{err}");
+    assert!(err.contains("mkdir -p"), "{err}");
+    assert!(!marker.exists(), "the editor was opened");
+    assert!(!sb.path("overlays").exists());
+}
+
 #[test]
 fn vim_under_tmux_edits_a_value() {
     require("tmux");

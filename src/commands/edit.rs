@@ -34,6 +34,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         let plain = Zeroizing::new(opened.decrypted.text.to_string());
         (Target::Existing(Box::new(opened)), plain)
     } else {
+        check_new_file_dir(path)?;
         let r = &args.recipients;
         let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
             .plan_for(Some(path))
@@ -87,6 +88,32 @@ pub fn run(args: &EditArgs) -> Result<()> {
             }
         }
     }
+}
+
+/// A new file goes into a directory that must exist before the editor opens: found missing
+/// only at the write, what was typed would be lost.
+fn check_new_file_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let what = if dir.exists() {
+        "is not a directory"
+    } else {
+        "does not exist"
+    };
+    Err(Error::new(
+        Kind::Output,
+        format!(
+            "cannot create {}: the directory {} {what}; the editor was not opened",
+            path.display(),
+            dir.display()
+        ),
+    )
+    .with_hint(format!("create it first: mkdir -p {}", dir.display())))
 }
 
 /// Validates and encrypts the edited buffer; `None` when the plaintext did not change.
