@@ -74,6 +74,9 @@ pub enum Command {
     /// Remove one key from a Secret in an encrypted file
     #[command(after_help = EXIT_CODES)]
     Unset(UnsetArgs),
+    /// Print one value of a Secret in an encrypted file, decoded (MAC verified first)
+    #[command(after_help = GET_HELP)]
+    Get(GetArgs),
     /// Create an encrypted Secret directly, like `kubectl create secret` (plaintext never on disk)
     #[command(subcommand)]
     Create(CreateCommand),
@@ -178,6 +181,44 @@ pub struct SetArgs {
     /// Store the value as text under stringData instead of base64 under data
     #[arg(long)]
     pub string: bool,
+    /// An age identity file (repeatable)
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+pub const GET_HELP: &str = "\
+Output: the value's bytes exactly as Kubernetes would hand them to a Pod (a data value decoded
+from base64; a stringData value as text; stringData wins when a key is in both). A line break is
+added only when stdout is a terminal, so `$(kseal get ...)` and `> FILE` get the value as it is.
+--raw prints the stored base64 of a data key instead (one line).
+
+Examples:
+  kseal get db.enc.yaml password
+  kseal get secrets.enc.yaml tls.crt --name web-tls > tls.crt
+  PGPASSWORD=\"$(kseal get db.enc.yaml password)\" psql ...
+
+Exit codes:
+  0   success
+  2   usage error: no such key or Secret, several Secrets and no --name/--doc, --raw on stringData
+  3   the file could not be read
+  4   invalid input: not YAML/JSON, not a valid sops file, a data value that is not base64
+  5   no identity opens the file's data key
+  6   MAC mismatch or tampering: nothing is printed
+  10  the file is not encrypted (a plain file has no MAC: nothing is printed)";
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The encrypted file (YAML or JSON; a `kind: List` of Secrets too)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The key, under data or stringData
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    #[command(flatten)]
+    pub select: DocSelector,
+    /// Print the stored base64 of a data key instead of the decoded bytes
+    #[arg(long)]
+    pub raw: bool,
     /// An age identity file (repeatable)
     #[arg(long = "identity", value_name = "FILE")]
     pub identity: Vec<PathBuf>,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod kube;
 pub mod secret;
+pub mod secrets;
 pub mod sops;
 pub mod view;
 pub mod yaml;

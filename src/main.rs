@@ -37,6 +37,7 @@ fn run() -> i32 {
         Command::Edit(a) => commands::edit::run(a),
         Command::Set(a) => commands::set::run_set(a),
         Command::Unset(a) => commands::set::run_unset(a),
+        Command::Get(a) => commands::get::run(a),
         Command::Create(c) => commands::create::run(c),
         Command::Keygen(a) => commands::keygen::run(a),
         Command::Updatekeys(a) => commands::updatekeys::run(a),

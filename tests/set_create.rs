@@ -555,6 +555,99 @@ fn unset_of_an_absent_key() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// kseal get
+// ---------------------------------------------------------------------------------------------
+
+/// `kseal get FILE ARGS... --identity KEY`.
+fn get(sb: &Sandbox, file: &Path, args: &[&str]) -> Output {
+    run(sb
+        .kseal()
+        .arg("get")
+        .arg(file)
+        .args(args)
+        .arg("--identity")
+        .arg(key_file()))
+}
+
+#[test]
+fn get_prints_the_decoded_value_and_nothing_else() {
+    let sb = Sandbox::new();
+    // A value with no final line break, one with one, binary bytes, and a stringData key that
+    // also sits in data (stringData wins, as in the API server).
+    let binary: Vec<u8> = vec![0, 159, 146, 150, 255, b'\n'];
+    let plain = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {}\n  cert: {}\n  blob: {}\n  both: {}\nstringData:\n  both: from-string-data\n  port: \"5432\"\n",
+        b64("s3cr3t"),
+        b64("-----BEGIN-----\nabc\n"),
+        b64(&binary),
+        b64("from-data")
+    );
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+    let value = |args: &[&str]| {
+        let o = get(&sb, &file, args);
+        assert_eq!(code(&o), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+        o.stdout
+    };
+    // stdout is a pipe here: the bytes exactly, no line break added.
+    assert_eq!(value(&["password"]), b"s3cr3t");
+    assert_eq!(value(&["cert"]), b"-----BEGIN-----\nabc\n");
+    assert_eq!(value(&["blob"]), binary);
+    assert_eq!(value(&["both"]), b"from-string-data");
+    assert_eq!(value(&["port"]), b"5432");
+    assert_eq!(value(&["password", "--raw"]), b64("s3cr3t").as_bytes());
+
+    // A missing key names the keys there are, never a value; --raw on a stringData key.
+    let o = get(&sb, &file, &["nope"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("no key `nope`") && err.contains("data.password"), "{err}");
+    assert!(!err.contains("s3cr3t") && !err.contains(&b64("s3cr3t")), "{err}");
+    assert!(o.stdout.is_empty());
+    let o = get(&sb, &file, &["port", "--raw"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn get_verifies_the_mac_and_refuses_plain_files() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "db.enc.yaml", &secret("db", &FIVE));
+    // A clear field changed after encryption: the MAC fails, nothing is printed.
+    let text = read(&file).replace("name: db", "name: evil");
+    let tampered = sb.write("tampered.enc.yaml", text);
+    let o = get(&sb, &tampered, &["alpha"]);
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // A plain file has no MAC: refused, nothing printed.
+    let plain = sb.write("plain.yaml", secret("db", &FIVE));
+    let o = get(&sb, &plain, &["alpha"]);
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // No identity: exit 5.
+    let o = run(sb.kseal().arg("get").arg(&file).arg("alpha"));
+    assert_eq!(code(&o), Some(5), "{}", stderr(&o));
+}
+
+#[test]
+fn get_selects_the_secret_and_reads_sops_files() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "multi.enc.yaml", MULTI);
+    let o = get(&sb, &file, &["k"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--name"), "{}", stderr(&o));
+    assert_eq!(get(&sb, &file, &["k", "--name", "second"]).stdout, b"b");
+    assert_eq!(get(&sb, &file, &["k", "--doc", "1"]).stdout, b"a");
+    let o = get(&sb, &file, &["k", "--doc", "2"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+
+    // Files the real sops wrote, YAML and JSON.
+    let o = get(&sb, &fixture("sops-made/kubectl-generic.yaml"), &["username"]);
+    assert_eq!(ok(o), "admin");
+    let o = get(&sb, &fixture("sops-made/kubectl-secret.json"), &["a"]);
+    assert_eq!(ok(o), "b");
+}
+
+// ---------------------------------------------------------------------------------------------
 // kseal encrypt --previous
 // ---------------------------------------------------------------------------------------------
 

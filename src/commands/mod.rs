@@ -4,6 +4,7 @@ pub mod create;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod get;
 pub mod keygen;
 pub mod rotate;
 pub mod set;
