@@ -206,7 +206,10 @@ mod tests {
         assert_eq!(select(&s, Some(1), Some("b")).unwrap().item, Some(2));
         assert_eq!(select(&s, Some(2), None).unwrap().doc, 1);
         let e = select(&s, Some(1), None).err().unwrap();
-        assert!(e.message.contains("document 1 holds several Secrets"), "{e}");
+        assert!(
+            e.message.contains("document 1 holds several Secrets"),
+            "{e}"
+        );
         assert!(select(&s, None, None).is_err());
         assert!(select(&s, Some(3), None).is_err());
         let e = select(&s, None, Some("zz")).err().unwrap();

@@ -409,6 +409,15 @@ fn scenarios() -> Vec<Scenario> {
         )
         .identity(key())
         .code(4),
+        sc("get: missing key", &["get", "enc.yaml", "nope"])
+            .identity(key())
+            .code(2),
+        sc("get: MAC tampered", &["get", "tampered.yaml", "password"])
+            .identity(key())
+            .code(6),
+        sc("get: wrong identity", &["get", "enc.yaml", "password"])
+            .identity(key2())
+            .code(5),
         sc("unset: missing key", &["unset", "enc.yaml", "nope"])
             .identity(key())
             .code(4),

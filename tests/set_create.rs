@@ -601,11 +601,44 @@ fn get_prints_the_decoded_value_and_nothing_else() {
     let o = get(&sb, &file, &["nope"]);
     assert_eq!(code(&o), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("no key `nope`") && err.contains("data.password"), "{err}");
-    assert!(!err.contains("s3cr3t") && !err.contains(&b64("s3cr3t")), "{err}");
+    assert!(
+        err.contains("no key `nope`") && err.contains("data.password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3cr3t") && !err.contains(&b64("s3cr3t")),
+        "{err}"
+    );
     assert!(o.stdout.is_empty());
     let o = get(&sb, &file, &["port", "--raw"]);
     assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+}
+
+/// The README's `kseal get` recipe, run as written (with kseal on PATH and the test key).
+#[test]
+fn get_readme_recipe_runs_as_written() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "db.enc.yaml", &secret("db", &[("password", "s3cr3t")]));
+    let readme = read(&repo().join("README.md"));
+    let section = &readme[readme.find("### `kseal get").expect("get section")..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_kseal"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut outputs = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let o = run(sb
+            .tool("sh")
+            .args(["-c", line])
+            .env("PATH", &path)
+            .env("KSEAL_AGE_KEY_FILE", key_file()));
+        outputs.push(ok(o));
+    }
+    assert_eq!(outputs, ["s3cr3t".to_string(), b64("s3cr3t")]);
 }
 
 #[test]
@@ -641,7 +674,11 @@ fn get_selects_the_secret_and_reads_sops_files() {
     assert_eq!(code(&o), Some(2), "{}", stderr(&o));
 
     // Files the real sops wrote, YAML and JSON.
-    let o = get(&sb, &fixture("sops-made/kubectl-generic.yaml"), &["username"]);
+    let o = get(
+        &sb,
+        &fixture("sops-made/kubectl-generic.yaml"),
+        &["username"],
+    );
     assert_eq!(ok(o), "admin");
     let o = get(&sb, &fixture("sops-made/kubectl-secret.json"), &["a"]);
     assert_eq!(ok(o), "b");

@@ -39,7 +39,9 @@ pub fn run(a: &GetArgs) -> Result<()> {
             "the file is not encrypted (it has no `sops:` block)",
         )
         .in_file(&name)
-        .with_hint("kseal get reads encrypted files only; read a plain manifest with kubectl or yq"));
+        .with_hint(
+            "kseal get reads encrypted files only; read a plain manifest with kubectl or yq",
+        ));
     }
     let stream = tree::parse(&d.text).map_err(|e| e.in_file(&name))?;
     let secret = secrets::select(&stream, a.select.doc, a.select.name.as_deref())
