@@ -19,7 +19,9 @@ Exit codes:
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
       `status --max-age`: a secret is older than the limit; `check`: problems found;
       `merge-driver`: conflicting changes (the encrypted file is left as it was)
-  11  the editor failed or the edit was interrupted: nothing was written";
+  11  the editor failed or the edit was interrupted: nothing was written
+  exec-env, exec-file: the command's own exit code (128+N when killed by signal N);
+  126 when it cannot be executed, 127 when it is not found (as in a shell)";
 
 pub const ENVIRONMENT: &str = "\
 Environment:
@@ -109,10 +111,24 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
     /// Run a command with a Secret's keys as environment variables (like envFrom)
-    #[command(after_help = EXIT_CODES)]
+    #[command(
+        after_help = EXIT_CODES,
+        long_about = "Run a command with a Secret's keys as environment variables, as a Pod's \
+            envFrom does: each key becomes a variable of exactly the same name (no upper-casing, \
+            `.` and `-` kept: read `db.password` with `printenv db.password`), its value the \
+            decoded bytes; stringData wins over data. A key no variable can be named after \
+            (with `=` or a non-printable character) is skipped with a warning; a value with a \
+            NUL byte is refused (use exec-file).",
+        mut_arg("command", |a| a.help("The command and its arguments, after --; run without a shell \
+            (use `-- sh -c '...'` for $variables)"))
+    )]
     ExecEnv(ExecArgs),
     /// Run a command with a Secret's keys as files in a private directory (like a volume)
-    #[command(after_help = EXIT_CODES)]
+    #[command(
+        after_help = EXIT_CODES,
+        mut_arg("command", |a| a.help("The command and its arguments, after --; `{}` in them stands \
+            for the directory (also in $KSEAL_SECRET_DIR), where each key is a file"))
+    )]
     ExecFile(ExecArgs),
     /// Print a shell completion script (bash, zsh, fish)
     Completions(CompletionsArgs),
@@ -513,7 +529,7 @@ pub struct ExecArgs {
     /// An age identity file (repeatable)
     #[arg(long = "identity", value_name = "FILE")]
     pub identity: Vec<PathBuf>,
-    /// The command and its arguments (after --); for exec-file, `{}` stands for the directory
+    /// The command and its arguments (after --)
     #[arg(value_name = "CMD", last = true, required = true)]
     pub command: Vec<String>,
 }

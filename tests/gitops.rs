@@ -538,6 +538,43 @@ fn exec_env_and_exec_file_run_commands_with_the_secret() {
     assert_eq!(nokey.status.code(), Some(5));
 }
 
+/// A command that cannot be started exits like a shell: 127 not found, 126 not executable;
+/// the help of exec-env says how keys become variables and does not speak of `{}`.
+#[test]
+fn exec_commands_that_cannot_start_exit_126_or_127() {
+    let r = Repo::new();
+    r.encrypt_new("db.enc.yaml", SECRET);
+    r.write("not-executable.sh", "#!/bin/sh\necho hi\n");
+    for verb in ["exec-env", "exec-file"] {
+        let out = r.kseal(&[verb, "db.enc.yaml", "--", "no-such-command-kseal"]);
+        assert_eq!(out.status.code(), Some(127), "{verb}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot run `no-such-command-kseal`: command not found"),
+            "{verb}: {}",
+            stderr(&out)
+        );
+        let out = r.kseal(&[verb, "db.enc.yaml", "--", "./not-executable.sh"]);
+        assert_eq!(out.status.code(), Some(126), "{verb}: {}", stderr(&out));
+        let out = r.kseal(&[verb, "db.enc.yaml", "--", "."]);
+        assert_eq!(out.status.code(), Some(126), "{verb}: {}", stderr(&out));
+    }
+    // Words, not lines: clap wraps to the terminal's width.
+    let words =
+        |o: std::process::Output| stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    let help = words(r.kseal(&["exec-env", "--help"]));
+    assert!(!help.contains("{}"), "{help}");
+    assert!(
+        help.contains("each key becomes a variable of exactly the same name"),
+        "{help}"
+    );
+    assert!(help.contains("127 when it is not found"), "{help}");
+    let help = words(r.kseal(&["exec-file", "--help"]));
+    assert!(
+        help.contains("`{}` in them stands for the directory"),
+        "{help}"
+    );
+}
+
 #[test]
 fn completions_and_man_page_come_from_the_cli() {
     let sb = Sandbox::new();

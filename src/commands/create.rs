@@ -44,7 +44,8 @@ pub fn run(c: &CreateCommand) -> Result<()> {
         Some(p) => p,
         None => planner.plan_for_text(target, &text)?,
     };
-    let out = seal_new(&text, &plan, false)?;
+    let shown = target.map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string());
+    let out = seal_new(&shown, &text, &plan, false)?;
     match target {
         Some(o) if common.force => fsio::write_atomic(o, out.as_bytes(), 0o644),
         // Checked again at the rename, under fsio's lock: a file that appeared meanwhile

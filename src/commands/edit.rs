@@ -70,7 +70,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
             ));
             return Ok(());
         }
-        match encrypt_edit(body, &plain, &state, &target) {
+        match encrypt_edit(&name, body, &plain, &state, &target) {
             Ok(None) => {
                 note(&format!("{name}: no changes; the file was not rewritten"));
                 return Ok(());
@@ -118,6 +118,7 @@ fn check_new_file_dir(path: &Path) -> Result<()> {
 
 /// Validates and encrypts the edited buffer; `None` when the plaintext did not change.
 fn encrypt_edit(
+    name: &str,
     body: &str,
     plain: &str,
     state: &view::ViewState,
@@ -138,7 +139,7 @@ fn encrypt_edit(
         }
         Target::New(plan) => {
             view::check_secrets(&new_plain, &|_| false)?;
-            seal_new(&new_plain, plan, false).map(Some)
+            seal_new(name, &new_plain, plan, false).map(Some)
         }
     }
 }

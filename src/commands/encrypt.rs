@@ -95,9 +95,9 @@ impl Planner {
 }
 
 /// Encrypts a new manifest with a fresh data key (after the Kubernetes checks and the removal
-/// of fields that must not be committed).
-pub fn seal_new(text: &str, plan: &Plan, clean: bool) -> Result<String> {
-    encrypt_text(text, plan, clean)
+/// of fields that must not be committed). `name` is the file the warnings and notes name.
+pub fn seal_new(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
+    encrypt_text(name, text, plan, clean)
 }
 
 pub fn run(args: &EncryptArgs) -> Result<()> {
@@ -142,7 +142,7 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
                 .plan_for_text(target, &text)
                 .map_err(|e| e.in_file(&name))?,
         };
-        let out = encrypt_text(&text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
+        let out = encrypt_text(&name, &text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
         fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
         match (input, &args.out.output, args.out.in_place) {
             // Compare-before-rename: a file changed (or encrypted by another kseal) since it
@@ -160,7 +160,7 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
     Ok(())
 }
 
-fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
+fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
     if text.trim().is_empty() {
         return Err(Error::new(
             Kind::Refused,
@@ -194,15 +194,9 @@ fn encrypt_text(text: &str, plan: &Plan, clean: bool) -> Result<String> {
         sanitized.as_str()
     };
     for n in notes {
-        note(&n);
+        note(&format!("{name}: {n}"));
     }
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if kube::is_secret(doc) {
-            for w in kube::check_secret(doc, i)? {
-                warn(&w);
-            }
-        }
-    }
+    warn_secrets(name, &stream)?;
     let key = DataKey::generate()
         .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
     let mut age = Vec::with_capacity(plan.recipients.len());
@@ -400,7 +394,7 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
     let opened = super::open_encrypted(previous, &args.identity)?;
     let name = input.name();
     let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
-    let text = sanitized_checked(&text, args.clean).map_err(|e| e.in_file(&name))?;
+    let text = sanitized_checked(&name, &text, args.clean).map_err(|e| e.in_file(&name))?;
     let out = file::reencrypt(&text, opened.envelope(), &opened.selector())
         .map_err(|e| e.in_file(&name))?;
     fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
@@ -412,7 +406,7 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
 
 /// The Kubernetes side of `encrypt` for `--previous`: the last-applied annotation goes
 /// (`--clean` also drops server fields), `data` must be base64, typing warnings are printed.
-fn sanitized_checked(text: &str, clean: bool) -> Result<zeroize::Zeroizing<String>> {
+fn sanitized_checked(name: &str, text: &str, clean: bool) -> Result<zeroize::Zeroizing<String>> {
     if text.trim().is_empty() {
         return Err(Error::new(
             Kind::Refused,
@@ -422,24 +416,25 @@ fn sanitized_checked(text: &str, clean: bool) -> Result<zeroize::Zeroizing<Strin
     let stream = tree::parse(text)?;
     let (edits, notes) = kube::sanitize(text, &stream, clean);
     for n in notes {
-        note(&n);
+        note(&format!("{name}: {n}"));
     }
     if edits.is_empty() {
-        warn_secrets(&stream)?;
+        warn_secrets(name, &stream)?;
         return Ok(zeroize::Zeroizing::new(text.to_string()));
     }
     drop(stream);
     let sanitized = splice::apply(text, edits)?;
-    warn_secrets(&tree::parse(&sanitized)?)?;
+    warn_secrets(name, &tree::parse(&sanitized)?)?;
     Ok(sanitized)
 }
 
-/// Prints the typing warnings of every Secret of the stream (`kube::check_secret`).
-fn warn_secrets(stream: &tree::Stream<'_>) -> Result<()> {
+/// Prints the typing warnings of every Secret of the stream (`kube::check_secret`), as
+/// `FILE: document N: PATH ...`.
+fn warn_secrets(name: &str, stream: &tree::Stream<'_>) -> Result<()> {
     for (i, doc) in stream.docs.iter().enumerate() {
         if kube::is_secret(doc) {
             for w in kube::check_secret(doc, i)? {
-                warn(&w);
+                warn(&format!("{name}: {w}"));
             }
         }
     }

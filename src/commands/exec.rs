@@ -55,7 +55,8 @@ pub fn run_env(a: &ExecArgs) -> Result<()> {
     for (k, v) in &secret.entries {
         if !envfrom::valid_env_name(k) {
             warn(&format!(
-                "{}: key {k} is not a valid environment variable name: skipped",
+                "{}: {}: key {k} is not a valid environment variable name: skipped",
+                a.file.display(),
                 secret.name
             ));
             continue;
@@ -120,9 +121,10 @@ fn supervise(cmd: &mut Command, name: &str) -> Result<i32> {
             format!("cannot install a signal handler: {e}"),
         )
     })?;
-    let mut child: Child = cmd
-        .spawn()
-        .map_err(|e| Error::new(Kind::Input, format!("cannot run `{name}`: {e}")))?;
+    let mut child: Child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Ok(not_started(name, &e)),
+    };
     loop {
         if stop.load(Ordering::SeqCst) {
             let _ = child.kill();
@@ -140,6 +142,26 @@ fn supervise(cmd: &mut Command, name: &str) -> Result<i32> {
             }
         }
     }
+}
+
+/// A command that could not be started gets a shell's codes, so scripts tell it from the
+/// command's own failures: 127 when it does not exist, 126 when it cannot be executed.
+fn not_started(name: &str, e: &std::io::Error) -> i32 {
+    let (code, what, hint) = match e.kind() {
+        std::io::ErrorKind::NotFound => (
+            127,
+            "command not found".to_string(),
+            "is it installed, and on PATH? (a shell built-in needs `-- sh -c '...'`)",
+        ),
+        _ => (
+            126,
+            format!("cannot execute it: {e}"),
+            "check that it is an executable file (mode +x, a valid interpreter line)",
+        ),
+    };
+    eprintln!("kseal: error: cannot run `{name}`: {what}");
+    eprintln!("  hint: {hint}");
+    code
 }
 
 #[cfg(unix)]

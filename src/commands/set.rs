@@ -99,7 +99,7 @@ fn seal_and_write(path: &Path, opened: &super::Opened, edits: Vec<Edit>, di: usi
     })?;
     if let Some(doc) = stream.docs.get(di) {
         for w in kube::check_secret(doc, di).map_err(|e| e.in_file(&name))? {
-            warn(&w);
+            warn(&format!("{name}: {w}"));
         }
     }
     let out = kseal::sops::file::reencrypt(&new_plain, opened.envelope(), &opened.selector())
