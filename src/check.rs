@@ -204,7 +204,7 @@ fn generator_literals(root: &Mapping, doc: usize, out: &mut Vec<Finding>) {
                     "generator-literals",
                     doc,
                     Some(format!("secretGenerator[{gi}].literals")),
-                    format!("secretGenerator {name} has {} plain-text literal(s) in the kustomization; move them to an encrypted Secret (KsealGenerator)", lits.items.len()),
+                    format!("secretGenerator {name} has {} plain-text literal{} in the kustomization; move them to an encrypted Secret (KsealGenerator)", lits.items.len(), if lits.items.len() == 1 { "" } else { "s" }),
                 ));
             }
         }

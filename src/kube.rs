@@ -141,7 +141,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
                 if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
                     if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
                         warnings.push(format!(
-                            "document {}: stringData.{key} is a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
+                            "document {}: stringData.{key}: a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
                             index + 1,
                             t.sops_type()
                         ));

@@ -976,6 +976,71 @@ fn non_secret_documents_of_a_mixed_stream_pass_through_byte_for_byte() {
     assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), input);
 }
 
+/// Warnings and notes name the file as errors do: `FILE: document N: PATH: ...`, for
+/// encrypt (file and stdin), `encrypt --previous` and `set`.
+#[test]
+fn warnings_and_notes_name_the_file_document_and_path() {
+    let sb = Sandbox::new();
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\nstringData:\n  port: 5432\n";
+    let f = sb.write("db.yaml", plain);
+    let o = run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient()])
+        .arg("db.yaml"));
+    let err = stderr(&o);
+    ok(o);
+    assert!(
+        err.contains("kseal: warning: db.yaml: document 1: stringData.port: a YAML int"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kseal: db.yaml: document 1: removed the kubectl.kubernetes.io/last-applied-configuration annotation"),
+        "{err}"
+    );
+    let mut c = sb.kseal();
+    c.args(["encrypt", "--age", &recipient()]);
+    let o = pipe(&mut c, plain.as_bytes());
+    assert!(
+        stderr(&o).contains("kseal: warning: <stdin>: document 1: stringData.port: "),
+        "{}",
+        stderr(&o)
+    );
+    let mut c = sb.kseal();
+    c.args(["encrypt", "--previous", "db.yaml", "-"])
+        .env("SOPS_AGE_KEY_FILE", key_file());
+    let o = pipe(&mut c, plain.as_bytes());
+    assert!(
+        stderr(&o).contains("kseal: warning: <stdin>: document 1: stringData.port: "),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(sb
+        .kseal()
+        .args(["set", "db.yaml", "other", "--string", "--value", "x"])
+        .env("SOPS_AGE_KEY_FILE", key_file()));
+    let err = stderr(&o);
+    ok(o);
+    assert!(
+        err.contains("kseal: warning: db.yaml: document 1: stringData.port: "),
+        "{err}"
+    );
+    assert!(read(&f).contains("sops:"));
+}
+
+/// Runs a command with `input` on stdin.
+fn pipe(cmd: &mut std::process::Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn last_applied_annotation_is_removed_with_a_note() {
     let sb = Sandbox::new();

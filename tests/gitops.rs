@@ -401,6 +401,19 @@ fn check_finds_plain_secrets_literals_leaks_and_rules() {
     }
     let ok_run = r.kseal(&["check", "ok"]);
     assert!(ok_run.status.success(), "{}", stdout(&ok_run));
+    // Counts in the right number: "1 problem found in 1 file", never "1 file(s)".
+    let one = r.kseal(&["check", "bad/leak.yaml"]);
+    assert!(
+        stderr(&one).contains("kseal check: 1 problem found in 1 file\n"),
+        "{}",
+        stderr(&one)
+    );
+    let one = r.kseal(&["check", "ok/db.enc.yaml"]);
+    assert!(
+        stderr(&one).contains("kseal check: 1 file checked, no problem\n"),
+        "{}",
+        stderr(&one)
+    );
     let json = stdout(&r.kseal(&["check", "--json", "bad/leak.yaml"]));
     assert!(json.starts_with("{\"files\":1,\"errors\":1,\"warnings\":0,\"findings\":[{\"severity\":\"error\",\"code\":\"last-applied\""), "{json}");
 }

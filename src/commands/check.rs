@@ -170,18 +170,19 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         return Err(Error::new(
             Kind::Refused,
             format!(
-                "kseal check: {errors} problem(s) found in {} file(s)",
-                inputs.len()
+                "kseal check: {} found in {}",
+                super::count(errors, "problem"),
+                super::count(inputs.len(), "file")
             ),
         )
         .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; see docs/gitops.md"));
     }
     if !a.json {
         eprintln!(
-            "kseal check: {} file(s) checked, no problem{}",
-            inputs.len(),
+            "kseal check: {} checked, no problem{}",
+            super::count(inputs.len(), "file"),
             if warnings > 0 {
-                format!(", {warnings} warning(s)")
+                format!(", {}", super::count(warnings, "warning"))
             } else {
                 String::new()
             }

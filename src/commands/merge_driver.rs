@@ -78,8 +78,8 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
             return Err(Error::new(
                 Kind::Refused,
                 format!(
-                    "{shown}: {} conflicting change(s); the file keeps our encrypted version",
-                    list.len()
+                    "{shown}: {}; the file keeps our encrypted version",
+                    super::count(list.len(), "conflicting change")
                 ),
             )
             .with_hint(format!(

@@ -44,6 +44,15 @@ pub fn note(msg: &str) {
     eprintln!("kseal: {msg}");
 }
 
+/// `1 file`, `2 files`: a count and its noun, in the right number.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Opens a file's data key with the identities found on this machine.
 pub struct IdentityOpener<'a> {
     pub ids: &'a Identities,

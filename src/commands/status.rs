@@ -89,8 +89,8 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         return Err(Error::new(
             e.kind,
             format!(
-                "{n} of {} files could not be read (see above)",
-                statuses.len()
+                "{n} of {} could not be read (see above)",
+                super::count(statuses.len(), "file")
             ),
         ));
     }
@@ -274,14 +274,13 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
         None => String::new(),
     };
     out.push_str(&format!(
-        "status: {} file{}: {} encrypted, {} plain; {} stale{old}; {} MAC failures; {} errors\n",
-        statuses.len(),
-        plural(statuses.len()),
+        "status: {}: {} encrypted, {} plain; {} stale{old}; {}; {}\n",
+        super::count(statuses.len(), "file"),
         encrypted,
         count(&|s| !s.encrypted && s.error.is_none()),
         count(&|s| s.rules == Some("stale")),
-        count(&|s| s.mac == Some("failed")),
-        count(&|s| s.error.is_some()),
+        super::count(count(&|s| s.mac == Some("failed")), "MAC failure"),
+        super::count(count(&|s| s.error.is_some()), "error"),
     ));
     out
 }
