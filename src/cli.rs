@@ -17,7 +17,8 @@ Exit codes:
   8   recipients or .sops.yaml configuration missing or invalid
   9   unsupported: key types or features kseal does not support (post-quantum age, Shamir)
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
-      `status --max-age`: a secret is older than the limit; `check`: problems found;
+      `status --max-age`: a secret is older than the limit; `status --fail-stale`:
+      recipients differ from .sops.yaml; `check`: problems found;
       `merge-driver`: conflicting changes (the encrypted file is left as it was)
   11  the editor failed or the edit was interrupted: nothing was written
   exec-env, exec-file: the command's own exit code (128+N when killed by signal N);
@@ -603,6 +604,10 @@ pub struct StatusArgs {
     /// Do not open files to verify their MAC (no identity is loaded, nothing is asked)
     #[arg(long)]
     pub no_verify: bool,
+    /// Fail (exit 10) when a file's recipients differ from its .sops.yaml creation rule
+    /// (stale: `kseal updatekeys` fixes it); for CI. Without a .sops.yaml: exit 8
+    #[arg(long)]
+    pub fail_stale: bool,
     /// The .sops.yaml to compare recipients with (default: search upward from the current directory)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

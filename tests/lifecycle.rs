@@ -868,6 +868,49 @@ fn status_json_is_stable_and_max_age_fails_exactly_on_old_files() {
     assert_eq!(stdout(&o).matches("\"too_old\": true").count(), 1);
     let o = run(sb.kseal().args(["status", "--max-age", "100d", "new"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    {
+        // --fail-stale: new/c.yaml lacks a recipient of its rule (exit 10, the report printed);
+        // old/ follows its rule (exit 0); with no .sops.yaml there is nothing to compare (exit 8).
+        let o = run(sb
+            .kseal()
+            .args(["status", "--no-verify", "--fail-stale", "new"]));
+        assert_eq!(code(&o), 10, "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains("new/c.yaml: encrypted"),
+            "{}",
+            stdout(&o)
+        );
+        assert!(
+            stderr(&o).contains(
+                "1 file is not encrypted to the recipients .sops.yaml names (--fail-stale)"
+            ),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("kseal updatekeys"), "{}", stderr(&o));
+        let o = run(sb
+            .kseal()
+            .args(["status", "--no-verify", "--fail-stale", "old"]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = run(sb
+            .kseal()
+            .args(["status", "--no-verify", "--fail-stale", "new"])
+            .env("KSEAL_CONFIG", sb.path("none.yaml")));
+        assert_ne!(code(&o), 0, "{}", stderr(&o));
+        let bare = Sandbox::new();
+        bare.write("c.yaml", read(&sb.path("new/c.yaml")));
+        let o = run(bare.kseal().args(["status", "--no-verify", "--fail-stale"]));
+        assert_eq!(code(&o), 8, "{}", stderr(&o));
+        let o = run(bare.kseal().args(["status", "--no-verify", "c.yaml"]));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(
+                "status: 1 file: 1 encrypted, 0 plain; 0 stale; 0 MAC failures; 0 errors"
+            ),
+            "{}",
+            stdout(&o)
+        );
+    }
     let text = stdout(&o);
     assert!(
         text.contains("new/c.yaml: encrypted, last encrypted"),

@@ -51,6 +51,14 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         .map(rekey::parse_duration)
         .transpose()?;
     let planner = Planner::from_config(args.config.as_deref())?;
+    if args.fail_stale && !planner.has_config() {
+        // A gate with nothing to compare against would pass everything.
+        return Err(Error::new(
+            Kind::Config,
+            "--fail-stale compares recipients with .sops.yaml, and no .sops.yaml was found",
+        )
+        .with_hint("run it inside the repository, or name the file with --config"));
+    }
     let now = OffsetDateTime::now_utc();
     let targets = targets(&args.files)?;
     // Identities are loaded once, when the first encrypted file needs them.
@@ -97,7 +105,8 @@ pub fn run(args: &StatusArgs) -> Result<()> {
     let failed_mac = statuses.iter().filter(|s| s.mac == Some("failed")).count();
     if failed_mac > 0 {
         return Err(Error::integrity(format!(
-            "the MAC of {failed_mac} files does not verify: they were modified after encryption"
+            "the MAC of {} does not verify: modified after encryption",
+            super::count(failed_mac, "file")
         ))
         .with_hint("restore them from version control"));
     }
@@ -106,11 +115,25 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         return Err(Error::new(
             Kind::Refused,
             format!(
-                "{old} files were last encrypted more than {} ago",
+                "{} {} last encrypted more than {} ago",
+                super::count(old, "file"),
+                if old == 1 { "was" } else { "were" },
                 rekey::format_duration(max_age.unwrap_or(0))
             ),
         )
         .with_hint("rotate them with `kseal rotate FILE...` (a new data key)"));
+    }
+    let stale = statuses.iter().filter(|s| s.rules == Some("stale")).count();
+    if args.fail_stale && stale > 0 {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "{} {} not encrypted to the recipients .sops.yaml names (--fail-stale)",
+                super::count(stale, "file"),
+                if stale == 1 { "is" } else { "are" }
+            ),
+        )
+        .with_hint("run `kseal updatekeys` and commit the result"));
     }
     Ok(())
 }
