@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::kube::LAST_APPLIED;
+use crate::kube::{self, LAST_APPLIED};
 use crate::merge::describe_doc;
 use crate::sops::value;
 use crate::yaml::scalar::{self, Typed};
@@ -58,10 +58,6 @@ impl Finding {
     }
 }
 
-fn name_of(doc: &Document) -> String {
-    describe_doc(doc).unwrap_or_else(|| "a Secret".to_string())
-}
-
 fn is_empty_value(n: &Node) -> bool {
     match n.as_scalar() {
         Some(s) => {
@@ -102,56 +98,94 @@ pub fn check_stream(stream: &Stream, kustomization: bool) -> Vec<Finding> {
         if is_kustomization(doc, kustomization) {
             generator_literals(root, i, &mut out);
         }
-        if root.get_str("kind") != Some("Secret") || root.get("$patch").is_some() {
-            continue;
-        }
-        let name = name_of(doc);
-        if let Some(ann) = root
-            .get("metadata")
-            .and_then(Node::as_mapping)
-            .and_then(|m| m.get("annotations"))
-            .and_then(Node::as_mapping)
-        {
-            if ann.get(LAST_APPLIED).is_some() {
-                out.push(Finding::error(
-                    "last-applied",
-                    i,
-                    Some(format!("metadata.annotations.{LAST_APPLIED}")),
-                    format!("{name} carries the last-applied-configuration annotation, which holds its values in plain text; remove it (kseal encrypt does)"),
-                ));
-            }
-        }
         let enveloped = root.get("sops").is_some();
-        for section in ["data", "stringData"] {
-            let Some(m) = root.get(section).and_then(Node::as_mapping) else {
-                continue;
-            };
-            for (k, v) in &m.entries {
-                let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
-                if is_empty_value(v) || is_enc(v) {
-                    continue;
-                }
-                let (code, msg) = if enveloped {
-                    (
-                        "unencrypted-value",
-                        format!("{name}: the value of {section}.{key} is not encrypted although the file is"),
-                    )
-                } else {
-                    (
-                        "unencrypted-secret",
-                        format!("{name}: {section}.{key} is not encrypted; run `kseal encrypt -i` on the file"),
-                    )
-                };
-                out.push(Finding::error(
-                    code,
-                    i,
-                    Some(format!("{section}.{key}")),
-                    msg,
-                ));
-            }
+        for (at, m) in kube::objects(doc) {
+            check_secret_object(m, &at, i, enveloped, &mut out);
         }
     }
     out
+}
+
+/// Checks one object kubectl would apply (a document's root or a list item at `at`) if it is
+/// a Secret, looking through YAML merge keys as kubectl does.
+fn check_secret_object(m: &Mapping, at: &str, i: usize, enveloped: bool, out: &mut Vec<Finding>) {
+    if kube::effective_kind(m) != Some("Secret") || kube::effective_get(m, "$patch").is_some() {
+        return;
+    }
+    let prefix = if at.is_empty() {
+        String::new()
+    } else {
+        format!("{at}.")
+    };
+    let name = match kube::effective_get(m, "metadata")
+        .and_then(Node::as_mapping)
+        .and_then(|md| kube::effective_get(md, "name"))
+        .and_then(Node::as_scalar)
+    {
+        Some(n) => format!("Secret {}", n.value),
+        None => "a Secret".to_string(),
+    };
+    let name = if at.is_empty() {
+        name
+    } else {
+        format!("{name} ({at})")
+    };
+    let merged = kube::has_merge_key(m)
+        || ["data", "stringData"].iter().any(|s| {
+            kube::effective_get(m, s)
+                .and_then(Node::as_mapping)
+                .is_some_and(kube::has_merge_key)
+        });
+    if merged || m.get_str("kind") != Some("Secret") {
+        out.push(Finding::warning(
+            "merge-key",
+            i,
+            (!at.is_empty()).then(|| at.to_string()),
+            format!("{name} is built with YAML merge keys (`<<`), which kubectl follows; kseal does not encrypt through them: write the Secret out in full"),
+        ));
+    }
+    if let Some(ann) = kube::effective_get(m, "metadata")
+        .and_then(Node::as_mapping)
+        .and_then(|md| kube::effective_get(md, "annotations"))
+        .and_then(Node::as_mapping)
+    {
+        if kube::effective_get(ann, LAST_APPLIED).is_some() {
+            out.push(Finding::error(
+                "last-applied",
+                i,
+                Some(format!("{prefix}metadata.annotations.{LAST_APPLIED}")),
+                format!("{name} carries the last-applied-configuration annotation, which holds its values in plain text; remove it (kseal encrypt does)"),
+            ));
+        }
+    }
+    for section in ["data", "stringData"] {
+        let Some(sm) = kube::effective_get(m, section).and_then(Node::as_mapping) else {
+            continue;
+        };
+        for (k, v) in kube::effective_entries(sm) {
+            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
+            if is_empty_value(v) || is_enc(v) {
+                continue;
+            }
+            let (code, msg) = if enveloped {
+                (
+                    "unencrypted-value",
+                    format!("{name}: the value of {prefix}{section}.{key} is not encrypted although the file is"),
+                )
+            } else {
+                (
+                    "unencrypted-secret",
+                    format!("{name}: {prefix}{section}.{key} is not encrypted; run `kseal encrypt -i` on the file"),
+                )
+            };
+            out.push(Finding::error(
+                code,
+                i,
+                Some(format!("{prefix}{section}.{key}")),
+                msg,
+            ));
+        }
+    }
 }
 
 fn is_enc(n: &Node) -> bool {
@@ -477,5 +511,42 @@ mod tests {
         assert_eq!(missing.len(), 2);
         assert!(missing[0].contains("Secret api"));
         assert!(missing[1].contains("Secret web-tls"));
+    }
+
+    #[test]
+    fn secrets_behind_merge_keys_and_in_lists_are_found() {
+        // kind from a merge key, values written out.
+        let f = check_stream(
+            &parse("<<: {kind: Secret}\nmetadata: {name: m}\nstringData: {password: hunter2}\n")
+                .unwrap(),
+            false,
+        );
+        let c: Vec<_> = f.iter().map(|f| f.code).collect();
+        assert_eq!(c, ["merge-key", "unencrypted-secret"]);
+        assert_eq!(f[1].path.as_deref(), Some("stringData.password"));
+        // Values brought into data by an alias merge.
+        let f = codes(
+            "x: &p {password: aHVudGVyMg==}\nkind: Secret\ndata:\n  <<: *p\n",
+            false,
+        );
+        assert_eq!(f, ["merge-key", "unencrypted-secret"]);
+        // A plain Secret among the items of a List, nested lists included.
+        let src = "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  data: {a: b}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: hidden}\n  stringData: {password: hunter2}\n";
+        let f = check_stream(&parse(src).unwrap(), false);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "unencrypted-secret");
+        assert_eq!(f[0].path.as_deref(), Some("items[1].stringData.password"));
+        assert!(
+            f[0].message.contains("Secret hidden (items[1])"),
+            "{}",
+            f[0].message
+        );
+        assert!(!f[0].message.contains("hunter2"));
+        // An encrypted value in a list item passes.
+        let enc = "ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]";
+        let src = format!(
+            "kind: List\nitems:\n- kind: Secret\n  data: {{p: '{enc}'}}\nsops:\n  mac: x\n"
+        );
+        assert!(codes(&src, false).is_empty());
     }
 }

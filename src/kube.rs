@@ -7,7 +7,7 @@ use base64::Engine;
 use crate::error::{Error, Result};
 use crate::yaml::scalar::{self, Typed};
 use crate::yaml::splice::{self, Edit};
-use crate::yaml::tree::{Document, Mapping, Node, Stream};
+use crate::yaml::tree::{Document, Mapping, Node, Sequence, Stream};
 
 /// `kubectl apply` (client side) stores the whole object, values included, in this annotation.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -24,6 +24,182 @@ pub const SERVER_FIELDS: [&str; 6] = [
 
 pub fn is_secret(doc: &Document) -> bool {
     doc.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+}
+
+/// How deep merge keys and nested lists are followed: go-yaml resolves any depth, but a
+/// manifest that nests them deeper than this is refused by the callers as suspicious.
+const MAX_NESTING: usize = 16;
+
+/// Whether a mapping key is a YAML merge key: `<<` written plain (or tagged `!!merge`).
+/// go-yaml, and so kubectl, copies the entries of the mapping(s) it names into the mapping
+/// that holds it; kseal's own walks do not, so every check must look through it.
+pub fn is_merge_key(k: &Node) -> bool {
+    k.as_scalar().is_some_and(|s| {
+        s.value == "<<"
+            && (s.style == crate::yaml::scalar::Style::Plain
+                || s.tag.as_deref() == Some("tag:yaml.org,2002:merge"))
+    })
+}
+
+/// Whether a mapping has a merge key of its own (not counting those of merged mappings).
+pub fn has_merge_key(m: &Mapping) -> bool {
+    m.entries.iter().any(|(k, _)| is_merge_key(k))
+}
+
+/// The entries of a mapping as kubectl sees them: its own entries first, then those its merge
+/// keys bring in (a mapping, or a sequence of mappings where the first one wins) for keys it
+/// does not set itself, as YAML 1.1 merge keys work. Merge keys themselves are left out.
+pub fn effective_entries<'m>(m: &'m Mapping<'m>) -> Vec<(&'m Node<'m>, &'m Node<'m>)> {
+    let mut out = Vec::new();
+    collect_entries(m, 0, &mut out);
+    out
+}
+
+fn collect_entries<'m>(
+    m: &'m Mapping<'m>,
+    depth: usize,
+    out: &mut Vec<(&'m Node<'m>, &'m Node<'m>)>,
+) {
+    if depth > MAX_NESTING {
+        return;
+    }
+    let known = |out: &Vec<(&Node, &Node)>, k: &Node| {
+        let Some(k) = k.as_scalar() else { return false };
+        out.iter()
+            .any(|(o, _)| o.as_scalar().is_some_and(|o| o.value == k.value))
+    };
+    for (k, v) in &m.entries {
+        if !is_merge_key(k) && !known(out, k) {
+            out.push((k, v));
+        }
+    }
+    for (k, v) in &m.entries {
+        if !is_merge_key(k) {
+            continue;
+        }
+        let sources: Vec<&Node> = match v {
+            Node::Sequence(s) => s.items.iter().collect(),
+            Node::Alias(target, ..) if matches!(**target, Node::Sequence(_)) => match &**target {
+                Node::Sequence(s) => s.items.iter().collect(),
+                _ => Vec::new(),
+            },
+            other => vec![other],
+        };
+        for src in sources {
+            if let Some(sm) = src.as_mapping() {
+                let mut merged = Vec::new();
+                collect_entries(sm, depth + 1, &mut merged);
+                for (mk, mv) in merged {
+                    if !known(out, mk) {
+                        out.push((mk, mv));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The value of `key` as kubectl sees it (through merge keys).
+pub fn effective_get<'m>(m: &'m Mapping<'m>, key: &str) -> Option<&'m Node<'m>> {
+    if let Some(v) = m.get(key) {
+        return Some(v);
+    }
+    if !has_merge_key(m) {
+        return None;
+    }
+    effective_entries(m)
+        .into_iter()
+        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
+        .map(|(_, v)| v)
+}
+
+/// The `kind` of an object as kubectl sees it (through merge keys).
+pub fn effective_kind<'m>(m: &'m Mapping<'m>) -> Option<&'m str> {
+    effective_get(m, "kind")
+        .and_then(Node::as_scalar)
+        .map(|s| &*s.value)
+}
+
+/// The items of a list object. kubectl's decoder takes any object with an `items` field for a
+/// list (`kind: List`, `SecretList`, or no kind at all) and applies each item as an object of
+/// its own, so a Secret can hide there from a check that looks only at each document's root.
+pub fn list_items<'m>(m: &'m Mapping<'m>) -> Option<&'m Sequence<'m>> {
+    match effective_get(m, "items")? {
+        Node::Sequence(s) => Some(s),
+        Node::Alias(target, ..) => match &**target {
+            Node::Sequence(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Every object kubectl would apply from a document, with its location for messages: the
+/// root (`""`), or, for a list, each mapping item (`items[2]`, nested lists included).
+pub fn objects<'m>(doc: &'m Document<'m>) -> Vec<(String, &'m Mapping<'m>)> {
+    let mut out = Vec::new();
+    if let Some(root) = doc.root_mapping() {
+        collect_objects(root, String::new(), 0, &mut out);
+    }
+    out
+}
+
+fn collect_objects<'m>(
+    m: &'m Mapping<'m>,
+    at: String,
+    depth: usize,
+    out: &mut Vec<(String, &'m Mapping<'m>)>,
+) {
+    match list_items(m) {
+        Some(items) if depth <= MAX_NESTING => {
+            for (i, item) in items.items.iter().enumerate() {
+                if let Some(im) = item.as_mapping() {
+                    let path = if at.is_empty() {
+                        format!("items[{i}]")
+                    } else {
+                        format!("{at}.items[{i}]")
+                    };
+                    collect_objects(im, path, depth + 1, out);
+                }
+            }
+        }
+        _ => out.push((at, m)),
+    }
+}
+
+/// Why kubectl would see a Secret in this document that kseal's Secret handling (which looks
+/// at a plain `kind: Secret` at the root, and `data`/`stringData` entries written out) does
+/// not: a kind or a data section brought in by a merge key, or a Secret inside a list.
+/// `None` when kseal sees the document as kubectl does.
+pub fn hidden_secret(doc: &Document) -> Option<String> {
+    let root = doc.root_mapping()?;
+    for (at, m) in objects(doc) {
+        if effective_kind(m) != Some("Secret") {
+            continue;
+        }
+        if !at.is_empty() {
+            return Some(format!(
+                "{at} is a Secret inside a list (kubectl applies every item of `items`)"
+            ));
+        }
+        if root.get_str("kind") != Some("Secret") {
+            return Some("its `kind: Secret` comes from a YAML merge key (`<<`)".to_string());
+        }
+        if has_merge_key(m) {
+            return Some("the Secret has a YAML merge key (`<<`) at its top level".to_string());
+        }
+        for section in ["data", "stringData"] {
+            if m.get(section)
+                .and_then(Node::as_mapping)
+                .is_some_and(has_merge_key)
+            {
+                return Some(format!(
+                    "its `{section}` has a YAML merge key (`<<`) that brings in entries from elsewhere"
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn metadata<'a>(doc: &'a Document<'a>) -> Option<&'a Mapping<'a>> {
@@ -266,5 +442,65 @@ mod tests {
         let (edits, _) = sanitize(src, &st, false);
         let out = splice::apply(src, edits).unwrap();
         assert!(out.contains("uid: 123") && !out.contains("last-applied"));
+    }
+
+    #[test]
+    fn merge_keys_are_seen_as_kubectl_sees_them() {
+        let st = parse("<<: {kind: Secret}\nmetadata: {name: a}\nstringData: {p: x}\n").unwrap();
+        let root = st.docs[0].root_mapping().unwrap();
+        assert!(!is_secret(&st.docs[0]));
+        assert_eq!(effective_kind(root), Some("Secret"));
+        assert!(hidden_secret(&st.docs[0]).unwrap().contains("merge key"));
+        // An explicit key wins over a merged one; the first merged mapping wins over later ones.
+        let st = parse("base: &b {kind: Secret}\nother: &o {kind: Other, x: 1}\nkind: ConfigMap\n<<: [*o, *b]\n").unwrap();
+        let root = st.docs[0].root_mapping().unwrap();
+        assert_eq!(effective_kind(root), Some("ConfigMap"));
+        assert!(hidden_secret(&st.docs[0]).is_none());
+        let st = parse("base: &b {kind: Secret}\nother: &o {x: 1}\n<<: [*o, *b]\n").unwrap();
+        assert_eq!(
+            effective_kind(st.docs[0].root_mapping().unwrap()),
+            Some("Secret")
+        );
+        // A quoted "<<" is an ordinary key.
+        let st = parse("'<<': {kind: Secret}\n").unwrap();
+        assert_eq!(effective_kind(st.docs[0].root_mapping().unwrap()), None);
+        // Merged data entries.
+        let st = parse("plain: &p {password: hunter2}\nkind: Secret\ndata:\n  <<: *p\n").unwrap();
+        let data = st.docs[0]
+            .root_mapping()
+            .unwrap()
+            .get("data")
+            .unwrap()
+            .as_mapping()
+            .unwrap();
+        let keys: Vec<&str> = effective_entries(data)
+            .iter()
+            .map(|(k, _)| &*k.as_scalar().unwrap().value)
+            .collect();
+        assert_eq!(keys, ["password"]);
+        assert!(hidden_secret(&st.docs[0]).unwrap().contains("`data`"));
+    }
+
+    #[test]
+    fn list_items_are_objects() {
+        let src = "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n- kind: SecretList\n  items:\n  - kind: Secret\n    stringData: {p: x}\n- plain scalar\n";
+        let st = parse(src).unwrap();
+        let objs: Vec<(String, Option<&str>)> = objects(&st.docs[0])
+            .into_iter()
+            .map(|(at, m)| (at, m.get_str("kind")))
+            .collect();
+        assert_eq!(
+            objs,
+            [
+                ("items[0]".to_string(), Some("ConfigMap")),
+                ("items[1].items[0]".to_string(), Some("Secret")),
+            ]
+        );
+        assert!(hidden_secret(&st.docs[0])
+            .unwrap()
+            .contains("items[1].items[0]"));
+        let plain = parse("kind: Secret\nstringData: {p: x}\n").unwrap();
+        assert_eq!(objects(&plain.docs[0]).len(), 1);
+        assert!(hidden_secret(&plain.docs[0]).is_none());
     }
 }

@@ -964,3 +964,39 @@ fn secret_holding_types_do_not_debug_print_secrets() {
         .unwrap();
     assert!(!format!("{e:?}").contains("!!!"));
 }
+
+// Issue 19, attacks 7 and 8: plaintext handed to another user, and local leaks.
+
+/// A Secret hidden from a check that reads only each document's root: its kind from a merge
+/// key, or among the items of a List. kubectl applies both as Secrets.
+#[test]
+fn merge_key_and_list_item_secrets_are_flagged_by_check_and_refused_by_encrypt() {
+    let sb = Sandbox::new();
+    sb.write(
+        "merged.yaml",
+        format!("base: &s {{kind: Secret, apiVersion: v1}}\n<<: *s\nmetadata: {{name: merged}}\nstringData: {{password: {CANARY}}}\n"),
+    );
+    sb.write(
+        "list.yaml",
+        format!("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {{name: c}}\n- apiVersion: v1\n  kind: Secret\n  metadata: {{name: listed}}\n  stringData: {{password: {CANARY}}}\n"),
+    );
+    for (file, path) in [
+        ("merged.yaml", "stringData.password"),
+        ("list.yaml", "items[1].stringData.password"),
+    ] {
+        let o = run(sb.kseal().args(["check", file]));
+        assert_eq!(o.status.code(), Some(10), "{file}: {}", stderr(&o));
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(all.contains(path), "{file}: {all}");
+        assert!(leaks(all.as_bytes()).is_none(), "{file}: {all}");
+        // encrypt refuses instead of passing the Secret through in plain text.
+        let o = run(sb.kseal().args(["encrypt", "--age", RECIPIENT, file]));
+        assert_eq!(o.status.code(), Some(9), "{file}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert!(
+            stderr(&o).contains("kubectl applies this document as a Secret"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}

@@ -185,6 +185,7 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
             ));
         }
     }
+    refuse_hidden_secrets(&stream)?;
     let (edits, notes) = kube::sanitize(text, &stream, clean);
     let text = if edits.is_empty() {
         text
@@ -221,6 +222,22 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
         stash: None,
     };
     file::encrypt_checked(text, &stream, &settings, &kube::is_secret)
+}
+
+/// Refuses a document that kubectl applies as a Secret but kseal would leave in plain text (a
+/// kind or values brought in by a YAML merge key, a Secret among a list's items).
+fn refuse_hidden_secrets(stream: &tree::Stream) -> Result<()> {
+    for (i, doc) in stream.docs.iter().enumerate() {
+        if let Some(why) = kube::hidden_secret(doc) {
+            return Err(Error::new(
+                Kind::Unsupported,
+                format!("kubectl applies this document as a Secret, but kseal cannot encrypt it: {why}"),
+            )
+            .in_doc(i)
+            .with_hint("write each Secret as its own document with `kind: Secret` and its keys spelled out (no `<<`)"));
+        }
+    }
+    Ok(())
 }
 
 fn recipients_from_flags(age: &[String], recipients_files: &[PathBuf]) -> Result<Vec<Recipient>> {
