@@ -1805,6 +1805,60 @@ fn string_data_numbers_and_booleans_warn() {
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
 
+/// The IV of every `ENC[...]` in `text` (values and MACs), base64 as written.
+fn iv_fields(text: &str) -> Vec<String> {
+    Regex::new(r"ENC\[AES256_GCM,data:[^,]*,iv:([^,]+),")
+        .unwrap()
+        .captures_iter(text)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+/// The data key of an encrypted file, unwrapped by the real `age` from its first envelope.
+fn data_key_of(sb: &Sandbox, enc: &str) -> Vec<u8> {
+    let armor: String = enc
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "-----BEGIN AGE ENCRYPTED FILE-----")
+        .take_while(|l| *l != "-----END AGE ENCRYPTED FILE-----")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = sb.write(
+        "envelope.age",
+        format!("{armor}-----END AGE ENCRYPTED FILE-----\n"),
+    );
+    let o = run(sb.tool("age").arg("-d").arg("-i").arg(key_file()).arg(&p));
+    assert!(o.status.success(), "age -d: {}", stderr(&o));
+    o.stdout
+}
+
+/// A repeated GCM nonce under one data key leaks the XOR of two plaintexts and lets tags be
+/// forged: every run draws a new data key, and no IV repeats across values, files or runs,
+/// even for the same plaintext encrypted again.
+#[test]
+fn every_run_draws_fresh_ivs_and_a_fresh_data_key() {
+    require("age");
+    let sb = Sandbox::new();
+    let mut src = String::from("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n");
+    for i in 0..24 {
+        src.push_str(&format!("  k{i}: same\n"));
+    }
+    let input = sb.write("secret.yaml", &src);
+    let mut ivs = std::collections::HashSet::new();
+    let mut keys = std::collections::HashSet::new();
+    for run_no in 0..3 {
+        let enc = ok(encrypt_to_key(&sb, &input));
+        let found = iv_fields(&enc);
+        assert_eq!(found.len(), 25, "run {run_no}: 24 values and the MAC");
+        for iv in found {
+            assert!(ivs.insert(iv), "run {run_no}: an IV was used twice");
+        }
+        let key = data_key_of(&sb, &enc);
+        assert_eq!(key.len(), 32);
+        assert!(keys.insert(key), "run {run_no}: a data key was used twice");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Property test: random Secrets, written in a mix of styles, round trip through the CLI
 // ---------------------------------------------------------------------------------------------

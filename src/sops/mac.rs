@@ -52,6 +52,10 @@ pub fn equal(stored: &[u8], computed: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[path = "mac_tests.rs"]
+mod mac_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -238,6 +238,10 @@ pub fn render(meta: &Metadata, col: usize, unit: usize, eol: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "metadata_tests.rs"]
+mod metadata_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::yaml::tree::parse;

@@ -7,3 +7,6 @@ pub mod metadata;
 pub mod rekey;
 pub mod rules;
 pub mod value;
+
+#[cfg(test)]
+mod nonce_tests;

@@ -141,4 +141,59 @@ mod tests {
         assert!(!u.should_encrypt(&p("metadata.name")));
         assert!(u.should_encrypt(&p("data.x")));
     }
+
+    /// Every stored key builds its own rule, which is stored back under the same key and
+    /// value and decides as that rule does.
+    #[test]
+    fn every_rule_key_round_trips_and_decides() {
+        for key in CryptRule::KEYS {
+            let r = CryptRule::from_key(key, "^x$").unwrap();
+            assert_eq!(r.key_value(), (key, "^x$"), "{key}");
+            assert_eq!(r.is_comment_rule(), key.contains("comment"), "{key}");
+        }
+        let rule = |k: &str, v: &str| CryptRule::from_key(k, v).unwrap();
+        let (x, y) = (p("a.x"), p("a.y"));
+        // Suffixes compare the end of each key; regexes search each key.
+        assert!(!rule("unencrypted_suffix", "x").should_encrypt(&x));
+        assert!(rule("unencrypted_suffix", "x").should_encrypt(&y));
+        assert!(rule("encrypted_suffix", "x").should_encrypt(&x));
+        assert!(!rule("encrypted_suffix", "x").should_encrypt(&y));
+        assert!(!rule("unencrypted_regex", "^x$").should_encrypt(&x));
+        assert!(rule("unencrypted_regex", "^x$").should_encrypt(&y));
+        assert!(rule("encrypted_regex", "^x$").should_encrypt(&x));
+        assert!(!rule("encrypted_regex", "^x$").should_encrypt(&y));
+        // Comment rules, with no comment to look at: sops encrypts unless told otherwise.
+        for path in [&x, &y] {
+            assert!(rule("unencrypted_comment_regex", "x").should_encrypt(path));
+            assert!(!rule("encrypted_comment_regex", "x").should_encrypt(path));
+        }
+    }
+
+    #[test]
+    fn rule_constructors_and_errors() {
+        assert_eq!(
+            CryptRule::default_rule().key_value(),
+            ("unencrypted_suffix", "_unencrypted")
+        );
+        assert!(!CryptRule::default_rule().is_comment_rule());
+        assert_eq!(
+            CryptRule::kubernetes().key_value(),
+            ("encrypted_regex", KUBERNETES_REGEX)
+        );
+        assert!(!CryptRule::kubernetes().is_comment_rule());
+        // The shared Kubernetes regex is used only for that exact text.
+        let k = CryptRule::from_key("encrypted_regex", KUBERNETES_REGEX).unwrap();
+        assert!(k.should_encrypt(&p("data.a")) && !k.should_encrypt(&p("spec.a")));
+        let other = CryptRule::from_key("encrypted_regex", "^spec$").unwrap();
+        assert!(other.should_encrypt(&p("spec.a")) && !other.should_encrypt(&p("data.a")));
+        for key in CryptRule::KEYS.iter().filter(|k| k.contains("regex")) {
+            let e = CryptRule::from_key(key, "(").err().unwrap();
+            assert_eq!(e.kind, crate::error::Kind::Format);
+            assert!(e.to_string().contains(&format!("invalid `{key}`")), "{e}");
+        }
+        let e = CryptRule::from_key("encrypted_prefix", "x").err().unwrap();
+        assert!(e
+            .to_string()
+            .contains("unknown crypt rule `encrypted_prefix`"));
+    }
 }

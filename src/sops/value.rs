@@ -218,4 +218,98 @@ mod tests {
             assert_eq!(parse(s).err().unwrap().kind, crate::error::Kind::Format, "{s}");
         }
     }
+
+    #[test]
+    fn is_encrypted_wants_the_full_prefix() {
+        assert!(is_encrypted(FLUX_VALUE));
+        assert!(!is_encrypted("ENC[AES256_GCM,"));
+        assert!(!is_encrypted("plain"));
+    }
+
+    /// Each field lands where it belongs, greedy like sops's regex (the last separator wins),
+    /// and only the first line counts.
+    #[test]
+    fn parse_splits_every_field_exactly() {
+        let v = parse(FLUX_VALUE).unwrap();
+        assert_eq!(v.data, [0x98, 0x77, 0x97, 0xb2, 0x64]);
+        assert_eq!(v.iv.len(), IV_LEN);
+        assert_eq!(&v.iv[..4], &[0xbd, 0x43, 0x29, 0x20]);
+        assert_eq!(&v.iv[28..], &[0xcc, 0x6a, 0x6c, 0x51]);
+        assert_eq!(
+            v.tag,
+            [
+                0x22, 0xba, 0x15, 0xee, 0x1c, 0xa4, 0x00, 0x3b, 0xc3, 0xd0, 0x85, 0x1a, 0xab, 0xa9,
+                0x22, 0x90
+            ]
+        );
+        let odd = "ENC[AES256_GCM,data:AA==,iv:AQ==,tag:IroV7hykADvD0IUaq6kikA==,type:s]t]\nu]";
+        let v = parse(odd).unwrap();
+        assert_eq!((v.data, v.iv, v.ty.as_str()), (vec![0], vec![1], "s]t"));
+    }
+
+    #[test]
+    fn parse_refuses_each_empty_field() {
+        let tag = "IroV7hykADvD0IUaq6kikA==";
+        for s in [
+            format!("ENC[AES256_GCM,data:,iv:AQ==,tag:{tag},type:str]"),
+            format!("ENC[AES256_GCM,data:AA==,iv:,tag:{tag},type:str]"),
+            "ENC[AES256_GCM,data:AA==,iv:AQ==,tag:,type:str]".to_string(),
+            format!("ENC[AES256_GCM,data:AA==,iv:AQ==,tag:{tag},type:]"),
+        ] {
+            let e = parse(&s).err().unwrap();
+            assert_eq!(e.kind, crate::error::Kind::Format, "{s}");
+            assert!(e.to_string().contains("an empty field"), "{s}: {e}");
+        }
+        // Every field present, but the tag is one byte short or long.
+        for tag in ["IroV7hykADvD0IUaq6ki", "IroV7hykADvD0IUaq6kikAAA"] {
+            let s = format!("ENC[AES256_GCM,data:AA==,iv:AQ==,tag:{tag},type:str]");
+            let e = parse(&s).err().unwrap();
+            assert!(e.to_string().contains("not 16 bytes"), "{s}: {e}");
+        }
+        // An IV of another length parses (sops's grammar) but never opens.
+        let short = "ENC[AES256_GCM,data:mHeXsmQ=,iv:AAAAAAAAAAAAAAAA,tag:IroV7hykADvD0IUaq6kikA==,type:str]";
+        let e = open(&flux_key(), &parse(short).unwrap(), b"stringData:key:")
+            .err()
+            .unwrap();
+        assert_eq!(e.kind, crate::error::Kind::Format);
+        assert!(e.to_string().contains("unsupported IV length 12"), "{e}");
+    }
+
+    #[test]
+    fn open_taking_decrypts_in_place() {
+        let mut v = parse(FLUX_VALUE).unwrap();
+        let pt = open_taking(&flux_key(), &mut v, b"stringData:key:").unwrap();
+        assert_eq!(&pt[..], b"value");
+        assert!(v.data.is_empty(), "the ciphertext was taken, not copied");
+        let mut v = parse(FLUX_VALUE).unwrap();
+        assert!(open_taking(&flux_key(), &mut v, b"stringData:other:").is_err());
+    }
+
+    #[test]
+    fn seal_raw_splits_ciphertext_and_tag() {
+        let v = parse(FLUX_VALUE).unwrap();
+        let iv: [u8; 32] = v.iv.clone().try_into().unwrap();
+        let (data, tag) = seal_raw(&flux_key(), b"value", b"stringData:key:", &iv).unwrap();
+        assert_eq!((data, tag), (v.data.clone(), v.tag.clone()));
+        let (data, tag) = seal_raw(&flux_key(), b"", b"", &iv).unwrap();
+        assert!(data.is_empty());
+        assert_eq!(tag.len(), TAG_LEN);
+        // Long plaintexts render in full (the capacity guess is only a guess).
+        let long = vec![7u8; 300];
+        let s = seal(&flux_key(), &long, b"k:", &iv, "bytes").unwrap();
+        let back = parse(&s).unwrap();
+        assert_eq!(&open(&flux_key(), &back, b"k:").unwrap()[..], &long[..]);
+        assert_eq!(back.ty, "bytes");
+    }
+
+    /// A constant IV would seal every value of every file under one GCM nonce: the XOR of
+    /// the plaintexts leaks and tags can be forged. Each call must draw a fresh one.
+    #[test]
+    fn random_iv_never_repeats() {
+        let ivs: Vec<[u8; IV_LEN]> = (0..256).map(|_| random_iv().unwrap()).collect();
+        let distinct: std::collections::HashSet<_> = ivs.iter().collect();
+        assert_eq!(distinct.len(), ivs.len());
+        assert!(ivs.iter().all(|iv| iv.iter().any(|&b| b != 0)));
+        assert!(ivs.iter().all(|iv| iv.iter().any(|&b| b != iv[0])));
+    }
 }
