@@ -163,6 +163,9 @@ pub struct EditArgs {
     /// Recipients for a new file
     #[command(flatten)]
     pub recipients: RecipientArgs,
+    /// For a new file: match .sops.yaml path rules as if it were at PATH (sops's flag)
+    #[arg(long = "filename-override", value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
 }
 
 /// Which Secret of a multi-document file.
@@ -284,6 +287,10 @@ pub struct CreateCommon {
     /// Replace the file given with -o if it exists
     #[arg(long, requires = "output")]
     pub force: bool,
+    /// Match .sops.yaml path rules as if the Secret were written to PATH (default: OUT; sops's
+    /// flag, for stdout)
+    #[arg(long = "filename-override", value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
     #[command(flatten)]
     pub recipients: RecipientArgs,
 }
@@ -367,6 +374,10 @@ pub struct EncryptArgs {
     /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Match .sops.yaml path rules (and name the input in messages) as if the file were at
+    /// PATH: for stdin, or a file whose name the rules do not describe (sops's flag)
+    #[arg(long = "filename-override", value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
     /// Drop server-populated fields (resourceVersion, uid, creationTimestamp, managedFields, ...)
     #[arg(long)]
     pub clean: bool,
@@ -398,6 +409,9 @@ pub struct DecryptArgs {
     /// MAC) is printed as it is, with a note on top
     #[arg(long, conflicts_with_all = ["in_place", "output", "ignore_mac"])]
     pub textconv: bool,
+    /// The name of stdin in messages (sops's flag; kseal recognizes YAML and JSON by content)
+    #[arg(long = "filename-override", value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1355,6 +1355,105 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
     assert!(stderr(&o).contains("creation rule"), "{}", stderr(&o));
 }
 
+/// Issue 13: `kubectl ... | kseal encrypt` in a repository whose rule is `.*\.enc\.yaml$`.
+/// Rules are matched against `-o OUT`, or `--filename-override PATH` (sops's flag) on every
+/// command that picks rules; without either, the error names stdin and both ways out.
+#[test]
+fn stdin_matches_path_rules_through_output_or_filename_override() {
+    use std::io::Write;
+    let sb = Sandbox::new();
+    let (r1, r2) = (recipient(), public_key(&key2_file()));
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: ^prod/.*\\.enc\\.yaml$\n    age: {r2}\n  - path_regex: .*\\.enc\\.yaml$\n    age: {r1}\n"
+        ),
+    );
+    std::fs::create_dir_all(sb.path("base")).unwrap();
+    std::fs::create_dir_all(sb.path("prod")).unwrap();
+    let piped = |args: &[&str]| {
+        let mut child = sb
+            .kseal()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(BOTH.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // No name: exit 8, the error says <stdin> and suggests -o and --filename-override.
+    let o = piped(&["encrypt"]);
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("<stdin>: no creation rule"), "{err}");
+    assert!(!err.contains("this file"), "{err}");
+    assert!(
+        err.contains("-o OUT") && err.contains("--filename-override"),
+        "{err}"
+    );
+    // -o OUT: the output path picks the rule.
+    ok(piped(&["encrypt", "-o", "base/db.enc.yaml"]));
+    let out = read(&sb.path("base/db.enc.yaml"));
+    assert_eq!(recipients_of(&out), vec![r1.clone()]);
+    ok(piped(&["encrypt", "-o", "prod/db.enc.yaml"]));
+    assert_eq!(recipients_of(&read(&sb.path("prod/db.enc.yaml"))), vec![r2.clone()]);
+    // --filename-override to stdout, and over an input file's own name.
+    let out = ok(piped(&["encrypt", "--filename-override", "prod/x.enc.yaml"]));
+    assert_eq!(recipients_of(&out), vec![r2.clone()]);
+    let plain = sb.write("plain.yaml", BOTH);
+    let o = run(sb.kseal().arg("encrypt").arg(&plain));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    assert!(stderr(&o).contains("matches plain.yaml"), "{}", stderr(&o));
+    let out = ok(run(sb
+        .kseal()
+        .args(["encrypt", "--filename-override", "base/db.enc.yaml"])
+        .arg(&plain)));
+    assert_eq!(recipients_of(&out), vec![r1.clone()]);
+    // create: -o OUT or --filename-override.
+    let create = |extra: &[&str]| {
+        run(sb
+            .kseal()
+            .args(["create", "generic", "db", "--from-literal=password=s3cr3t"])
+            .args(extra))
+    };
+    let o = create(&[]);
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--filename-override"), "{}", stderr(&o));
+    ok(create(&["-o", "prod/c.enc.yaml"]));
+    assert_eq!(recipients_of(&read(&sb.path("prod/c.enc.yaml"))), vec![r2.clone()]);
+    let out = ok(create(&["--filename-override", "base/c.enc.yaml"]));
+    assert_eq!(recipients_of(&out), vec![r1.clone()]);
+    // edit of a new file whose own name matches no rule.
+    let editor = sb.write("editor.sh", "#!/bin/sh\nsed -i -e 's/change-me/n3w/' \"$1\"\n");
+    set_mode(&editor, 0o755);
+    let o = run(sb.kseal().args(["edit", "new.yaml"]).env("EDITOR", &editor));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    ok(run(sb
+        .kseal()
+        .args(["edit", "new.yaml", "--filename-override", "prod/new.enc.yaml"])
+        .env("EDITOR", &editor)));
+    assert_eq!(recipients_of(&read(&sb.path("new.yaml"))), vec![r2.clone()]);
+    // decrypt names stdin by the override in its messages.
+    let mut child = sb
+        .kseal()
+        .args(["decrypt", "--filename-override", "prod/db.enc.yaml"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(read(&sb.path("prod/db.enc.yaml")).as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("kseal: error: prod/db.enc.yaml: "), "{}", stderr(&o));
+}
+
 #[test]
 fn config_flag_and_variables_point_at_a_config_elsewhere() {
     let sb = Sandbox::new();

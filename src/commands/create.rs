@@ -24,7 +24,10 @@ pub fn run(c: &CreateCommand) -> Result<()> {
         CreateCommand::DockerRegistry(a) => &a.common,
     };
     check_output(common)?;
-    let target = common.output.as_deref();
+    let target = common
+        .filename_override
+        .as_deref()
+        .or(common.output.as_deref());
     let r = &common.recipients;
     let planner = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?;
     // Plan before reading any input, so that a missing recipient fails first, unless a
@@ -44,9 +47,10 @@ pub fn run(c: &CreateCommand) -> Result<()> {
         Some(p) => p,
         None => planner.plan_for_text(target, &text)?,
     };
-    let shown = target.map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string());
+    let output = common.output.as_deref();
+    let shown = output.map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string());
     let out = seal_new(&shown, &text, &plan, false)?;
-    match target {
+    match output {
         Some(o) if common.force => fsio::write_atomic(o, out.as_bytes(), 0o644),
         // Checked again at the rename, under fsio's lock: a file that appeared meanwhile
         // is not replaced either.

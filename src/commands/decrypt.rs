@@ -29,6 +29,11 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
     if args.out.in_place {
         check_in_place(&inputs)?;
     }
+    // `--filename-override` names stdin in messages (sops scripts pass it).
+    let name_of = |input: &Input| match (input, &args.filename_override) {
+        (Input::Stdin, Some(o)) => o.display().to_string(),
+        _ => input.name(),
+    };
     let opts = DecryptOptions {
         ignore_mac: args.ignore_mac,
         plain_only: true,
@@ -66,7 +71,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             Some(t) => t,
             None => fsio::read_input(&inputs[i]).map_err(|e| e.in_file(inputs[i].name()))?,
         };
-        let out = file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(inputs[i].name()))?;
+        let out = file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => (true, env.mac_ok),
             None => (false, true),
@@ -86,7 +91,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         if !d.mac_ok {
             warn(&format!(
                 "{}: MAC mismatch ignored (--ignore-mac): this file may have been tampered with",
-                input.name()
+                name_of(input)
             ));
         }
     }

@@ -37,7 +37,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         check_new_file_dir(path)?;
         let r = &args.recipients;
         let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
-            .plan_for(Some(path))
+            .plan_for(Some(args.filename_override.as_deref().unwrap_or(path)))
             .map_err(|e| e.in_file(&name))?;
         (Target::New(plan), Zeroizing::new(template(path)))
     };

@@ -121,13 +121,19 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         )
         .with_hint("encrypt one file at a time to stdout or -o, or use -i"));
     }
+    if args.filename_override.is_some() && inputs.len() > 1 {
+        return Err(Error::new(
+            Kind::Usage,
+            "--filename-override names one file: give one input",
+        ));
+    }
     let planner = Planner::new(&args.age, &args.recipients_file, args.config.as_deref())?;
     for input in &inputs {
-        let name = input.name();
-        let target = match input {
-            Input::File(p) => Some(p.as_path()),
-            Input::Stdin => None,
+        let name = match (input, &args.filename_override) {
+            (Input::Stdin, Some(o)) => o.display().to_string(),
+            _ => input.name(),
         };
+        let target = rules_target(input, args);
         // Plan before reading, so that a missing recipient fails before stdin is read, unless
         // a namespace rule needs the manifest.
         let early = if planner.needs_namespaces() {
@@ -160,7 +166,24 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
     Ok(())
 }
 
+/// The path `.sops.yaml` rules are matched against: `--filename-override`, else the file
+/// being written (`-o OUT`: where the encrypted file will live is what the rules describe),
+/// else the input file; `None` for stdin to stdout.
+fn rules_target<'a>(input: &'a Input, args: &'a EncryptArgs) -> Option<&'a Path> {
+    if let Some(o) = &args.filename_override {
+        return Some(o);
+    }
+    if let Some(o) = &args.out.output {
+        return Some(o);
+    }
+    match input {
+        Input::File(p) => Some(p),
+        Input::Stdin => None,
+    }
+}
+
 fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
+
     if text.trim().is_empty() {
         return Err(Error::new(
             Kind::Refused,
@@ -305,6 +328,34 @@ fn no_recipient() -> Error {
     )
 }
 
+/// No creation rule matches: for stdin, the rules had no path to match, so the hint says how
+/// to give one.
+fn no_rule(rel: Option<&str>, dir: &Path) -> Error {
+    let config = dir.join(".sops.yaml");
+    match rel {
+        None => Error::new(
+            Kind::Config,
+            format!(
+                "no creation rule of {} matches: without a file name there is no path for path_regex to match",
+                config.display()
+            ),
+        )
+        .with_hint(
+            "name the file it becomes with -o OUT (or --filename-override PATH when writing to stdout), or give recipients with --age",
+        ),
+        Some(rel) => Error::new(
+            Kind::Config,
+            format!(
+                "no creation rule of {} matches {rel}",
+                config.display()
+            ),
+        )
+        .with_hint(
+            "add a matching path_regex (and namespace_regex) to .sops.yaml, name the target with --filename-override PATH, or give recipients with --age",
+        ),
+    }
+}
+
 fn plan_for(
     target: Option<&Path>,
     flags: &[Recipient],
@@ -345,15 +396,9 @@ fn plan_for(
                 .unwrap_or_else(|_| abs.to_string_lossy().into_owned())
         }
     };
-    let rule: &CreationRule = config.rule_for_file(&rel, namespaces).ok_or_else(|| {
-        Error::new(
-            Kind::Config,
-            "no creation rule of .sops.yaml matches this file",
-        )
-        .with_hint(
-            "add a matching path_regex (and namespace_regex) to .sops.yaml, or give recipients with --age",
-        )
-    })?;
+    let rule: &CreationRule = config
+        .rule_for_file(&rel, namespaces)
+        .ok_or_else(|| no_rule(target.map(|_| rel.as_str()), dir))?;
     if rule.key_groups > 1 {
         return Err(Error::new(
             Kind::Unsupported,
@@ -402,9 +447,13 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
             "--previous takes one input: the edited plaintext (stdin or a file)",
         ));
     };
-    if !args.age.is_empty() || !args.recipients_file.is_empty() || args.config.is_some() {
+    if !args.age.is_empty()
+        || !args.recipients_file.is_empty()
+        || args.config.is_some()
+        || args.filename_override.is_some()
+    {
         warn(&format!(
-            "--age, --recipients-file and --config are ignored with --previous: the recipients are those of {}",
+            "--age, --recipients-file, --config and --filename-override are ignored with --previous: the recipients are those of {}",
             previous.display()
         ));
     }
