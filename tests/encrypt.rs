@@ -1380,7 +1380,12 @@ fn stdin_matches_path_rules_through_output_or_filename_override() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(BOTH.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(BOTH.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     // No name: exit 8, the error says <stdin> and suggests -o and --filename-override.
@@ -1398,9 +1403,16 @@ fn stdin_matches_path_rules_through_output_or_filename_override() {
     let out = read(&sb.path("base/db.enc.yaml"));
     assert_eq!(recipients_of(&out), vec![r1.clone()]);
     ok(piped(&["encrypt", "-o", "prod/db.enc.yaml"]));
-    assert_eq!(recipients_of(&read(&sb.path("prod/db.enc.yaml"))), vec![r2.clone()]);
+    assert_eq!(
+        recipients_of(&read(&sb.path("prod/db.enc.yaml"))),
+        vec![r2.clone()]
+    );
     // --filename-override to stdout, and over an input file's own name.
-    let out = ok(piped(&["encrypt", "--filename-override", "prod/x.enc.yaml"]));
+    let out = ok(piped(&[
+        "encrypt",
+        "--filename-override",
+        "prod/x.enc.yaml",
+    ]));
     assert_eq!(recipients_of(&out), vec![r2.clone()]);
     let plain = sb.write("plain.yaml", BOTH);
     let o = run(sb.kseal().arg("encrypt").arg(&plain));
@@ -1422,17 +1434,28 @@ fn stdin_matches_path_rules_through_output_or_filename_override() {
     assert_eq!(code(&o), Some(8), "{}", stderr(&o));
     assert!(stderr(&o).contains("--filename-override"), "{}", stderr(&o));
     ok(create(&["-o", "prod/c.enc.yaml"]));
-    assert_eq!(recipients_of(&read(&sb.path("prod/c.enc.yaml"))), vec![r2.clone()]);
+    assert_eq!(
+        recipients_of(&read(&sb.path("prod/c.enc.yaml"))),
+        vec![r2.clone()]
+    );
     let out = ok(create(&["--filename-override", "base/c.enc.yaml"]));
     assert_eq!(recipients_of(&out), vec![r1.clone()]);
     // edit of a new file whose own name matches no rule.
-    let editor = sb.write("editor.sh", "#!/bin/sh\nsed -i -e 's/change-me/n3w/' \"$1\"\n");
+    let editor = sb.write(
+        "editor.sh",
+        "#!/bin/sh\nsed -i -e 's/change-me/n3w/' \"$1\"\n",
+    );
     set_mode(&editor, 0o755);
     let o = run(sb.kseal().args(["edit", "new.yaml"]).env("EDITOR", &editor));
     assert_eq!(code(&o), Some(8), "{}", stderr(&o));
     ok(run(sb
         .kseal()
-        .args(["edit", "new.yaml", "--filename-override", "prod/new.enc.yaml"])
+        .args([
+            "edit",
+            "new.yaml",
+            "--filename-override",
+            "prod/new.enc.yaml",
+        ])
         .env("EDITOR", &editor)));
     assert_eq!(recipients_of(&read(&sb.path("new.yaml"))), vec![r2.clone()]);
     // decrypt names stdin by the override in its messages.
@@ -1451,7 +1474,11 @@ fn stdin_matches_path_rules_through_output_or_filename_override() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(code(&o), Some(5), "{}", stderr(&o));
-    assert!(stderr(&o).starts_with("kseal: error: prod/db.enc.yaml: "), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("kseal: error: prod/db.enc.yaml: "),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -418,6 +418,64 @@ fn check_finds_plain_secrets_literals_leaks_and_rules() {
     assert!(json.starts_with("{\"files\":1,\"errors\":1,\"warnings\":0,\"findings\":[{\"severity\":\"error\",\"code\":\"last-applied\""), "{json}");
 }
 
+/// Issue 13: a gate fails on what it could not read (it used to warn and pass); the file is
+/// named once per line and again in the summary.
+#[test]
+fn check_fails_on_files_it_could_not_read() {
+    let r = Repo::new();
+    r.encrypt_new("ok/db.enc.yaml", SECRET);
+    std::fs::write(r.dir().join("ok/latin1.yaml"), b"password: caf\xe9\n").unwrap();
+    let out = r.kseal(&["check", "ok"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("error: ok/latin1.yaml: not UTF-8 text") && text.contains("[unreadable]"),
+        "{text}"
+    );
+    assert!(!text.contains("ok/latin1.yaml: ok/latin1.yaml"), "{text}");
+    assert!(
+        stderr(&out).contains("not checked: ok/latin1.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(r.dir().join("ok/latin1.yaml")).unwrap();
+    // Not YAML: an error too; a Helm template that does not parse is a warning.
+    r.write("ok/broken.yaml", "a: [1, 2\n");
+    let out = r.kseal(&["check", "ok"]);
+    assert_eq!(out.status.code(), Some(10), "{}", stdout(&out));
+    assert!(stdout(&out).contains("error: ok/broken.yaml: not checked: not valid YAML"));
+    std::fs::remove_file(r.dir().join("ok/broken.yaml")).unwrap();
+    r.write(
+        "ok/templates/secret.yaml",
+        "data:\n  {{- range .Values.keys }}\n  {{ . }}: x\n{{- end }}\n: [\n",
+    );
+    let out = r.kseal(&["check", "ok"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("warning: ok/templates/secret.yaml: not checked (a template?)"));
+    #[cfg(unix)]
+    if !is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let p = r.write("ok/locked.yaml", "a: 1\n");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let out = r.kseal(&["check", "--json", "ok"]);
+        assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("\"code\":\"unreadable\",\"file\":\"ok/locked.yaml\""),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
+
+fn is_root() -> bool {
+    // The owner of a file we just created is our uid.
+    use std::os::unix::fs::MetadataExt;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("probe");
+    std::fs::write(&p, b"").unwrap();
+    std::fs::metadata(&p).unwrap().uid() == 0
+}
+
 #[test]
 fn check_workloads_warns_on_env_and_missing_secrets() {
     let r = Repo::new();

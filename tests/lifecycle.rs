@@ -556,6 +556,14 @@ fn rotate_changes_the_data_key_and_the_recipients() {
         "prod/db.yaml",
     ])));
     assert!(st.contains("STALE"), "{st}");
+    // Issue 13: the reason the MAC was not checked is the flag, not a missing identity.
+    assert!(st.contains("  MAC: not checked (--no-verify)\n"), "{st}");
+    assert!(!st.contains("no identity"), "{st}");
+    let st = stdout(&run(sb.kseal().args(["status", "prod/db.yaml"])));
+    assert!(
+        st.contains("  MAC: not checked (no identity opens the file)\n"),
+        "{st}"
+    );
 
     // Refusals leave files alone.
     let before = read(&sb.path("dev/db.yaml"));

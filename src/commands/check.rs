@@ -80,12 +80,15 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         let name = path.strip_prefix(".").unwrap_or(path).display().to_string();
         let file_index = names.len();
         names.push(name.clone());
+        // A gate fails on what it could not see: an unreadable file is an error, and so is
+        // one that does not parse, unless it is a template (Helm's `{{ }}`), which no
+        // manifest reader takes as it is.
         let text = match fsio::read_input(input) {
             Ok(t) => t,
             Err(e) => {
                 all.push(Located {
                     file: name,
-                    finding: warning_of(&e.to_string()),
+                    finding: unreadable(Severity::Error, &e.message),
                 });
                 continue;
             }
@@ -93,9 +96,20 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         let stream = match tree::parse(&text) {
             Ok(s) => s,
             Err(e) => {
+                let severity = if text.contains("{{") {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
+                let what = if severity == Severity::Warning {
+                    "not checked (a template?)"
+                } else {
+                    "not checked: not valid YAML"
+                };
+                let e = Error { file: None, ..e };
                 all.push(Located {
                     file: name,
-                    finding: warning_of(&format!("skipped: {e}")),
+                    finding: unreadable(severity, &format!("{what}: {e}")),
                 });
                 continue;
             }
@@ -166,16 +180,22 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         human(&all)
     };
     fsio::write_stdout(out.as_bytes())?;
+    let unread: Vec<&str> = all
+        .iter()
+        .filter(|l| l.finding.code == "unreadable" && l.finding.severity == Severity::Error)
+        .map(|l| l.file.as_str())
+        .collect();
     if errors > 0 {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "kseal check: {} found in {}",
-                super::count(errors, "problem"),
-                super::count(inputs.len(), "file")
-            ),
-        )
-        .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; see docs/gitops.md"));
+        let mut msg = format!(
+            "kseal check: {} found in {}",
+            super::count(errors, "problem"),
+            super::count(inputs.len(), "file")
+        );
+        if !unread.is_empty() {
+            msg.push_str(&format!("; not checked: {}", unread.join(", ")));
+        }
+        return Err(Error::new(Kind::Refused, msg)
+            .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; see docs/gitops.md"));
     }
     if !a.json {
         eprintln!(
@@ -191,9 +211,9 @@ pub fn run(a: &CheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn warning_of(msg: &str) -> Finding {
+fn unreadable(severity: Severity, msg: &str) -> Finding {
     Finding {
-        severity: Severity::Warning,
+        severity,
         code: "unreadable",
         doc: None,
         path: None,

@@ -71,7 +71,8 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             Some(t) => t,
             None => fsio::read_input(&inputs[i]).map_err(|e| e.in_file(inputs[i].name()))?,
         };
-        let out = file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
+        let out =
+            file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => (true, env.mac_ok),
             None => (false, true),

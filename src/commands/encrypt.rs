@@ -183,7 +183,6 @@ fn rules_target<'a>(input: &'a Input, args: &'a EncryptArgs) -> Option<&'a Path>
 }
 
 fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
-
     if text.trim().is_empty() {
         return Err(Error::new(
             Kind::Refused,

@@ -41,6 +41,8 @@ struct FileStatus {
     extra: Vec<String>,
     /// `verified`, `failed`, `unchecked` (`None`: not encrypted).
     mac: Option<&'static str>,
+    /// Why the MAC is `unchecked`.
+    mac_unchecked: Option<&'static str>,
     error: Option<Error>,
 }
 
@@ -208,6 +210,13 @@ fn fill(
     }
 
     st.mac = Some("unchecked");
+    st.mac_unchecked = Some(match ids {
+        None => "--no-verify",
+        Some(_) => "no identity opens the file",
+    });
+    if ids.is_some_and(|f| f().is_none()) {
+        st.mac_unchecked = Some("no identity could be loaded");
+    }
     if let Some(ids) = ids.and_then(|f| f()) {
         let opts = DecryptOptions {
             ignore_mac: true,
@@ -219,7 +228,10 @@ fn fill(
                 st.mac = Some(if ok { "verified" } else { "failed" });
             }
             Err(e) if e.kind == Kind::Integrity => st.mac = Some("failed"),
-            Err(e) if matches!(e.kind, Kind::NoIdentity | Kind::Unsupported) => {}
+            Err(e) if e.kind == Kind::NoIdentity => {}
+            Err(e) if e.kind == Kind::Unsupported => {
+                st.mac_unchecked = Some("kseal cannot open its data key");
+            }
             Err(e) => return Err(e),
         }
     }
@@ -280,9 +292,12 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
         };
         out.push_str(&format!("  rules: {rules}\n"));
         let mac = match s.mac {
-            Some("verified") => "verified",
-            Some("failed") => "FAILED: the file was modified after encryption",
-            _ => "not checked (no identity opens the file)",
+            Some("verified") => "verified".to_string(),
+            Some("failed") => "FAILED: the file was modified after encryption".to_string(),
+            _ => format!(
+                "not checked ({})",
+                s.mac_unchecked.unwrap_or("no identity opens the file")
+            ),
         };
         out.push_str(&format!("  MAC: {mac}\n"));
     }
