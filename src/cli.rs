@@ -475,13 +475,34 @@ pub struct MergeDriverArgs {
 pub enum KustomizeCommand {
     /// KRM function: a ResourceList on stdin (KsealGenerator or KsealTransformer as
     /// functionConfig), a ResourceList on stdout
-    Fn,
+    Fn(KustomizeFnArgs),
     /// Legacy kustomize exec plugin: CONFIG is the plugin's config file; a generator prints
     /// the decrypted Secrets, a transformer decrypts the resources read on stdin
     Plugin(KustomizePluginArgs),
     /// Decrypt every encrypted resource of a manifest stream (`kustomize build` output),
     /// verifying each file's MAC over the documents that share its envelope
     Decrypt(KustomizeDecryptArgs),
+    /// Fail when the kustomization in DIR, or one it includes, declares a KRM `exec:`
+    /// function: kustomize without `--enable-exec` skips it and exits 0, so the build would
+    /// silently lack what it generates (the Argo CD plugin runs this before the build)
+    Preflight(KustomizePreflightArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizePreflightArgs {
+    /// The kustomization directory
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizeFnArgs {
+    /// The kpt package directory (`kpt fn eval DIR --exec "kseal kustomize fn --package
+    /// DIR"`): kpt fn eval does not tell a function where the package is, and kseal needs it
+    /// to refuse a listed file that is a symbolic link out of the package (kpt fn render
+    /// says where it is)
+    #[arg(long, value_name = "DIR")]
+    pub package: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -46,6 +46,10 @@ pub struct PluginConfig {
     pub files: Vec<String>,
     /// `needs-hash` and `behavior` annotations to put on every generated resource.
     pub annotations: Vec<(String, String)>,
+    /// Where kpt found the configuration in the package (`kpt fn render`), if it says so.
+    pub package_path: Option<String>,
+    /// The package's directory on disk, when kpt says it (`kpt fn render`).
+    pub package_dir: Option<String>,
 }
 
 /// The text of a node, dedented so that it stands alone as a YAML document.
@@ -279,7 +283,148 @@ pub fn parse_config(text: &str) -> Result<PluginConfig> {
         name,
         files,
         annotations,
+        package_path: package_location(text).map(|(p, _)| p),
+        package_dir: package_dir(text),
     })
+}
+
+/// The annotations under which kpt says where a resource lives in its package (the
+/// `internal.` one first: kpt writes both, older versions only the other).
+const PATH_ANNOTATIONS: [&str; 2] = [
+    "internal.config.kubernetes.io/path",
+    "config.kubernetes.io/path",
+];
+const INDEX_ANNOTATIONS: [&str; 2] = [
+    "internal.config.kubernetes.io/index",
+    "config.kubernetes.io/index",
+];
+
+/// A document's `metadata.annotations` mapping.
+fn annotations_of<'a>(doc: &'a tree::Document<'a>) -> Option<&'a Mapping<'a>> {
+    doc.root_mapping()?
+        .get("metadata")?
+        .as_mapping()?
+        .get("annotations")?
+        .as_mapping()
+}
+
+/// Where kpt read a resource from: its file inside the package and its document index in
+/// that file. None for resources kpt did not read (kustomize's, or generated ones).
+pub fn package_location(text: &str) -> Option<(String, usize)> {
+    let stream = tree::parse(text).ok()?;
+    let doc = stream.docs.iter().find(|d| d.root.is_some())?;
+    let ann = annotations_of(doc)?;
+    let path = PATH_ANNOTATIONS
+        .iter()
+        .find_map(|k| ann.get_str(k))
+        .filter(|p| !p.is_empty())?;
+    let index = INDEX_ANNOTATIONS
+        .iter()
+        .find_map(|k| ann.get_str(k))
+        .and_then(|i| i.trim().parse().ok())
+        .unwrap_or(0);
+    Some((path.to_string(), index))
+}
+
+/// The package directory kpt fn render names on the resources it passes.
+pub fn package_dir(text: &str) -> Option<String> {
+    let stream = tree::parse(text).ok()?;
+    let doc = stream.docs.iter().find(|d| d.root.is_some())?;
+    annotations_of(doc)?
+        .get_str("internal.config.kubernetes.io/package-path")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+/// `file` taken relative to the package directory `base` (both `/`-separated and relative
+/// to the package root), normalised; refused when it is absolute or leaves the package,
+/// the rule kustomize applies to its own generators (LoadRestrictionsRootOnly).
+pub fn package_join(base: &str, file: &str) -> Result<String> {
+    if file.starts_with('/') {
+        return Err(outside_root(file, "is an absolute path"));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.split('/').chain(file.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(outside_root(file, "climbs above the root through `..`"));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// The refusal of a `files:` entry outside the kustomization root or kpt package.
+pub fn outside_root(file: &str, why: &str) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!("`files` entry {file} {why}: it is not in or below the kustomization root (or kpt package)"),
+    )
+    .with_hint(
+        "list files inside the directory of the kustomization, as kustomize's own generators require; where every Application is trusted, the operator may lift the rule with KSEAL_LOAD_RESTRICTOR=LoadRestrictionsNone",
+    )
+}
+
+/// The annotations that declare a KRM function on a kustomize generator or transformer
+/// configuration (the second is the older spelling kustomize still reads).
+const FUNCTION_ANNOTATIONS: [&str; 2] = ["config.kubernetes.io/function", "config.k8s.io/function"];
+
+/// The documents of `text` that declare an `exec:` KRM function, described for messages.
+/// kustomize runs such a function only with `--enable-exec`; without it (kubectl kustomize,
+/// the Argo CD plugin) it skips the function and succeeds, so its output silently goes
+/// missing.
+pub fn exec_functions(text: &str) -> Vec<String> {
+    let Ok(stream) = tree::parse(text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for doc in &stream.docs {
+        let Some(ann) = annotations_of(doc) else {
+            continue;
+        };
+        let Some(spec) = FUNCTION_ANNOTATIONS.iter().find_map(|k| ann.get_str(k)) else {
+            continue;
+        };
+        let is_exec = tree::parse(spec).ok().is_some_and(|s| {
+            s.docs
+                .iter()
+                .any(|d| d.root_mapping().is_some_and(|m| m.get("exec").is_some()))
+        });
+        if is_exec {
+            found.push(
+                crate::merge::describe_doc(doc).unwrap_or_else(|| "a configuration".to_string()),
+            );
+        }
+    }
+    found
+}
+
+/// Where a generated or decrypted resource claims to live when kpt would otherwise write
+/// it into the package: a path that names a directory, which kpt refuses to write a
+/// resource to ("config.kubernetes.io/path cannot be a directory"), so that `kpt fn eval` or
+/// `kpt fn render` without `-o stdout|unwrap` fails, with the package left as it was,
+/// instead of writing plaintext into it. (An absolute path is not enough: render writes it
+/// below the package.) `-o unwrap` drops the annotation.
+pub const NOT_WRITTEN_PATH: &str = "kseal-plaintext-is-not-written-to-the-package/..";
+
+/// The document without the orchestrator's annotations and with NOT_WRITTEN_PATH as its
+/// path; `n` is its index there (kpt wants path and index unique).
+pub fn mark_not_for_the_package(text: &str, n: usize) -> Result<Zeroizing<String>> {
+    let stripped = strip_orchestrator_annotations(text)?;
+    let mut add: Vec<(String, String)> = PATH_ANNOTATIONS
+        .iter()
+        .map(|k| (k.to_string(), NOT_WRITTEN_PATH.to_string()))
+        .collect();
+    add.extend(
+        INDEX_ANNOTATIONS
+            .iter()
+            .map(|k| (k.to_string(), n.to_string())),
+    );
+    add_annotations(&stripped, &add)
 }
 
 /// Adds annotations to a document's `metadata.annotations` unless it already has them.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use kseal::yaml::tree::{parse, Mapping, Node};
 
 struct Env {
     sb: Sandbox,
@@ -264,28 +265,111 @@ fn kustomize_legacy_transformer_verifies_or_refuses() {
     assert!(!stdout(&out).contains("czNjcjN0"));
 }
 
+/// `files:` entries in or below the kustomization root are read; `..`, absolute paths and
+/// symbolic links out of the root are refused, as kustomize's own generators refuse them
+/// (legacy plugin through kubectl kustomize); KSEAL_LOAD_RESTRICTOR lifts the rule.
+#[test]
+fn generator_refuses_files_outside_the_kustomization_root() {
+    let e = Env::new();
+    e.install_plugins();
+    e.encrypt("app/sub/in.enc.yaml", TWO_SECRETS);
+    e.encrypt(
+        "outside.enc.yaml",
+        &TWO_SECRETS.replace("name: db", "name: other-team"),
+    );
+    std::os::unix::fs::symlink("../outside.enc.yaml", e.sb.path("app/link.enc.yaml")).unwrap();
+    std::os::unix::fs::symlink("sub/in.enc.yaml", e.sb.path("app/inlink.enc.yaml")).unwrap();
+    e.sb.write(
+        "app/kustomization.yaml",
+        "generators:\n  - generator.yaml\n",
+    );
+    let with_file = |f: &str| {
+        e.sb.write(
+            "app/generator.yaml",
+            GENERATOR.replace("secrets.enc.yaml", f),
+        );
+    };
+    for inside in [
+        "sub/in.enc.yaml",
+        "./sub/../sub/in.enc.yaml",
+        "inlink.enc.yaml",
+    ] {
+        with_file(inside);
+        let text = ok(e.kustomize("app"));
+        assert!(text.contains("password: s3cr3t"), "{inside}: {text}");
+    }
+    let abs = e.sb.path("outside.enc.yaml").display().to_string();
+    for (outside, why) in [
+        ("../outside.enc.yaml", "climbs above the root"),
+        ("sub/../../outside.enc.yaml", "climbs above the root"),
+        (abs.as_str(), "is an absolute path"),
+        ("link.enc.yaml", "resolves (through a symbolic link)"),
+    ] {
+        with_file(outside);
+        let out = e.kustomize("app");
+        assert!(!out.status.success(), "{outside}: {}", stdout(&out));
+        assert!(!stdout(&out).contains("other-team"));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("`files` entry {outside} {why}"))
+                && err.contains("not in or below"),
+            "{outside}: {err}"
+        );
+        assert!(
+            err.contains("KSEAL_LOAD_RESTRICTOR=LoadRestrictionsNone"),
+            "{err}"
+        );
+    }
+    // The operator's opt-out (an environment variable, not the configuration an
+    // Application author writes).
+    with_file("../outside.enc.yaml");
+    let none = |v: &str| {
+        run(e
+            .tool("kubectl")
+            .env("KSEAL_LOAD_RESTRICTOR", v)
+            .args(["kustomize", "--enable-alpha-plugins"])
+            .arg(e.sb.path("app")))
+    };
+    assert!(ok(none("LoadRestrictionsNone")).contains("other-team"));
+    let bad = none("LoadRestrictionsRootOnly");
+    assert!(!bad.status.success());
+    let typo = none("none");
+    assert!(!typo.status.success());
+    assert!(
+        stderr(&typo).contains("KSEAL_LOAD_RESTRICTOR"),
+        "{}",
+        stderr(&typo)
+    );
+}
+
+/// kpt runs `kseal kustomize fn`: `files:` name package files (relative to the package root
+/// with `fn eval --fn-config`, to the config's directory with `fn render`), the package's
+/// encrypted file is replaced by its decrypted documents (not output next to them), files
+/// outside the package are refused, and kpt cannot write the plaintext into the package.
 #[test]
 fn kpt_runs_the_krm_function_generator_and_transformer() {
     let kpt = require("kpt");
+    let kpt = kpt.to_str().unwrap();
     let e = Env::new();
     e.encrypt("pkg/secrets.enc.yaml", TWO_SECRETS);
     e.sb.write(
         "pkg/cm.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: b\n",
     );
-    let fn_exec = format!("{} kustomize fn", env!("CARGO_BIN_EXE_kseal"));
-    let gen = e.sb.write(
-        "fn/generator.yaml",
-        GENERATOR.replace("secrets.enc.yaml", "pkg/secrets.enc.yaml"),
-    );
-    let out = run(e
-        .tool(kpt.to_str().unwrap())
-        .current_dir(e.sb.path(""))
-        .args(["fn", "eval", "pkg", "--exec", &fn_exec, "--fn-config"])
-        .arg(&gen)
-        .args(["-o", "stdout"]));
-    let text = ok(out);
-    assert!(text.contains("kind: ResourceList"), "{text}");
+    let fn_exec = format!("{} kustomize fn --package pkg", env!("CARGO_BIN_EXE_kseal"));
+    let gen = e.sb.write("fn/generator.yaml", GENERATOR);
+    let eval = |exec: &str, config: &Path, output: Option<&str>| {
+        let mut c = e.tool(kpt);
+        c.current_dir(e.sb.path(""))
+            .args(["fn", "eval", "pkg", "--exec", exec, "--fn-config"])
+            .arg(config);
+        if let Some(o) = output {
+            c.args(["-o", o]);
+        }
+        run(&mut c)
+    };
+    // docs/integrations/kustomize.md: `-o unwrap` prints manifests for kubectl apply.
+    let text = ok(eval(&fn_exec, &gen, Some("unwrap")));
     assert!(
         text.contains("password: s3cr3t") && text.contains("token: dG9rZW4="),
         "{text}"
@@ -294,30 +378,154 @@ fn kpt_runs_the_krm_function_generator_and_transformer() {
         text.contains("name: cfg"),
         "package resources are kept: {text}"
     );
+    assert!(
+        !text.contains("ENC[") && !text.contains("sops:"),
+        "the encrypted twin is not output: {text}"
+    );
+    assert_eq!(text.matches("name: db\n").count(), 1, "{text}");
+    // A plain manifest stream for `kubectl apply -f -`: objects without kpt's annotations.
+    let stream = parse(&text).unwrap();
+    let kinds: Vec<String> = stream
+        .docs
+        .iter()
+        .map(|d| {
+            d.root_mapping()
+                .unwrap()
+                .get_str("kind")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["ConfigMap", "Secret", "Secret"], "{text}");
+    assert!(!text.contains("config.kubernetes.io"), "{text}");
+    // fn eval does not say where the package is: without --package the symlink check
+    // cannot be made, and kseal says so.
+    let plain_exec = format!("{} kustomize fn", env!("CARGO_BIN_EXE_kseal"));
+    let out = eval(&plain_exec, &gen, Some("unwrap"));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--package"), "{}", stderr(&out));
+    // Outside the package: `..`, absolute, a symbolic link out.
+    e.encrypt(
+        "outside.enc.yaml",
+        &TWO_SECRETS.replace("name: db", "name: other-team"),
+    );
+    std::os::unix::fs::symlink("../outside.enc.yaml", e.sb.path("pkg/link.enc.yaml")).unwrap();
+    let abs = e.sb.path("outside.enc.yaml").display().to_string();
+    for (outside, why) in [
+        ("../outside.enc.yaml", "climbs above the root"),
+        (abs.as_str(), "is an absolute path"),
+        ("link.enc.yaml", "resolves (through a symbolic link)"),
+    ] {
+        let g = e.sb.write(
+            "fn/outside.yaml",
+            GENERATOR.replace("secrets.enc.yaml", outside),
+        );
+        let out = eval(&fn_exec, &g, Some("unwrap"));
+        assert!(!out.status.success(), "{outside}: {}", stdout(&out));
+        assert!(!stdout(&out).contains("other-team"));
+        // kpt quotes the function's stderr.
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("`files` entry {outside} {why}")),
+            "{outside}: {err}"
+        );
+    }
+    std::fs::remove_file(e.sb.path("pkg/link.enc.yaml")).unwrap();
+    // Without -o, kpt would write the function's output into the package: the decrypted
+    // Secrets carry an absolute path, kpt refuses, and the package stays as it was.
+    let before = read(&e.sb.path("pkg/secrets.enc.yaml"));
+    let out = eval(&fn_exec, &gen, None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot be a directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(read(&e.sb.path("pkg/secrets.enc.yaml")), before);
+    let mut names: Vec<_> = std::fs::read_dir(e.sb.path("pkg"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cm.yaml", "secrets.enc.yaml"]);
     // The transformer decrypts the package's encrypted resources; kpt's annotations are left
-    // out of the MAC check and kept on the output.
+    // out of the MAC check, and the decrypted ones lose their package path.
     let tr = e.sb.write(
         "fn/transformer.yaml",
         "apiVersion: kseal.dev/v1alpha1\nkind: KsealTransformer\nmetadata:\n  name: decrypt\n",
     );
-    let out = run(e
-        .tool(kpt.to_str().unwrap())
-        .args(["fn", "eval"])
-        .arg(e.sb.path("pkg"))
-        .args(["--exec", &fn_exec, "--fn-config"])
-        .arg(&tr)
-        .args(["-o", "stdout"]));
-    let text = ok(out);
+    let text = ok(eval(&fn_exec, &tr, Some("stdout")));
     assert!(
         text.contains("password: s3cr3t") && !text.contains("ENC["),
         "{text}"
     );
     assert!(
-        text.contains("config.kubernetes.io/path: 'secrets.enc.yaml'"),
+        text.contains("config.kubernetes.io/path: 'cm.yaml'")
+            && !text.contains("path: 'secrets.enc.yaml'")
+            && text.contains("path: kseal-plaintext-is-not-written-to-the-package/.."),
         "{text}"
     );
-    // The package on disk is untouched (still encrypted).
-    assert!(read(&e.sb.path("pkg/secrets.enc.yaml")).contains("ENC["));
+    assert!(!eval(&fn_exec, &tr, None).status.success());
+    assert_eq!(read(&e.sb.path("pkg/secrets.enc.yaml")), before);
+}
+
+/// `kpt fn render` with the generator in the Kptfile pipeline: `--allow-exec` is required,
+/// `files:` are relative to the configuration's directory in the package, and kpt names
+/// the package itself (no --package needed).
+#[test]
+fn kpt_fn_render_resolves_files_from_the_config_directory() {
+    let kpt = require("kpt");
+    let kpt = kpt.to_str().unwrap();
+    let e = Env::new();
+    e.encrypt("rpkg/secrets.enc.yaml", TWO_SECRETS);
+    e.sb.write(
+        "rpkg/fn/generator.yaml",
+        GENERATOR.replace("secrets.enc.yaml", "../secrets.enc.yaml"),
+    );
+    let link = e.sb.path("kseal-krm");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kseal"), &link).unwrap();
+    e.sb.write(
+        "rpkg/Kptfile",
+        format!(
+            "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: rpkg\npipeline:\n  mutators:\n    - exec: {}\n      configPath: fn/generator.yaml\n",
+            link.display()
+        ),
+    );
+    let render = |extra: &[&str]| {
+        run(e
+            .tool(kpt)
+            .args(["fn", "render", "rpkg"])
+            .args(extra)
+            .current_dir(e.sb.path("")))
+    };
+    let out = render(&["-o", "unwrap"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--allow-exec"), "{}", stderr(&out));
+    let text = ok(render(&["--allow-exec", "-o", "unwrap"]));
+    assert!(
+        text.contains("password: s3cr3t") && !text.contains("ENC["),
+        "{text}"
+    );
+    // Writing back into the package is refused; nothing in it changes.
+    let out = render(&["--allow-exec"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot be a directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(read(&e.sb.path("rpkg/secrets.enc.yaml")).contains("ENC["));
+    let mut files: Vec<String> = Vec::new();
+    for d in ["rpkg", "rpkg/fn"] {
+        for f in std::fs::read_dir(e.sb.path(d)).unwrap() {
+            files.push(f.unwrap().file_name().into_string().unwrap());
+        }
+    }
+    files.sort();
+    assert_eq!(
+        files,
+        ["Kptfile", "fn", "generator.yaml", "secrets.enc.yaml"]
+    );
 }
 
 #[test]
@@ -359,34 +567,233 @@ fn krm_function_protocol_on_stdin() {
     assert_eq!(bad.status.code(), Some(4));
 }
 
-/// The Argo CD plugin's generate command, exactly as plugin.yaml states it, on a fixture
-/// repository with kustomize and kseal on PATH.
+/// A mapping's child mapping (panics with the key: the manifests are fixed files).
+fn child<'a>(m: &'a Mapping<'a>, key: &str) -> &'a Mapping<'a> {
+    m.get(key)
+        .and_then(Node::as_mapping)
+        .unwrap_or_else(|| panic!("no mapping {key}"))
+}
+
+/// The items of a sequence under `key` (none when absent).
+fn seq<'a>(m: &'a Mapping<'a>, key: &str) -> Vec<&'a Node<'a>> {
+    match m.get(key) {
+        Some(Node::Sequence(q)) => q.items.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn words(m: &Mapping, key: &str) -> Vec<String> {
+    seq(m, key)
+        .iter()
+        .map(|n| n.as_scalar().unwrap().value.to_string())
+        .collect()
+}
+
+/// An integer as Kubernetes reads it from YAML (YAML 1.1: a leading 0 means octal).
+fn k8s_int(s: &str) -> u32 {
+    if let Some(o) = s.strip_prefix("0o") {
+        u32::from_str_radix(o, 8).unwrap()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u32::from_str_radix(&s[1..], 8).unwrap()
+    } else {
+        s.parse().unwrap()
+    }
+}
+
+/// Owner, group and mode of a file in a Secret volume, as the kubelet sets them: owned by
+/// root (Kubernetes cannot change that), the volume's mode, and, with a pod fsGroup, that
+/// group with its read bits added (a Secret volume is read-only: 0440 is ORed in).
+fn secret_file(mode: u32, fs_group: Option<u32>) -> (u32, u32, u32) {
+    match fs_group {
+        Some(g) => (0, g, mode | 0o440),
+        None => (0, 0, mode),
+    }
+}
+
+fn can_read(uid: u32, groups: &[u32], (owner, group, mode): (u32, u32, u32)) -> bool {
+    if uid == 0 {
+        return true;
+    }
+    if uid == owner {
+        return mode & 0o400 != 0;
+    }
+    if groups.contains(&group) {
+        return mode & 0o040 != 0;
+    }
+    mode & 0o004 != 0
+}
+
+/// contrib/argocd/repo-server-patch.yaml: the file KSEAL_AGE_KEY_FILE names is readable by
+/// the sidecar's user, computed from the volume's mode, the pod's fsGroup and the user.
+#[test]
+fn argocd_sidecar_can_read_the_age_key() {
+    // The model rejects what shipped before: 0400, no fsGroup, user 999.
+    assert!(!can_read(999, &[], secret_file(0o400, None)));
+    assert!(can_read(999, &[999], secret_file(0o400, Some(999))));
+    let text = read(&repo().join("contrib/argocd/repo-server-patch.yaml"));
+    let stream = parse(&text).unwrap();
+    let pod = child(
+        child(
+            child(stream.docs[0].root_mapping().unwrap(), "spec"),
+            "template",
+        ),
+        "spec",
+    );
+    let pod_sc = pod.get("securityContext").and_then(Node::as_mapping);
+    let fs_group = pod_sc.and_then(|m| m.get_str("fsGroup")).map(k8s_int);
+    let container = seq(pod, "containers")
+        .into_iter()
+        .map(|n| n.as_mapping().unwrap())
+        .find(|c| c.get_str("name") == Some("kseal-cmp"))
+        .expect("the kseal-cmp sidecar");
+    let sc = child(container, "securityContext");
+    let uid = k8s_int(sc.get_str("runAsUser").expect("runAsUser"));
+    assert_ne!(uid, 0, "the sidecar does not run as root");
+    // Its groups: runAsGroup when set (else the image's, unknown here: not counted), the
+    // pod's supplementalGroups and fsGroup.
+    let mut groups: Vec<u32> = [
+        sc.get_str("runAsGroup"),
+        pod_sc.and_then(|m| m.get_str("runAsGroup")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(k8s_int)
+    .collect();
+    if let Some(p) = pod_sc {
+        groups.extend(
+            seq(p, "supplementalGroups")
+                .iter()
+                .map(|n| k8s_int(&n.as_scalar().unwrap().value)),
+        );
+    }
+    groups.extend(fs_group);
+    let key_file = seq(container, "env")
+        .into_iter()
+        .map(|n| n.as_mapping().unwrap())
+        .find(|e| e.get_str("name") == Some("KSEAL_AGE_KEY_FILE"))
+        .and_then(|e| e.get_str("value"))
+        .expect("KSEAL_AGE_KEY_FILE")
+        .to_string();
+    let mount = seq(container, "volumeMounts")
+        .into_iter()
+        .map(|n| n.as_mapping().unwrap())
+        .find(|m| key_file.starts_with(&format!("{}/", m.get_str("mountPath").unwrap())))
+        .expect("a volume mounted above the key file");
+    let volume_name = mount.get_str("name").unwrap();
+    let volume = seq(pod, "volumes")
+        .into_iter()
+        .map(|n| n.as_mapping().unwrap())
+        .find(|v| v.get_str("name") == Some(volume_name))
+        .expect("the key volume");
+    let secret = child(volume, "secret");
+    let key = &key_file[mount.get_str("mountPath").unwrap().len() + 1..];
+    // An item's own mode wins over the volume's defaultMode (0644 when absent).
+    let item_mode = seq(secret, "items")
+        .into_iter()
+        .map(|n| n.as_mapping().unwrap())
+        .find(|i| i.get_str("path") == Some(key))
+        .and_then(|i| i.get_str("mode"));
+    let mode = k8s_int(
+        item_mode
+            .or(secret.get_str("defaultMode"))
+            .unwrap_or("0644"),
+    );
+    let file = secret_file(mode, fs_group);
+    assert!(
+        can_read(uid, &groups, file),
+        "user {uid} (groups {groups:?}) cannot read {key_file}: owner/group/mode {}/{}/{:o}",
+        file.0,
+        file.1,
+        file.2
+    );
+    assert_eq!(file.2 & 0o002, 0, "never writable by others");
+    // The Secret that docs/integrations/argocd.md creates holds that key name.
+    let doc = read(&repo().join("docs/integrations/argocd.md"));
+    let secret_name = secret.get_str("secretName").unwrap();
+    assert!(
+        doc.contains(&format!(
+            "create secret generic {secret_name} --from-file={key}="
+        )),
+        "the doc's Secret must hold {key}"
+    );
+}
+
+/// The plugin's spec from contrib/argocd/plugin.yaml, with the kseal binary's PATH.
+fn plugin_spec_command(section: &str) -> (Vec<String>, Vec<String>) {
+    let plugin = read(&repo().join("contrib/argocd/plugin.yaml"));
+    let stream = parse(&plugin).unwrap();
+    let spec = child(stream.docs[0].root_mapping().unwrap(), "spec");
+    assert_eq!(spec.get_str("version"), Some("v1"));
+    let m = match section {
+        "discover" => {
+            let d = child(spec, "discover");
+            assert!(
+                d.get("fileName").is_none() && child(d, "find").get("glob").is_none(),
+                "a file-name or glob rule would match every kustomize app"
+            );
+            child(d, "find")
+        }
+        other => child(spec, other),
+    };
+    (words(m, "command"), words(m, "args"))
+}
+
+/// Discovery (find.command, run in the app directory as Argo CD does: a match is exit 0
+/// with output) matches an app that uses a kseal generator and no plain kustomize app.
+#[test]
+fn argocd_discovery_matches_only_kseal_apps() {
+    let e = Env::new();
+    let (command, args) = plugin_spec_command("discover");
+    let discover = |dir: &str| {
+        let out = run(e
+            .tool(&command[0])
+            .args(&command[1..])
+            .args(&args)
+            .current_dir(e.sb.path(dir)));
+        assert!(out.status.success(), "{dir}: {}", stderr(&out));
+        !stdout(&out).trim().is_empty()
+    };
+    e.sb.write("plain/kustomization.yaml", "resources:\n  - cm.yaml\n");
+    e.sb.write(
+        "plain/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n",
+    );
+    // Mentions kseal in a comment and a value, but declares no kseal plugin.
+    e.sb.write("plain/notes.yaml", "# kind: KsealGenerator\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: KsealGenerator\n");
+    assert!(
+        !discover("plain"),
+        "a plain kustomization is left to Argo CD's kustomize"
+    );
+    e.sb.write(
+        "app/kustomization.yaml",
+        "generators:\n  - generator.yaml\n",
+    );
+    e.sb.write("app/generator.yaml", GENERATOR);
+    assert!(discover("app"));
+    e.sb.write("overlay/kustomization.yaml", "resources:\n  - base\n");
+    e.sb.write(
+        "overlay/base/kustomization.yaml",
+        "transformers:\n  - t.yaml\n",
+    );
+    e.sb.write(
+        "overlay/base/t.yaml",
+        "apiVersion: kseal.dev/v1alpha1\nkind: KsealTransformer\nmetadata:\n  name: d\n",
+    );
+    assert!(discover("overlay"));
+    // A kseal configuration without a kustomization is not something the plugin renders.
+    e.sb.write("loose/generator.yaml", GENERATOR);
+    assert!(!discover("loose"));
+}
+
+/// The Argo CD plugin's generate command, exactly as plugin.yaml states it, on fixture
+/// apps with kustomize and kseal on PATH: the legacy generator renders the decrypted
+/// Secret; a KRM exec generator (which kustomize would skip, rendering no Secret) and a
+/// broken kustomization fail with nothing on stdout.
 #[test]
 fn argocd_cmp_generate_command_renders_and_fails_loudly() {
     let e = Env::new();
     e.install_plugins();
-    let plugin = read(&repo().join("contrib/argocd/plugin.yaml"));
-    let stream = kseal::yaml::tree::parse(&plugin).unwrap();
-    let spec = stream.docs[0]
-        .root_mapping()
-        .unwrap()
-        .get("spec")
-        .unwrap()
-        .as_mapping()
-        .unwrap();
-    assert_eq!(spec.get_str("version"), Some("v1"));
-    let generate = spec.get("generate").unwrap().as_mapping().unwrap();
-    let words = |key: &str| -> Vec<String> {
-        match generate.get(key).unwrap() {
-            kseal::yaml::tree::Node::Sequence(q) => q
-                .items
-                .iter()
-                .map(|n| n.as_scalar().unwrap().value.to_string())
-                .collect(),
-            _ => panic!("{key} is not a list"),
-        }
-    };
-    let (command, args) = (words("command"), words("args"));
+    let (command, args) = plugin_spec_command("generate");
     assert!(args[0].contains("set -euo pipefail"));
     e.encrypt("app/secrets.enc.yaml", TWO_SECRETS);
     e.sb.write("app/generator.yaml", GENERATOR);
@@ -415,6 +822,47 @@ fn argocd_cmp_generate_command_renders_and_fails_loudly() {
         "{text}"
     );
     assert!(!text.contains("ENC["));
+    // The KRM form, in a base the app includes: kustomize alone would exit 0 without the
+    // Secret (shown first), the plugin refuses it.
+    e.encrypt("krm/base/secrets.enc.yaml", TWO_SECRETS);
+    e.sb.write(
+        "krm/base/generator.yaml",
+        GENERATOR.replace(
+            "  name: secrets\n",
+            "  name: secrets\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: kseal-krm\n",
+        ),
+    );
+    e.sb.write(
+        "krm/base/kustomization.yaml",
+        "generators:\n  - generator.yaml\n",
+    );
+    e.sb.write(
+        "krm/kustomization.yaml",
+        "resources:\n  - base\n  - cm.yaml\n",
+    );
+    e.sb.write(
+        "krm/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n",
+    );
+    let silent = ok(e.kustomize("krm"));
+    assert!(
+        silent.contains("name: cfg") && !silent.contains("kind: Secret"),
+        "{silent}"
+    );
+    let out = render("krm");
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).trim().is_empty());
+    assert!(
+        stderr(&out)
+            .contains("base/generator.yaml: KsealGenerator secrets declares a KRM exec function"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("legacy plugin form"),
+        "{}",
+        stderr(&out)
+    );
     // A broken kustomization must fail the render, not produce an empty manifest set.
     e.sb.write("app/kustomization.yaml", "resources:\n  - missing.yaml\n");
     let out = render("app");
