@@ -800,4 +800,48 @@ mod tests {
         }
         assert_eq!(n, 6);
     }
+
+    #[test]
+    fn package_paths_stay_in_the_package() {
+        assert_eq!(package_join("", "a.yaml").unwrap(), "a.yaml");
+        assert_eq!(package_join("fn", "../s/./a.yaml").unwrap(), "s/a.yaml");
+        assert_eq!(package_join("", "./s//x/../a.yaml").unwrap(), "s/a.yaml");
+        for bad in ["../a.yaml", "s/../../a.yaml", "/etc/passwd"] {
+            let e = package_join("", bad).unwrap_err();
+            assert_eq!(e.kind, Kind::Refused, "{bad}");
+            assert!(e.message.contains(bad));
+        }
+        assert!(package_join("fn", "../../a.yaml").is_err());
+    }
+
+    #[test]
+    fn exec_functions_are_found_in_any_spelling() {
+        let cfg = "apiVersion: kseal.dev/v1alpha1\nkind: KsealGenerator\nmetadata:\n  name: s\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: kseal-krm\n";
+        assert_eq!(exec_functions(cfg), vec!["KsealGenerator s"]);
+        let old = cfg.replace("config.kubernetes.io/function", "config.k8s.io/function");
+        assert_eq!(exec_functions(&old).len(), 1);
+        let container = cfg.replace(
+            "exec:\n        path: kseal-krm",
+            "container:\n        image: x",
+        );
+        assert!(exec_functions(&container).is_empty());
+        assert!(exec_functions("kind: KsealGenerator\nmetadata:\n  name: s\n").is_empty());
+    }
+
+    #[test]
+    fn kpt_locations_and_the_unwritable_mark() {
+        let item = "kind: Secret\nmetadata:\n  name: a\n  annotations:\n    config.kubernetes.io/index: '1'\n    config.kubernetes.io/path: 'sub/s.yaml'\n    internal.config.kubernetes.io/path: 'sub/s.yaml'\n    internal.config.kubernetes.io/package-path: '/p'\n";
+        assert_eq!(package_location(item), Some(("sub/s.yaml".to_string(), 1)));
+        assert_eq!(package_dir(item).as_deref(), Some("/p"));
+        assert_eq!(
+            package_location("kind: Secret\nmetadata:\n  name: a\n"),
+            None
+        );
+        let marked = mark_not_for_the_package(item, 3).unwrap();
+        assert_eq!(
+            package_location(&marked),
+            Some((NOT_WRITTEN_PATH.to_string(), 3))
+        );
+        assert!(!marked.contains("sub/s.yaml") && !marked.contains("package-path"));
+    }
 }
