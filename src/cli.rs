@@ -405,8 +405,9 @@ pub struct DecryptArgs {
     /// Decrypt even if the MAC does not match (for rescue only; prints a warning)
     #[arg(long = "ignore-mac")]
     pub ignore_mac: bool,
-    /// For git's diff textconv: never fails; a file that cannot be decrypted (no key, bad
-    /// MAC) is printed as it is, with a note on top
+    /// For git's diff textconv: `data` values shown decoded (as `kseal edit` shows them);
+    /// never fails: a file that cannot be decrypted (no key, bad MAC) is printed as it is,
+    /// with a note on top
     #[arg(long, conflicts_with_all = ["in_place", "output", "ignore_mac"])]
     pub textconv: bool,
     /// The name of stdin in messages (sops's flag; kseal recognizes YAML and JSON by content)

@@ -162,6 +162,15 @@ fn textconv_shows_plaintext_and_never_fails_the_diff() {
         diff.contains("-  host: db.local\n+  host: db.prod\n"),
         "{diff}"
     );
+    // `data` values read decoded, as in `kseal edit`, not as base64.
+    ok(r.kseal(&["set", "db.enc.yaml", "password", "--value", "n3w-pass"]));
+    let diff = r.git(&["diff"]);
+    assert!(
+        diff.contains("-  password: s3cr3t\n+  password: n3w-pass\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("   user: admin\n"), "{diff}");
+    assert!(!diff.contains("czNjcjN0"), "{diff}");
     // Without a key: the ciphertext and a note, exit 0.
     let out = run(r.cmd("git").env_remove("KSEAL_AGE_KEY_FILE").args(["diff"]));
     assert!(out.status.success());

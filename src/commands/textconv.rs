@@ -1,5 +1,7 @@
 //! `kseal decrypt --textconv`: git's diff text conversion. It never fails the diff: a file
 //! that cannot be decrypted here (no key, bad MAC, not YAML) is shown as it is, with a note.
+//! A decrypted file is shown as `kseal edit` shows it: `data` values decoded, so a changed
+//! password reads `s3cr3t` -> `n3w`, not `czNjcjN0` -> `bjN3`.
 
 use std::io::Read;
 
@@ -58,7 +60,11 @@ fn convert(input: &Input, identity: &[std::path::PathBuf]) -> Vec<u8> {
         )
     });
     match result {
-        Ok(d) => d.text.as_bytes().to_vec(),
+        // The view only decodes; should it fail, the decrypted text is still worth a diff.
+        Ok(d) => match kseal::view::to_view(&d.text) {
+            Ok((view, _)) => view.as_bytes().to_vec(),
+            Err(_) => d.text.as_bytes().to_vec(),
+        },
         Err(e) => {
             // The error names kinds, paths and recipients, never a value.
             let first = e.message.lines().next().unwrap_or("").to_string();
