@@ -144,9 +144,60 @@ fn git_setup_writes_attributes_and_local_config_idempotently() {
     assert!(cfg.contains("diff.kseal.cachetextconv=false"), "{cfg}");
     assert!(cfg.contains("decrypt --textconv"), "{cfg}");
     assert!(cfg.contains("merge-driver %O %A %B %P"), "{cfg}");
+    // Outside a repository there is nothing to read: exit 3 (not a .sops.yaml code).
     let outside = Sandbox::new();
     let out = run(outside.kseal().args(["git", "setup"]));
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not inside a git repository"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Encrypted files that the patterns do not cover are named, with a `--pattern` that would;
+/// once covered, setup says nothing more.
+#[test]
+fn git_setup_names_encrypted_files_its_patterns_leave_out() {
+    let r = Repo::new();
+    r.encrypt_new("secrets/db.yaml", SECRET);
+    r.encrypt_new("secrets/api.yaml", SECRET);
+    r.encrypt_new("apps/web/tls.yml", SECRET);
+    r.write(
+        "apps/web/deploy.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let out = r.kseal(&["git", "setup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the patterns cover none of the 3 encrypted files found: git diff shows their ciphertext"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  apps/web/tls.yml\n  secrets/api.yaml\n  secrets/db.yaml\n"),
+        "{err}"
+    );
+    assert!(!err.contains("deploy.yaml"), "{err}");
+    assert!(
+        err.contains(
+            "hint: kseal git setup --pattern 'apps/web/*.yml' --pattern 'secrets/*.yaml'\n"
+        ),
+        "{err}"
+    );
+    // The suggestion, as given, covers them.
+    let out = r.kseal(&["git", "setup", "--pattern", "secrets/*.yaml"]);
+    assert!(
+        stderr(&out).contains("the patterns leave out 1 of the 3 encrypted files found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = r.kseal(&["git", "setup", "--pattern", "apps/web/*.yml"]);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.edit("secrets/db.yaml", "s/host: db.local/host: db.prod/");
+    assert!(r.git(&["diff"]).contains("+  host: db.prod\n"));
 }
 
 #[test]

@@ -20,10 +20,10 @@ pub fn run(c: &GitCommand) -> Result<()> {
 
 /// Runs git and returns its trimmed stdout (None when git exits non-zero).
 fn git(args: &[&str]) -> Result<Option<String>> {
-    let out = Command::new("git")
-        .args(args)
-        .output()
-        .map_err(|e| Error::new(Kind::Config, format!("cannot run git: {e}")))?;
+    let out = Command::new("git").args(args).output().map_err(|e| {
+        Error::new(Kind::Input, format!("cannot run git: {e}"))
+            .with_hint("install git, or put it on PATH")
+    })?;
     Ok(out
         .status
         .success()
@@ -64,8 +64,9 @@ fn kseal_command(flag: Option<&str>) -> String {
 }
 
 fn setup(a: &GitSetupArgs) -> Result<()> {
+    // The repository is what this command reads: outside one there is no input (exit 3).
     let root = git(&["rev-parse", "--show-toplevel"])?.ok_or_else(|| {
-        Error::new(Kind::Config, "not inside a git repository")
+        Error::new(Kind::Input, "not inside a git repository")
             .with_hint("run `kseal git setup` from a clone of the repository")
     })?;
     let root = PathBuf::from(root);
@@ -127,7 +128,131 @@ fn setup(a: &GitSetupArgs) -> Result<()> {
         root.display()
     ));
     note("never set diff.kseal.cachetextconv: git would store decrypted text under .git");
+    report_coverage(&root, if a.no_diff { "merge" } else { "diff" })
+}
+
+/// Says which encrypted files of the repository the patterns leave out (their diffs would
+/// show ciphertext, their merges conflict on every line), with a `--pattern` that covers them.
+/// Files are those git tracks or would track; "encrypted" is the sops envelope in the text.
+fn report_coverage(root: &Path, attr: &str) -> Result<()> {
+    let encrypted = encrypted_files(root)?;
+    if encrypted.is_empty() {
+        return Ok(());
+    }
+    let covered = attribute_is_kseal(root, attr, &encrypted)?;
+    let left: Vec<&String> = encrypted
+        .iter()
+        .zip(&covered)
+        .filter(|(_, c)| !**c)
+        .map(|(f, _)| f)
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let how_many = if left.len() == encrypted.len() {
+        format!(
+            "cover none of the {} found",
+            super::count(encrypted.len(), "encrypted file")
+        )
+    } else {
+        format!(
+            "leave out {} of the {} found",
+            left.len(),
+            super::count(encrypted.len(), "encrypted file")
+        )
+    };
+    let mut msg = format!(
+        "the patterns {how_many}: git diff shows their ciphertext and merges conflict on them:"
+    );
+    const SHOWN: usize = 20;
+    for f in left.iter().take(SHOWN) {
+        msg.push_str(&format!("\n  {f}"));
+    }
+    if left.len() > SHOWN {
+        msg.push_str(&format!("\n  ... and {} more", left.len() - SHOWN));
+    }
+    warn(&msg);
+    let mut suggested: Vec<String> = left.iter().map(|f| suggest_pattern(f)).collect();
+    suggested.sort();
+    suggested.dedup();
+    let flags: Vec<String> = suggested
+        .iter()
+        .map(|p| format!("--pattern {}", shlex::try_quote(p).unwrap_or_default()))
+        .collect();
+    eprintln!("  hint: kseal git setup {}", flags.join(" "));
     Ok(())
+}
+
+/// A .gitattributes pattern for the file's directory and extension: `secrets/*.yaml`.
+fn suggest_pattern(file: &str) -> String {
+    let (dir, name) = match file.rfind('/') {
+        Some(i) => (&file[..=i], &file[i + 1..]),
+        None => ("", file),
+    };
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{dir}*{}", &name[i..]),
+        _ => file.to_string(),
+    }
+}
+
+/// The YAML and JSON files git tracks or would track (not ignored) that hold a sops envelope,
+/// relative to the repository's root.
+fn encrypted_files(root: &Path) -> Result<Vec<String>> {
+    let root_s = root.to_string_lossy();
+    let Some(list) = git(&["-C", &root_s, "ls-files", "-z", "-co", "--exclude-standard"])? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for f in list.split('\0').filter(|f| !f.is_empty()) {
+        let yaml = [".yaml", ".yml", ".json"].iter().any(|e| f.ends_with(e));
+        if !yaml {
+            continue;
+        }
+        // What kseal would not decrypt (too large) is not worth reading.
+        let path = root.join(f);
+        if std::fs::metadata(&path).map_or(true, |m| m.len() > fsio::MAX_INPUT) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains("ENC[AES256_GCM,") && text.contains("sops") {
+            out.push(f.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// For each file, whether its `attr` attribute is `kseal` (what .gitattributes says now).
+fn attribute_is_kseal(root: &Path, attr: &str, files: &[String]) -> Result<Vec<bool>> {
+    let mut result = Vec::with_capacity(files.len());
+    for chunk in files.chunks(200) {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["check-attr", "-z", attr, "--"])
+            .args(chunk)
+            .output()
+            .map_err(|e| Error::new(Kind::Input, format!("cannot run git: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::new(Kind::Input, "git check-attr failed"));
+        }
+        // -z: path NUL attribute NUL value NUL, in the order asked.
+        let text = String::from_utf8_lossy(&out.stdout);
+        let fields: Vec<&str> = text.split('\0').collect();
+        for triple in fields.chunks(3).filter(|t| t.len() == 3) {
+            result.push(triple[2] == "kseal");
+        }
+    }
+    if result.len() != files.len() {
+        return Err(Error::new(
+            Kind::Internal,
+            "git check-attr answered for other files",
+        ));
+    }
+    Ok(result)
 }
 
 /// Appends `PATTERN diff=kseal merge=kseal` lines that are not there yet.
