@@ -24,6 +24,22 @@ Exit codes:
   exec-env, exec-file: the command's own exit code (128+N when killed by signal N);
   126 when it cannot be executed, 127 when it is not found (as in a shell)";
 
+pub const CHECK_FINDINGS: &str = "\
+Findings (errors make the check fail with exit 10; warnings are reported only):
+  unencrypted-secret     error    a Secret's data/stringData value in clear text: encrypt the
+                                  file (`kseal encrypt -i FILE`)
+  unencrypted-value      error    a clear value inside an encrypted file (added by hand)
+  sops-rule-unencrypted  error    a file a .sops.yaml path_regex rule covers is not encrypted
+  last-applied           error    the kubectl last-applied-configuration annotation, which holds
+                                  the values in clear text (kseal encrypt removes it)
+  malformed-enc          error    an ENC[...] value that is not well formed
+  generator-literals     error    a kustomize secretGenerator with literals in the kustomization
+  unreadable                      a file that could not be read
+With --workloads:
+  secret-in-env          warning  a container env var from a Secret key (prefer a volume)
+  secret-envfrom         warning  a container loading a whole Secret as env vars (envFrom)
+  missing-secret         warning  a Secret referenced by a workload that no checked file defines";
+
 pub const ENVIRONMENT: &str = "\
 Environment:
   KSEAL_AGE_KEY, SOPS_AGE_KEY                 age identities, inline
@@ -81,7 +97,7 @@ pub enum Command {
     #[command(after_help = GET_HELP)]
     Get(GetArgs),
     /// Create an encrypted Secret directly, like `kubectl create secret` (plaintext never on disk)
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Create(CreateCommand),
     /// Generate a new age identity (X25519) for kseal, age and sops
     #[command(after_help = EXIT_CODES)]
@@ -97,19 +113,19 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
     /// Git integration: `kseal git setup` writes .gitattributes and the local diff/merge config
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Git(GitCommand),
     /// Git merge driver: three-way merge per key of encrypted Secrets (%O %A %B %P)
     #[command(after_help = EXIT_CODES)]
     MergeDriver(MergeDriverArgs),
     /// kustomize integration: KRM function, legacy exec plugin, build-stream decryption
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Kustomize(KustomizeCommand),
     /// Which Secrets and keys changed between two encrypted files (no keys needed)
     #[command(after_help = EXIT_CODES)]
     Diff(DiffArgs),
     /// Find unencrypted Secrets, leaked last-applied annotations and malformed ENC values
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = format!("{CHECK_FINDINGS}\n\n{EXIT_CODES}"))]
     Check(CheckArgs),
     /// Run a command with a Secret's keys as environment variables (like envFrom)
     #[command(
@@ -132,6 +148,7 @@ pub enum Command {
     )]
     ExecFile(ExecArgs),
     /// Print a shell completion script (bash, zsh, fish)
+    #[command(after_help = EXIT_CODES)]
     Completions(CompletionsArgs),
     /// Print the man page (roff) generated from the command definitions
     #[command(hide = true)]
@@ -265,10 +282,13 @@ pub struct UnsetArgs {
 #[derive(Subcommand, Debug)]
 pub enum CreateCommand {
     /// A generic Secret from literals, files and env files
+    #[command(after_help = EXIT_CODES)]
     Generic(CreateGenericArgs),
     /// A kubernetes.io/tls Secret from a certificate and a key
+    #[command(after_help = EXIT_CODES)]
     Tls(CreateTlsArgs),
     /// A kubernetes.io/dockerconfigjson Secret for a registry
+    #[command(after_help = EXIT_CODES)]
     DockerRegistry(CreateDockerArgs),
 }
 
@@ -432,6 +452,7 @@ pub struct KeygenArgs {
 pub enum GitCommand {
     /// Write .gitattributes lines and the local git config for the kseal diff textconv and
     /// merge driver (run inside the repository)
+    #[command(after_help = EXIT_CODES)]
     Setup(GitSetupArgs),
 }
 
@@ -476,16 +497,20 @@ pub struct MergeDriverArgs {
 pub enum KustomizeCommand {
     /// KRM function: a ResourceList on stdin (KsealGenerator or KsealTransformer as
     /// functionConfig), a ResourceList on stdout
+    #[command(after_help = EXIT_CODES)]
     Fn(KustomizeFnArgs),
     /// Legacy kustomize exec plugin: CONFIG is the plugin's config file; a generator prints
     /// the decrypted Secrets, a transformer decrypts the resources read on stdin
+    #[command(after_help = EXIT_CODES)]
     Plugin(KustomizePluginArgs),
     /// Decrypt every encrypted resource of a manifest stream (`kustomize build` output),
     /// verifying each file's MAC over the documents that share its envelope
+    #[command(after_help = EXIT_CODES)]
     Decrypt(KustomizeDecryptArgs),
     /// Fail when the kustomization in DIR, or one it includes, declares a KRM `exec:`
     /// function: kustomize without `--enable-exec` skips it and exits 0, so the build would
     /// silently lack what it generates (the Argo CD plugin runs this before the build)
+    #[command(after_help = EXIT_CODES)]
     Preflight(KustomizePreflightArgs),
 }
 
@@ -612,8 +637,8 @@ pub struct UpdatekeysArgs {
 #[derive(Args, Debug)]
 pub struct RotateArgs {
     /// Encrypted files, or directories to walk (plain files are skipped); each is replaced
-    /// atomically
-    #[arg(value_name = "FILE|DIR", required = true)]
+    /// atomically. Default: the current directory
+    #[arg(value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
     /// Add a recipient (repeatable, or comma-separated)
     #[arg(long = "add-age", value_name = "RECIPIENT")]
@@ -631,7 +656,8 @@ pub struct StatusArgs {
     /// Files or directories to report on (default: the current directory)
     #[arg(value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
-    /// Machine-readable output (schema in docs/status.md)
+    /// Machine-readable output: one JSON object, versioned by its `schema` key (described in
+    /// status.md of kseal's documentation, installed under share/doc/kseal by `make install`)
     #[arg(long)]
     pub json: bool,
     /// Fail (exit 10) when a file was last encrypted longer ago than this: 90d, 12h, 30m, 2w

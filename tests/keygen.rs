@@ -331,6 +331,49 @@ fn help_mentions_the_exit_codes() {
     }
 }
 
+/// The subcommands a help text lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(at) = help.find("\nCommands:\n") else {
+        return Vec::new();
+    };
+    help[at + 11..]
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every subcommand, nested ones included, ends its help with the exit codes; no help text
+/// sends an installed user to a docs/ file that only a source checkout has.
+#[test]
+fn every_subcommand_help_has_the_exit_codes() {
+    let sb = Sandbox::new();
+    let top = ok(run(sb.kseal().arg("--help")));
+    let mut todo: Vec<Vec<String>> = subcommands(&top).into_iter().map(|c| vec![c]).collect();
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let o = run(sb.kseal().args(&path).arg("--help"));
+        assert_eq!(code(&o), Some(0), "{path:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("\nExit codes:\n"),
+            "{path:?}: no exit codes in\n{out}"
+        );
+        for sub in subcommands(&out) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 25, "only {seen} help texts");
+    let check = ok(run(sb.kseal().args(["check", "--help"])));
+    assert!(check.contains("unencrypted-secret") && check.contains("missing-secret"));
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let sb = Sandbox::new();

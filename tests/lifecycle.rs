@@ -586,6 +586,24 @@ fn rotate_changes_the_data_key_and_the_recipients() {
     assert_eq!(code(&o), 9, "{}", stderr(&o));
     assert!(stderr(&o).contains("not supported yet"), "{}", stderr(&o));
     assert_eq!(read(&sb.path("dev/db.yaml")), before);
+
+    // No path: the current directory, like status, check and updatekeys (plain files skipped).
+    let o = run(sb
+        .kseal()
+        .current_dir(sb.path("dev"))
+        .args(["rotate", "--identity"])
+        .arg(&r.alice.file));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("db.yaml: new data key for "),
+        "{}",
+        stdout(&o)
+    );
+    assert_ne!(read(&sb.path("dev/db.yaml")), before);
+    assert_eq!(
+        ok(kseal_decrypt(sb, &r.alice.file, "dev/db.yaml")),
+        secret("db", "dev")
+    );
 }
 
 #[test]

@@ -195,7 +195,7 @@ pub fn run(a: &CheckArgs) -> Result<()> {
             msg.push_str(&format!("; not checked: {}", unread.join(", ")));
         }
         return Err(Error::new(Kind::Refused, msg)
-            .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; see docs/gitops.md"));
+            .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; `kseal check --help` says what each finding means"));
     }
     if !a.json {
         eprintln!(
