@@ -34,7 +34,8 @@ Findings (errors make the check fail with exit 10; warnings are reported only):
                                   the values in clear text (kseal encrypt removes it)
   malformed-enc          error    an ENC[...] value that is not well formed
   generator-literals     error    a kustomize secretGenerator with literals in the kustomization
-  unreadable                      a file that could not be read
+  unreadable             error    a file that could not be read or is not valid YAML (a warning
+                                  for a template with `{{`, which no manifest reader takes)
 With --workloads:
   secret-in-env          warning  a container env var from a Secret key (prefer a volume)
   secret-envfrom         warning  a container loading a whole Secret as env vars (envFrom)
