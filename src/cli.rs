@@ -560,7 +560,8 @@ pub struct DiffArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 when the files differ (like diff(1))
+    /// Exit 1 when the files differ (like diff(1)); exit 10 when either side holds Secret
+    /// values in plaintext (not encrypted)
     #[arg(long)]
     pub exit_code: bool,
 }

@@ -43,6 +43,9 @@ pub struct Change {
     pub kind: ChangeKind,
     /// Whether the value is encrypted on either side.
     pub encrypted: bool,
+    /// Whether the value is a Secret value in clear text on the old / the new side.
+    pub old_plaintext: bool,
+    pub new_plaintext: bool,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +58,10 @@ pub struct Report {
     /// No wrapped data key is the same on both sides: the data key was rotated (or re-wrapped),
     /// so a changed ciphertext may not mean a changed value.
     pub data_key_changed: bool,
+    /// Secret values in clear text on each side (`Secret prod/db: data.password`), changed or
+    /// not: what a review without keys must not let through.
+    pub old_plaintext: Vec<String>,
+    pub new_plaintext: Vec<String>,
 }
 
 impl Report {
@@ -64,6 +71,40 @@ impl Report {
             && self.docs_removed.is_empty()
             && self.recipients_added.is_empty()
             && self.recipients_removed.is_empty()
+    }
+}
+
+/// The `data`/`stringData` values of the stream's Secrets that are not encrypted (empty
+/// values hold nothing), as `Secret ns/name: data.key`.
+fn plaintext_values(stream: &tree::Stream, ids: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (doc, id) in stream.docs.iter().zip(ids) {
+        if !crate::kube::is_secret(doc) {
+            continue;
+        }
+        let Some(root) = doc.root_mapping() else {
+            continue;
+        };
+        for field in ["data", "stringData"] {
+            let Some(m) = root.get(field).and_then(Node::as_mapping) else {
+                continue;
+            };
+            for (k, v) in &m.entries {
+                if is_plain_value(v) {
+                    let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
+                    out.push(format!("{id}: {field}.{key}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_plain_value(n: &Node) -> bool {
+    match n {
+        Node::Scalar(s) => !s.value.is_empty() && !value::is_encrypted(&s.value),
+        Node::Alias(t, ..) => is_plain_value(t),
+        _ => true,
     }
 }
 
@@ -92,7 +133,11 @@ pub fn diff(old: &str, new: &str) -> Result<Report> {
     let a = tree::parse(old)?;
     let b = tree::parse(new)?;
     let (ia, ib) = (identities(&a), identities(&b));
-    let mut r = Report::default();
+    let mut r = Report {
+        old_plaintext: plaintext_values(&a, &ia),
+        new_plaintext: plaintext_values(&b, &ib),
+        ..Report::default()
+    };
     for (i, id) in ia.iter().enumerate() {
         if crate::merge::is_empty_doc(&a.docs[i]) {
             continue;
@@ -112,6 +157,8 @@ pub fn diff(old: &str, new: &str) -> Result<Report> {
                                 path: "(document)".into(),
                                 kind: ChangeKind::Changed,
                                 encrypted: false,
+                                old_plaintext: false,
+                                new_plaintext: false,
                             });
                         }
                     }
@@ -123,6 +170,11 @@ pub fn diff(old: &str, new: &str) -> Result<Report> {
         if !crate::merge::is_empty_doc(&b.docs[j]) && !ia.contains(id) {
             r.docs_added.push(id.clone());
         }
+    }
+    for c in &mut r.changes {
+        let at = format!("{}: {}", c.doc, c.path);
+        c.old_plaintext = r.old_plaintext.contains(&at);
+        c.new_plaintext = r.new_plaintext.contains(&at);
     }
     let (ea, eb) = (age_entries(&a), age_entries(&b));
     if let (Some(ea), Some(eb)) = (&ea, &eb) {
@@ -210,6 +262,8 @@ fn compare_mappings(
                 path: shown(path, key),
                 kind: ChangeKind::Removed,
                 encrypted: is_enc(va),
+                old_plaintext: false,
+                new_plaintext: false,
             }),
             Some(vb) => match (va.as_mapping(), vb.as_mapping()) {
                 (Some(ma), Some(mb)) => {
@@ -224,6 +278,8 @@ fn compare_mappings(
                             path: shown(path, key),
                             kind: ChangeKind::Changed,
                             encrypted: is_enc(va) || is_enc(vb),
+                            old_plaintext: false,
+                            new_plaintext: false,
                         });
                     }
                 }
@@ -242,6 +298,8 @@ fn compare_mappings(
             path: shown(path, key),
             kind: ChangeKind::Added,
             encrypted: is_enc(vb),
+            old_plaintext: false,
+            new_plaintext: false,
         });
     }
 }
@@ -268,5 +326,21 @@ mod tests {
         assert!(r.changes[1].encrypted);
         assert_eq!(r.changes.len(), 3);
         assert_eq!(r.docs_added, vec!["Secret api"]);
+        assert!(r.old_plaintext.is_empty() && r.new_plaintext.is_empty());
+    }
+
+    #[test]
+    fn plaintext_sides_are_named() {
+        let enc = "kind: Secret\nmetadata:\n  name: db\ndata:\n  a: ENC[AES256_GCM,data:AA==,iv:x,tag:y,type:str]\n  e: \"\"\nsops:\n  mac: m1\n";
+        let plain = "kind: Secret\nmetadata:\n  name: db\ndata:\n  a: czNjcjN0\n  e: \"\"\n---\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: y\n";
+        let r = diff(enc, plain).unwrap();
+        assert!(r.old_plaintext.is_empty());
+        assert_eq!(r.new_plaintext, vec!["Secret db: data.a"]);
+        let c = &r.changes[0];
+        assert_eq!(c.path, "data.a");
+        assert!(c.encrypted && !c.old_plaintext && c.new_plaintext);
+        let r = diff(plain, plain).unwrap();
+        assert!(r.changes.is_empty());
+        assert_eq!(r.old_plaintext, r.new_plaintext);
     }
 }

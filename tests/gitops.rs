@@ -406,7 +406,7 @@ fn diff_without_keys_names_changed_keys() {
     r.git(&["show", "HEAD:db.enc.yaml"]);
     let old = r.write("old.enc.yaml", &r.git(&["show", "HEAD:db.enc.yaml"]));
     let json = ok(r.kseal(&["diff", old.to_str().unwrap(), "db.enc.yaml", "--json"]));
-    assert!(json.starts_with("{\"changes\":[{\"document\":\"Secret prod/db\",\"path\":\"data.password\",\"change\":\"changed\",\"encrypted\":true}"), "{json}");
+    assert!(json.starts_with("{\"changes\":[{\"document\":\"Secret prod/db\",\"path\":\"data.password\",\"change\":\"changed\",\"encrypted\":true,\"plaintext\":null}"), "{json}");
     let same = run(r
         .cmd("kseal")
         .args(["diff", "db.enc.yaml", "db.enc.yaml", "--exit-code"]));
@@ -416,6 +416,62 @@ fn diff_without_keys_names_changed_keys() {
             .cmd("kseal")
             .args(["diff", old.to_str().unwrap(), "db.enc.yaml", "--exit-code"]));
     assert_eq!(differ.status.code(), Some(1));
+}
+
+/// Issue 13: `kseal diff a.enc.yaml a-plain.yaml` printed `~ data.password (encrypted)`; a side
+/// in clear text is named loudly, in the text and in --json, and fails --exit-code.
+#[test]
+fn diff_names_a_plaintext_side_and_fails_exit_code() {
+    let r = Repo::new();
+    r.encrypt_new("a.enc.yaml", SECRET);
+    r.write("a-plain.yaml", &r.plain("a.enc.yaml"));
+    let keyless = |args: &[&str]| run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args(args));
+    let out = keyless(&["diff", "a.enc.yaml", "a-plain.yaml"]);
+    let text = ok(out);
+    assert!(
+        text.starts_with("!!! PLAINTEXT: a-plain.yaml is not encrypted: 3 Secret values in clear text (Secret prod/db: data.user, Secret prod/db: data.password, Secret prod/db: stringData.host)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  ~ data.password (encrypted -> PLAINTEXT)\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("czNjcjN0"),
+        "{text}"
+    );
+    // The other way: the plaintext side is the old one.
+    let text = ok(keyless(&["diff", "a-plain.yaml", "a.enc.yaml"]));
+    assert!(text.starts_with("!!! PLAINTEXT: a-plain.yaml"), "{text}");
+    assert!(
+        text.contains("  ~ data.user (PLAINTEXT -> encrypted)\n"),
+        "{text}"
+    );
+    let json = ok(keyless(&["diff", "a.enc.yaml", "a-plain.yaml", "--json"]));
+    assert!(
+        json.contains("\"path\":\"data.password\",\"change\":\"changed\",\"encrypted\":true,\"plaintext\":\"new\"}"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"plaintext_old\":[],\"plaintext_new\":[\"Secret prod/db: data.user\","),
+        "{json}"
+    );
+    // --exit-code fails (10, not diff's 1), also when the two sides are the same plaintext.
+    for pair in [
+        ["a.enc.yaml", "a-plain.yaml"],
+        ["a-plain.yaml", "a-plain.yaml"],
+    ] {
+        let out = keyless(&["diff", pair[0], pair[1], "--exit-code"]);
+        assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("a-plain.yaml holds Secret values in PLAINTEXT"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let same = keyless(&["diff", "a.enc.yaml", "a.enc.yaml", "--exit-code", "--json"]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(stdout(&same).contains("\"plaintext_old\":[],\"plaintext_new\":[]"));
 }
 
 #[test]

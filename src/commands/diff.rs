@@ -54,6 +54,16 @@ pub fn run(a: &DiffArgs) -> Result<()> {
         human(&report, &old_name, &new_name)
     };
     fsio::write_stdout(text.as_bytes())?;
+    if a.exit_code {
+        if let Some(side) = plaintext_side(&report, &old_name, &new_name) {
+            // A review without keys must not pass a Secret in clear text, changed or not.
+            return Err(Error::new(
+                Kind::Refused,
+                format!("{side} holds Secret values in PLAINTEXT (not encrypted)"),
+            )
+            .with_hint("encrypt it with `kseal encrypt -i FILE`; a value that was committed in clear text must be rotated"));
+        }
+    }
     if a.exit_code && !report.is_empty() {
         // diff(1) convention: 1 means "different", which is not an error to report.
         std::process::exit(1);
@@ -61,8 +71,52 @@ pub fn run(a: &DiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// The side(s) holding Secret values in clear text, for the `--exit-code` error.
+fn plaintext_side(r: &Report, old: &str, new: &str) -> Option<String> {
+    match (r.old_plaintext.is_empty(), r.new_plaintext.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(old.to_string()),
+        (true, false) => Some(new.to_string()),
+        (false, false) => Some(format!("{old} and {new}")),
+    }
+}
+
+/// The loud line naming a side whose Secret values are in clear text (at most 10 listed).
+fn plaintext_line(name: &str, values: &[String]) -> String {
+    let shown: Vec<&str> = values.iter().take(10).map(String::as_str).collect();
+    let more = if values.len() > shown.len() {
+        format!(", and {} more", values.len() - shown.len())
+    } else {
+        String::new()
+    };
+    format!(
+        "!!! PLAINTEXT: {name} is not encrypted: {} Secret value{} in clear text ({}{more})\n",
+        values.len(),
+        if values.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
+}
+
+/// How a changed value is stored on each side: `encrypted`, or PLAINTEXT where a Secret value
+/// is in clear text.
+fn change_tag(c: &kseal::encdiff::Change) -> &'static str {
+    match (c.old_plaintext, c.new_plaintext, c.encrypted) {
+        (false, true, true) => " (encrypted -> PLAINTEXT)",
+        (true, false, true) => " (PLAINTEXT -> encrypted)",
+        (true, _, _) | (_, true, _) => " (PLAINTEXT)",
+        (false, false, true) => " (encrypted)",
+        (false, false, false) => "",
+    }
+}
+
 fn human(r: &Report, old: &str, new: &str) -> String {
     let mut s = String::new();
+    if !r.old_plaintext.is_empty() {
+        s.push_str(&plaintext_line(old, &r.old_plaintext));
+    }
+    if !r.new_plaintext.is_empty() {
+        s.push_str(&plaintext_line(new, &r.new_plaintext));
+    }
     if r.is_empty() {
         s.push_str(&format!("no changes between {old} and {new}\n"));
         return s;
@@ -80,7 +134,7 @@ fn human(r: &Report, old: &str, new: &str) -> String {
             s.push_str(&format!("{}:\n", c.doc));
             current = &c.doc;
         }
-        let tag = if c.encrypted { " (encrypted)" } else { "" };
+        let tag = change_tag(c);
         s.push_str(&format!("  {} {}{tag}\n", c.kind.symbol(), c.path));
     }
     for rcp in &r.recipients_added {
@@ -129,21 +183,29 @@ fn json(r: &Report) -> String {
         .iter()
         .map(|c| {
             format!(
-                "{{\"document\":{},\"path\":{},\"change\":\"{}\",\"encrypted\":{}}}",
+                "{{\"document\":{},\"path\":{},\"change\":\"{}\",\"encrypted\":{},\"plaintext\":{}}}",
                 json_string(&c.doc),
                 json_string(&c.path),
                 c.kind.word(),
-                c.encrypted
+                c.encrypted,
+                match (c.old_plaintext, c.new_plaintext) {
+                    (false, false) => "null",
+                    (true, false) => "\"old\"",
+                    (false, true) => "\"new\"",
+                    (true, true) => "\"both\"",
+                }
             )
         })
         .collect();
     format!(
-        "{{\"changes\":[{}],\"documents_added\":{},\"documents_removed\":{},\"recipients_added\":{},\"recipients_removed\":{},\"data_key_changed\":{}}}\n",
+        "{{\"changes\":[{}],\"documents_added\":{},\"documents_removed\":{},\"recipients_added\":{},\"recipients_removed\":{},\"data_key_changed\":{},\"plaintext_old\":{},\"plaintext_new\":{}}}\n",
         changes.join(","),
         json_list(&r.docs_added),
         json_list(&r.docs_removed),
         json_list(&r.recipients_added),
         json_list(&r.recipients_removed),
-        r.data_key_changed
+        r.data_key_changed,
+        json_list(&r.old_plaintext),
+        json_list(&r.new_plaintext)
     )
 }
