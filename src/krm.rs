@@ -679,7 +679,7 @@ pub fn decrypt_resources(
                 members.len()
             ))
             .with_hint(
-                "kustomize sorts keys alphabetically, so only files written in that order (as `kubectl create secret ... -o yaml` writes them) verify after a build; use a KsealGenerator instead (it reads the files before kustomize touches them)",
+                "likely causes: keys not in alphabetical order in the file (kustomize sorts them; `kubectl create secret ... -o yaml` and `kseal set` keep them sorted), an overlay's `namespace:`, `namePrefix`/`nameSuffix`, `commonLabels`/`labels` or `commonAnnotations`, or a patch of the Secret; use a KsealGenerator instead (it reads the files before kustomize touches them)",
             ));
         }
         for &i in members {

@@ -493,6 +493,12 @@ impl Merger<'_> {
                 .position(|(ok, _)| key_of(ok) == Some(key))
         });
         let last = om.entries.len().checked_sub(1);
+        // Both sides sorted (kubectl's order, which kustomize restores): keep ours sorted, or
+        // a build reorders the values the MAC covers.
+        let (prev, next) = match sorted_position(om, tm, tidx) {
+            Some(i) => (None, Some(i)),
+            None => (prev, next),
+        };
         let at = match (prev, next, last) {
             (Some(i), _, _) => Self::entry_range(self.ours, om, i).1,
             (None, Some(i), _) => splice::start_of_line(self.ours, om.entries[i].0.start()),
@@ -509,6 +515,24 @@ impl Merger<'_> {
     }
 }
 
+/// For mappings sorted by key on both sides: the index of our first key greater than their
+/// new key `tm[tidx]` (`None`: not sorted, or the key sorts last).
+fn sorted_position(om: &Mapping, tm: &Mapping, tidx: usize) -> Option<usize> {
+    let keys = |m: &Mapping| -> Option<Vec<String>> {
+        m.entries
+            .iter()
+            .map(|(k, _)| key_of(k).map(str::to_string))
+            .collect()
+    };
+    let (ours, theirs) = (keys(om)?, keys(tm)?);
+    let sorted = |v: &[String]| v.windows(2).all(|w| w[0] <= w[1]);
+    if !sorted(&ours) || !sorted(&theirs) {
+        return None;
+    }
+    let new = &theirs[tidx];
+    ours.iter().position(|k| k > new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,6 +544,23 @@ mod tests {
             Outcome::Merged(t) => t.to_string(),
             Outcome::Conflicts(c) => panic!("conflicts: {c:?}"),
         }
+    }
+
+    #[test]
+    fn keys_added_on_both_sides_stay_sorted() {
+        let base = "kind: Secret\ndata:\n  a: MQ==\n  d: NA==\n";
+        let ours = "kind: Secret\ndata:\n  a: MQ==\n  b: Mg==\n  d: NA==\n";
+        let theirs = "kind: Secret\ndata:\n  a: MQ==\n  c: Mw==\n  d: NA==\n";
+        assert_eq!(
+            merged(base, ours, theirs),
+            "kind: Secret\ndata:\n  a: MQ==\n  b: Mg==\n  c: Mw==\n  d: NA==\n"
+        );
+        // Not sorted on our side: after their predecessor, as before.
+        let ours = "kind: Secret\ndata:\n  a: MQ==\n  z: Mg==\n  d: NA==\n";
+        assert_eq!(
+            merged(base, ours, theirs),
+            "kind: Secret\ndata:\n  a: MQ==\n  c: Mw==\n  z: Mg==\n  d: NA==\n"
+        );
     }
 
     #[test]

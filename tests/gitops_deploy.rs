@@ -262,6 +262,14 @@ fn kustomize_legacy_transformer_verifies_or_refuses() {
         "{}",
         stderr(&out)
     );
+    // The hint names the likely causes, not only key sorting (issue 13).
+    for cause in [
+        "not in alphabetical order",
+        "`namespace:`",
+        "`commonLabels`",
+    ] {
+        assert!(stderr(&out).contains(cause), "{cause}: {}", stderr(&out));
+    }
     assert!(!stdout(&out).contains("czNjcjN0"));
 }
 

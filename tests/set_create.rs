@@ -253,7 +253,8 @@ fn set_adds_keys_to_data_and_string_data() {
 #[test]
 fn set_creates_the_mapping_with_the_documents_indentation() {
     let sb = Sandbox::new();
-    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: four\n    namespace: ns\ntype: Opaque\n";
+    // Top-level keys not in order: the new mapping goes after the last entry.
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: four\n    namespace: ns\ntype: Opaque\nimmutable: false\n";
     let file = encrypted(&sb, "four.enc.yaml", plain);
     set(&sb, &file, &["password", "--value", "pw"]);
     assert_eq!(
@@ -262,14 +263,74 @@ fn set_creates_the_mapping_with_the_documents_indentation() {
     );
     sops_decrypt(&sb, &file);
 
-    // A Secret with stringData only gets its data mapping after its last entry.
+    // Sorted top-level keys (as kubectl writes them): the mapping goes where it sorts.
     let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  user: admin\n";
     let file = encrypted(&sb, "s.enc.yaml", plain);
     set(&sb, &file, &["password", "--value", "pw"]);
     assert_eq!(
         decrypt(&sb, &file),
-        format!("{plain}data:\n  password: {}\n", b64("pw"))
+        format!(
+            "apiVersion: v1\ndata:\n  password: {}\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  user: admin\n",
+            b64("pw")
+        )
     );
+    sops_decrypt(&sb, &file);
+}
+
+/// Issue 13: `set` appended a new key after the last one; kustomize sorts keys, and the
+/// KsealTransformer then failed the MAC. In a sorted mapping (kubectl writes them sorted) the
+/// key goes where it sorts, above the comment that leads into the next key; elsewhere at the
+/// end. The result goes through `kubectl kustomize` with the transformer.
+#[test]
+fn set_puts_a_new_key_where_it_sorts() {
+    let sb = Sandbox::new();
+    let plain = "apiVersion: v1\ndata:\n  alpha: b25l\n  # the next one\n  delta: Zm91cg==\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n";
+    let file = encrypted(&sb, "db.enc.yaml", plain);
+    set(&sb, &file, &["charlie", "--value", "three"]);
+    set(&sb, &file, &["echo", "--value", "five"]);
+    set(&sb, &file, &["Zulu", "--value", "z"]);
+    set(&sb, &file, &["host", "--string", "--value", "db.local"]);
+    assert_eq!(
+        decrypt(&sb, &file),
+        format!(
+            "apiVersion: v1\ndata:\n  Zulu: {}\n  alpha: b25l\n  charlie: {}\n  # the next one\n  delta: Zm91cg==\n  echo: {}\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  host: db.local\ntype: Opaque\n",
+            b64("z"),
+            b64("three"),
+            b64("five")
+        )
+    );
+    sops_decrypt(&sb, &file);
+    // Not sorted: at the end, as before.
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: u\ndata:\n  zeta: b25l\n  alpha: Zm91cg==\n";
+    let file = encrypted(&sb, "u.enc.yaml", plain);
+    set(&sb, &file, &["beta", "--value", "two"]);
+    assert!(decrypt(&sb, &file).ends_with(&format!("  alpha: Zm91cg==\n  beta: {}\n", b64("two"))));
+    // Through kustomize's sorting, the transformer verifies the MAC.
+    kustomize_transformer_verifies(&sb, "db.enc.yaml");
+}
+
+/// `kubectl kustomize` with the file as a resource and kseal's legacy transformer plugin:
+/// the build sorts every mapping; the plugin must verify the MAC and decrypt.
+fn kustomize_transformer_verifies(sb: &Sandbox, rel: &str) {
+    let plugin_home = sb.path(".config/kustomize/plugin");
+    let dir = plugin_home.join("kseal.dev/v1alpha1/ksealtransformer");
+    fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kseal"), dir.join("KsealTransformer")).unwrap();
+    sb.write(
+        "transformer.yaml",
+        "apiVersion: kseal.dev/v1alpha1\nkind: KsealTransformer\nmetadata:\n  name: decrypt\n",
+    );
+    sb.write(
+        "kustomization.yaml",
+        format!("resources:\n  - {rel}\ntransformers:\n  - transformer.yaml\n"),
+    );
+    let out = run(sb
+        .tool("kubectl")
+        .args(["kustomize", "--enable-alpha-plugins", "."])
+        .env("KSEAL_AGE_KEY_FILE", key_file()));
+    let text = ok(out);
+    assert!(text.contains("  host: db.local\n"), "{text}");
+    assert!(!text.contains("ENC["), "{text}");
 }
 
 #[test]

@@ -437,7 +437,8 @@ pub fn set_edits(
             .len()
             .checked_sub(1)
             .ok_or_else(|| Error::format("the Secret is an empty mapping"))?;
-        let at = splice::after_entry(src, root, last);
+        let at =
+            sorted_slot(src, root, target).unwrap_or_else(|| splice::after_entry(src, root, last));
         let inner = root_indent + unit;
         let v = fresh_value(value, string, inner + unit, eol);
         let lines = format!(
@@ -479,7 +480,8 @@ pub fn set_edits(
                 edits.push(replace_edit(src, k_end, s, value, string, indent, eol));
             } else {
                 let last = m.entries.len() - 1;
-                let at = splice::after_entry(src, m, last);
+                let at =
+                    sorted_slot(src, m, key).unwrap_or_else(|| splice::after_entry(src, m, last));
                 let indent = line_indent(src, m.entries[0].0.start());
                 let v = fresh_value(value, string, indent + unit, eol);
                 let lines = format!("{}{}: {v}{eol}", " ".repeat(indent), key_text(key));
@@ -514,6 +516,31 @@ pub fn set_edits(
         _ => Err(Error::format(format!("`{target}` is not a mapping"))
             .with_hint("use `kseal edit` to fix the Secret")),
     }
+}
+
+/// Where a new `key` goes in a block mapping whose keys are sorted (kubectl writes them so,
+/// and kustomize sorts them, which would reorder the values the MAC covers): at the start of
+/// the first greater key's line, above the comment lines that lead into it. `None` when the
+/// keys are not sorted or every key sorts before `key`: the new key then goes at the end.
+fn sorted_slot(src: &str, m: &Mapping, key: &str) -> Option<usize> {
+    let keys: Vec<&str> = m
+        .entries
+        .iter()
+        .map(|(k, _)| k.as_scalar().map(|s| &*s.value))
+        .collect::<Option<_>>()?;
+    if !keys.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let next = keys.iter().position(|k| *k > key)?;
+    let mut at = splice::start_of_line(src, m.entries[next].0.start());
+    while at > 0 {
+        let prev = splice::start_of_line(src, at - 1);
+        if !src[prev..at].trim_start().starts_with('#') {
+            break;
+        }
+        at = prev;
+    }
+    Some(at)
 }
 
 fn is_null(s: &Scalar) -> bool {
