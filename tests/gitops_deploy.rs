@@ -984,6 +984,37 @@ fn flux_recipe_produces_a_decryptable_setup() {
             "{plain}"
         );
     }
+    // The CI checks the doc asks for, since Flux does not verify the MAC: the gate passes
+    // the encrypted repository and every MAC verifies...
+    let ci = e.sb.path("ci");
+    std::fs::create_dir_all(&ci).unwrap();
+    std::fs::copy(&enc, ci.join("secrets.enc.yaml")).unwrap();
+    assert!(doc.contains("`kseal check`") && doc.contains("`kseal decrypt DIR > /dev/null`"));
+    ok(run(e.kseal().arg("check").arg(&ci)));
+    ok(run(e.kseal().arg("decrypt").arg(&ci)));
+    // ...and a value removed from the file (each remaining value still decrypts, so sops
+    // with --ignore-mac, as Flux decrypts, accepts it) fails kseal decrypt.
+    let tampered = read(&ci.join("secrets.enc.yaml"));
+    let token_line = tampered
+        .lines()
+        .find(|l| l.trim_start().starts_with("token: ENC["))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        ci.join("secrets.enc.yaml"),
+        tampered.replace(&format!("{token_line}\n"), ""),
+    )
+    .unwrap();
+    let flux_like = run(e
+        .sb
+        .tool(sops.to_str().unwrap())
+        .env("SOPS_AGE_KEY", String::from_utf8(identity.clone()).unwrap())
+        .args(["decrypt", "--ignore-mac"])
+        .arg(ci.join("secrets.enc.yaml")));
+    assert!(ok(flux_like).contains("password: s3cr3t"));
+    let out = run(e.kseal().arg("decrypt").arg(&ci));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("MAC"), "{}", stderr(&out));
 }
 
 /// contrib/helm-secrets-backend.sh, sourced by sh like helm-secrets does, every function.
@@ -1094,6 +1125,248 @@ fn helm_secrets_backend_functions() {
         ok(run(e.kseal().arg("decrypt").arg(e.sb.path("secrets.yaml"))))
             .contains("password: edited")
     );
+}
+
+/// tests/support/helm-secrets-harness.sh: helm-secrets 4.7's control flow (backend loading,
+/// decrypt_helper, the downloader, the helm wrapper) and a helm that reads values files,
+/// calling contrib/helm-secrets-backend.sh as helm-secrets does.
+struct Helm<'a> {
+    e: &'a Env,
+    path: String,
+    backend: String,
+}
+
+impl<'a> Helm<'a> {
+    fn new(e: &'a Env) -> Helm<'a> {
+        Helm {
+            e,
+            path: e.bin_path(),
+            backend: repo()
+                .join("contrib/helm-secrets-backend.sh")
+                .display()
+                .to_string(),
+        }
+    }
+    /// `helm secrets ARGS` (HELM_SECRETS_* from `env`), or plain `helm ARGS` with `as_helm`.
+    fn run(&self, as_helm: bool, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+        let mut c = self.e.tool("sh");
+        c.arg(repo().join("tests/support/helm-secrets-harness.sh"))
+            .args(args)
+            .env("PATH", &self.path)
+            .current_dir(self.e.sb.path("chart"));
+        if as_helm {
+            c.env("HARNESS_AS_HELM", "1");
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    }
+}
+
+/// A values file (not a Secret) encrypted by the real sops, as helm-secrets users have them.
+fn sops_values(e: &Env, rel: &str, text: &str, args: &[&str]) -> PathBuf {
+    let sops = require("sops");
+    // sops picks the format from the extension: the plain file keeps the name.
+    let plain = e.sb.write(&format!("plain/{rel}"), text);
+    let out = run(e
+        .sb
+        .tool(sops.to_str().unwrap())
+        .args(["encrypt", "--age", &e.recipient])
+        .args(args)
+        .arg(&plain));
+    std::fs::remove_file(&plain).unwrap();
+    e.sb.write(rel, ok(out))
+}
+
+/// docs/integrations/helm.md: every documented command form, run through helm-secrets'
+/// flow; the form the docs warn about fails as upstream fails.
+#[test]
+fn helm_secrets_documented_forms() {
+    let e = Env::new();
+    let h = Helm::new(&e);
+    sops_values(&e, "chart/secrets.yaml", "db:\n  password: s3cr3t\n", &[]);
+    e.sb.write("chart/values.yaml", "replicas: 2\n");
+    let b = h.backend.as_str();
+    let read_values = |out: std::process::Output| {
+        let text = ok(out);
+        assert!(text.contains("password: s3cr3t"), "{text}");
+        assert!(!text.contains("ENC["), "{text}");
+        text
+    };
+    // 1. plain helm with HELM_SECRETS_BACKEND (the downloader path; what Argo CD runs),
+    //    allowed by HELM_SECRETS_ALLOWED_BACKENDS.
+    let env = [
+        ("HELM_SECRETS_BACKEND", b),
+        ("HELM_SECRETS_ALLOWED_BACKENDS", b),
+    ];
+    let text = read_values(h.run(
+        true,
+        &env,
+        &[
+            "upgrade",
+            "web",
+            ".",
+            "-f",
+            "values.yaml",
+            "-f",
+            "secrets://secrets.yaml",
+        ],
+    ));
+    assert!(
+        text.contains("== values values.yaml\nreplicas: 2\n"),
+        "{text}"
+    );
+    let other = h.run(
+        true,
+        &[
+            ("HELM_SECRETS_BACKEND", b),
+            ("HELM_SECRETS_ALLOWED_BACKENDS", "sops"),
+        ],
+        &["upgrade", "web", ".", "-f", "secrets://secrets.yaml"],
+    );
+    assert!(!other.status.success() && !stdout(&other).contains("s3cr3t"));
+    assert!(stderr(&other).contains("not allowed"), "{}", stderr(&other));
+    // 2. the backend named in the URL.
+    read_values(h.run(
+        true,
+        &[],
+        &[
+            "upgrade",
+            "web",
+            ".",
+            "-f",
+            &format!("secrets://{b}!secrets.yaml"),
+        ],
+    ));
+    // 3. helm secrets with the backend named before the file; the .dec file is removed.
+    let text = read_values(h.run(
+        false,
+        &[],
+        &["upgrade", "web", ".", "-f", &format!("{b}!secrets.yaml")],
+    ));
+    assert!(text.contains("== values secrets.yaml.dec\n"), "{text}");
+    assert!(!e.sb.path("chart/secrets.yaml.dec").exists());
+    // helm secrets decrypt/edit with -b, and the identity from HELM_SECRETS_BACKEND_ARGS.
+    let key = format!("--identity '{}'", e.key.display());
+    let out = run(e
+        .tool("sh")
+        .env_remove("KSEAL_AGE_KEY_FILE")
+        .arg(repo().join("tests/support/helm-secrets-harness.sh"))
+        .args(["-b", b, "decrypt", "secrets.yaml"])
+        .env("PATH", &h.path)
+        .env("HELM_SECRETS_BACKEND_ARGS", &key)
+        .current_dir(e.sb.path("chart")));
+    read_values(out);
+    // The documented broken form: helm secrets reloads the custom backend by name.
+    for (env, args) in [
+        (
+            vec![("HELM_SECRETS_BACKEND", b)],
+            vec!["upgrade", "web", ".", "-f", "secrets://secrets.yaml"],
+        ),
+        (
+            vec![],
+            vec!["-b", b, "upgrade", "web", ".", "-f", "secrets.yaml"],
+        ),
+    ] {
+        let out = h.run(false, &env, &args);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("Can't find secret backend: custom"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Values files: decrypted and edited, but not encrypted, by kseal (sops encrypts them).
+    let editor = e.sb.write(
+        "ed.sh",
+        "#!/bin/sh\nsed -i 's/password: s3cr3t/password: edited/' \"$1\"\n",
+    );
+    make_executable(&editor);
+    ok(h.run(
+        false,
+        &[("EDITOR", editor.to_str().unwrap())],
+        &["-b", b, "edit", "secrets.yaml"],
+    ));
+    assert!(
+        ok(h.run(false, &[], &["-b", b, "decrypt", "secrets.yaml"])).contains("password: edited")
+    );
+    let sops = require("sops");
+    let by_sops = run(e
+        .sb
+        .tool(sops.to_str().unwrap())
+        .env("SOPS_AGE_KEY_FILE", &e.key)
+        .args(["decrypt"])
+        .arg(e.sb.path("chart/secrets.yaml")));
+    assert!(ok(by_sops).contains("password: edited"));
+    let out = h.run(false, &[], &["-b", b, "encrypt", "values.yaml"]);
+    assert!(!out.status.success());
+    assert_eq!(read(&e.sb.path("chart/values.yaml")), "replicas: 2\n");
+}
+
+/// sops dotenv, INI and binary files are refused with a message, through every path helm
+/// takes, and never come out as values; sops JSON decrypts.
+#[test]
+fn helm_secrets_backend_refuses_what_kseal_cannot_decrypt() {
+    let e = Env::new();
+    let h = Helm::new(&e);
+    let b = h.backend.as_str();
+    sops_values(&e, "chart/a.env", "USER=admin\nPASSWORD=s3cr3t\n", &[]);
+    sops_values(&e, "chart/a.ini", "[db]\npassword = s3cr3t\n", &[]);
+    sops_values(
+        &e,
+        "chart/a.bin",
+        "password: s3cr3t\n",
+        &["--input-type", "binary", "--output-type", "binary"],
+    );
+    sops_values(
+        &e,
+        "chart/a.json",
+        "{\"db\": {\"password\": \"s3cr3t\"}}\n",
+        &[],
+    );
+    for (file, format) in [("a.env", "dotenv"), ("a.ini", "ini"), ("a.bin", "binary")] {
+        let message =
+            format!("{file} is a sops {format} file: kseal decrypts sops YAML and JSON files only");
+        let runs = [
+            h.run(
+                true,
+                &[("HELM_SECRETS_BACKEND", b)],
+                &["upgrade", "web", ".", "-f", &format!("secrets://{file}")],
+            ),
+            h.run(
+                false,
+                &[],
+                &["upgrade", "web", ".", "-f", &format!("{b}!{file}")],
+            ),
+            h.run(false, &[], &["-b", b, "decrypt", file]),
+            h.run(false, &[], &["-b", b, "decrypt", "-i", file]),
+        ];
+        for out in runs {
+            assert!(!out.status.success(), "{file}: {}", stdout(&out));
+            assert!(stderr(&out).contains(&message), "{file}: {}", stderr(&out));
+            assert!(!stdout(&out).contains("ENC[") && !stdout(&out).contains("s3cr3t"));
+        }
+        assert!(read(&e.sb.path(&format!("chart/{file}"))).contains("ENC["));
+        assert!(!e.sb.path(&format!("chart/{file}.dec")).exists());
+        // As a literal (secrets+literal://): refused too.
+        let lit = read(&e.sb.path(&format!("chart/{file}")));
+        let out = h.run(
+            true,
+            &[("HELM_SECRETS_BACKEND", b)],
+            &[
+                "upgrade",
+                "web",
+                ".",
+                "-f",
+                &format!("secrets+literal://{lit}"),
+            ],
+        );
+        assert!(!out.status.success(), "{file}");
+        assert!(stderr(&out).contains("is a sops"), "{}", stderr(&out));
+    }
+    let json = ok(h.run(false, &[], &["-b", b, "decrypt", "a.json"]));
+    assert!(json.contains("\"password\": \"s3cr3t\""), "{json}");
 }
 
 #[test]
