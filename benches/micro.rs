@@ -151,6 +151,7 @@ fn settings(key: &DataKey) -> EncryptSettings<'_> {
         lastmodified: "2026-01-01T00:00:00Z".to_string(),
         version: "3.11.0".to_string(),
         stash: None,
+        policy: None,
     }
 }
 

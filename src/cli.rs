@@ -56,6 +56,7 @@ Environment:
   KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR   the editor for `kseal edit` (split like a shell)
   KSEAL_TMPDIR                                where `kseal edit` keeps its private buffer
                                               (default /dev/shm, else $TMPDIR)
+  KSEAL_REQUIRE_STRUCTURAL_MAC=1              --require-structural-mac for every command
 Default identity files: $XDG_CONFIG_HOME/kseal/keys.txt (else ~/.config/kseal/keys.txt),
 $XDG_CONFIG_HOME/sops/age/keys.txt (else ~/.config/sops/age/keys.txt: the one sops also
 reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh/id_ed25519,
@@ -74,6 +75,17 @@ reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Read encrypted Secrets whose stored crypt rule does not encrypt every value under data
+    /// and stringData (and the clear values such a rule left), with a warning; refused by
+    /// default, because someone who can push but holds no key can narrow the rule. Never
+    /// applies to what kseal writes.
+    #[arg(long, global = true)]
+    pub allow_narrow_rule: bool,
+    /// Refuse encrypted files without kseal's structural MAC (`kseal_mac`, which sops drops
+    /// when it rewrites a file): for CI and deployment, where the policy must not come from
+    /// the repository
+    #[arg(long, global = true, env = "KSEAL_REQUIRE_STRUCTURAL_MAC", action = clap::ArgAction::SetTrue, value_parser = clap::builder::FalseyValueParser::new())]
+    pub require_structural_mac: bool,
 }
 
 #[derive(Subcommand, Debug)]

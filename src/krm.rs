@@ -644,6 +644,8 @@ pub fn decrypt_resources(
     let ignore = DecryptOptions {
         ignore_mac: true,
         plain_only: true,
+        policy: Some(&crate::kube::STRICT),
+        require_structural_mac: false,
     };
     for (_, members) in &groups {
         let stripped: Vec<Zeroizing<String>> = members

@@ -4,7 +4,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use crate::sops::file::EnvelopePolicy;
+use crate::sops::metadata::Metadata;
+use crate::sops::rules::CryptRule;
 use crate::yaml::scalar::{self, Typed};
 use crate::yaml::splice::{self, Edit};
 use crate::yaml::tree::{Document, Mapping, Node, Sequence, Stream};
@@ -327,6 +330,185 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
         }
     }
     Ok(warnings)
+}
+
+/// The Kubernetes rules kseal adds to the sops format, checked on every encrypted file it
+/// reads and on every file it writes (issue 19): the API server reads `data` and
+/// `stringData` whatever the stored crypt rule says, so someone who can push but holds no key
+/// must not be able to put a clear value there, shadow a `data` key with `stringData`, or
+/// narrow the rule so that the next write leaves a new value in clear.
+pub struct SecretPolicy {
+    /// Reads files whose crypt rule does not cover `data` and `stringData` (and the clear
+    /// values such a rule left), for files written that way before kseal refused them.
+    pub allow_narrow_rule: bool,
+}
+
+/// The default policy: every check enforced.
+pub static STRICT: SecretPolicy = SecretPolicy {
+    allow_narrow_rule: false,
+};
+
+/// `--allow-narrow-rule`: older files with a narrow crypt rule are read (never written).
+pub static ALLOW_NARROW_RULE: SecretPolicy = SecretPolicy {
+    allow_narrow_rule: true,
+};
+
+/// The sections of a Secret the API server takes values from.
+pub const VALUE_SECTIONS: [&str; 2] = ["data", "stringData"];
+
+/// Whether a crypt rule encrypts every value under `data` and `stringData`, whatever its key:
+/// checked on a probe key and on each key the documents use.
+/// True when the envelope holds no Secret.
+pub fn rule_covers(rule: &CryptRule, stream: &Stream, docs: &[usize]) -> bool {
+    let covers =
+        |section: &str, key: &str| rule.should_encrypt(&[section.to_string(), key.to_string()]);
+    let mut secrets = docs
+        .iter()
+        .filter_map(|&i| stream.docs.get(i))
+        .filter(|d| is_secret(d))
+        .peekable();
+    if secrets.peek().is_none() {
+        return true;
+    }
+    if !VALUE_SECTIONS.iter().all(|s| covers(s, "x")) {
+        return false;
+    }
+    secrets.all(|d| {
+        VALUE_SECTIONS.iter().all(|s| {
+            section(d, s).is_none_or(|m| {
+                m.entries
+                    .iter()
+                    .all(|(k, _)| k.as_scalar().is_none_or(|k| covers(s, &k.value)))
+            })
+        })
+    })
+}
+
+fn deref<'a>(node: &'a Node<'a>) -> &'a Node<'a> {
+    match node {
+        Node::Alias(target, ..) => deref(target),
+        n => n,
+    }
+}
+
+fn section<'a>(doc: &'a Document<'a>, name: &str) -> Option<&'a Mapping<'a>> {
+    deref(doc.root_mapping()?.get(name)?).as_mapping()
+}
+
+fn looks_sealed(node: &Node) -> bool {
+    deref(node)
+        .as_scalar()
+        .is_some_and(|s| s.value.starts_with("ENC["))
+}
+
+/// Whether a value under `data`/`stringData` is one kseal could have written: an `ENC[...]`
+/// text, an empty string or null (sops never encrypts those).
+fn sealed_or_empty(node: &Node) -> bool {
+    let Some(s) = deref(node).as_scalar() else {
+        return false;
+    };
+    // Anything written like an encrypted value is left to decryption, which refuses a
+    // malformed one as such.
+    if looks_sealed(node) {
+        return true;
+    }
+    match scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
+        Ok(Typed::Null) => true,
+        Ok(Typed::Str(ref v)) => v.is_empty(),
+        _ => false,
+    }
+}
+
+/// Checks the Secrets of an encrypted stream (`docs`: the documents inside the envelope).
+/// `strict: false` (`--allow-narrow-rule`) accepts a narrow rule and the clear values it left,
+/// never a key present in both `data` and `stringData`.
+pub fn check_encrypted_secrets(
+    stream: &Stream,
+    docs: &[usize],
+    rule: &CryptRule,
+    strict: bool,
+) -> Result<()> {
+    for &i in docs {
+        let Some(doc) = stream.docs.get(i).filter(|d| is_secret(d)) else {
+            continue;
+        };
+        if let (Some(data), Some(string_data)) = (section(doc, "data"), section(doc, "stringData"))
+        {
+            // Both encrypted: the author wrote both (only the data key seals a value for these
+            // paths). One of them clear or empty: a shadow added without the key.
+            for (k, v) in &string_data.entries {
+                let Some(k) = k.as_scalar() else { continue };
+                let shadow = data
+                    .get(&k.value)
+                    .is_some_and(|d| !looks_sealed(d) || !looks_sealed(v));
+                if shadow {
+                    return Err(Error::integrity(
+                        "the key is in both data and stringData, one of them not encrypted: the API server would let the stringData value replace the data value",
+                    )
+                    .at_path(format!("stringData.{}", k.value))
+                    .in_doc(i)
+                    .with_hint("someone who cannot decrypt the file added it: restore the file from version control"));
+                }
+            }
+        }
+        if !strict {
+            continue;
+        }
+        for name in VALUE_SECTIONS {
+            let Some(m) = section(doc, name) else {
+                continue;
+            };
+            for (k, v) in &m.entries {
+                if !sealed_or_empty(v) {
+                    let key = k
+                        .as_scalar()
+                        .map(|s| s.value.to_string())
+                        .unwrap_or_default();
+                    return Err(Error::integrity(format!(
+                        "a clear value under {name} of a Secret: kseal never writes one, whatever the stored crypt rule says"
+                    ))
+                    .at_path(format!("{name}.{key}"))
+                    .in_doc(i)
+                    .with_hint("someone who cannot decrypt the file put it there: restore the file from version control (--allow-narrow-rule reads a file written that way on purpose)"));
+                }
+            }
+        }
+    }
+    if strict && !rule_covers(rule, stream, docs) {
+        let (k, v) = rule.key_value();
+        return Err(Error::integrity(format!(
+            "the stored crypt rule `{k}: {v}` does not encrypt every value under data and stringData: the next write would leave a new value in clear"
+        ))
+        .with_hint("restore the file from version control; if it was written that way on purpose, read it with --allow-narrow-rule and encrypt the plaintext again with `kseal encrypt`"));
+    }
+    Ok(())
+}
+
+impl EnvelopePolicy for SecretPolicy {
+    fn check_read(&self, stream: &Stream, docs: &[usize], meta: &Metadata) -> Result<Vec<String>> {
+        if !self.allow_narrow_rule {
+            check_encrypted_secrets(stream, docs, &meta.rule, true)?;
+            return Ok(Vec::new());
+        }
+        check_encrypted_secrets(stream, docs, &meta.rule, false)?;
+        Ok(check_encrypted_secrets(stream, docs, &meta.rule, true)
+            .err()
+            .map(|e| e.to_string())
+            .into_iter()
+            .collect())
+    }
+
+    fn check_write(&self, stream: &Stream, docs: &[usize], meta: &Metadata) -> Result<()> {
+        if !rule_covers(&meta.rule, stream, docs) {
+            let (k, v) = meta.rule.key_value();
+            return Err(Error::new(
+                Kind::Refused,
+                format!("kseal does not write a Secret under the crypt rule `{k}: {v}`: it leaves values under data or stringData in clear"),
+            )
+            .with_hint("use `encrypted_regex: ^(data|stringData)$` (the default of `kseal encrypt`); for an existing file, decrypt it and encrypt the plaintext again"));
+        }
+        check_encrypted_secrets(stream, docs, &meta.rule, true)
+    }
 }
 
 /// Edits that take out what must not be committed: the last-applied annotation always, and

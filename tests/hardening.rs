@@ -1317,3 +1317,258 @@ fn keep_block_with_trailing_blank_lines_ends_the_secret() {
         assert_eq!(stdout(&d), input);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// 3. Push access without a key (issue 19): each attack builds its file the way an attacker
+// would, by editing the text of a valid encrypted file (never with the key), and every command
+// that reads it must refuse with a clear message, print nothing and write nothing.
+
+/// A Secret encrypted by kseal for the public test recipient.
+fn kseal_encrypted(sb: &Sandbox, name: &str, plain: &str) -> PathBuf {
+    let file = sb.write(name, plain);
+    ok(run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", RECIPIENT])
+        .arg(&file)));
+    file
+}
+
+/// What an attacker pushes: the file's text changed, nothing else.
+fn attacker_writes(file: &Path, text: &str) {
+    std::fs::write(file, text).unwrap();
+}
+
+/// `decrypt`, `decrypt -o`, `exec-env` and `set` all refuse `file` with `want` and a message
+/// containing `says`; nothing is printed on stdout, no output file appears, no command runs,
+/// and the file is unchanged.
+fn refused_everywhere(sb: &Sandbox, label: &str, file: &Path, want: i32, says: &str) {
+    let before = read(file);
+    let out = sb.path(&format!("{label}.out.yaml"));
+    let marker = sb.path(&format!("{label}.ran"));
+    let runs: Vec<(&str, Output)> = vec![
+        ("decrypt", decrypt(sb, &key(), file)),
+        (
+            "decrypt -o",
+            run(sb
+                .kseal()
+                .args(["decrypt", "--identity"])
+                .arg(key())
+                .arg("-o")
+                .arg(&out)
+                .arg(file)),
+        ),
+        (
+            "exec-env",
+            run(sb
+                .kseal()
+                .args(["exec-env", "--identity"])
+                .arg(key())
+                .arg(file)
+                .args(["--", "touch"])
+                .arg(&marker)),
+        ),
+        (
+            "set",
+            run(sb
+                .kseal()
+                .args(["set", "--identity"])
+                .arg(key())
+                .arg(file)
+                .args(["api_token", "--value", "bmV3"])),
+        ),
+    ];
+    for (what, o) in &runs {
+        assert_no_panic(label, o);
+        assert_eq!(
+            code(o),
+            Some(want),
+            "{label}: {what}: exit {:?}: {}",
+            code(o),
+            stderr(o)
+        );
+        assert!(o.stdout.is_empty(), "{label}: {what}: stdout not empty");
+        assert!(
+            stderr(o).contains(says),
+            "{label}: {what}: the message does not say {says:?}: {}",
+            stderr(o)
+        );
+    }
+    assert!(!out.exists(), "{label}: decrypt -o wrote a file");
+    assert!(!marker.exists(), "{label}: exec-env ran the command");
+    assert_eq!(read(file), before, "{label}: the file was changed");
+}
+
+/// Attack 2: `stringData: {password: ""}` beside an encrypted `data.password` (the API
+/// server lets stringData win, the sops MAC hashes nothing for an empty string).
+#[test]
+fn attack_string_data_shadowing_data_is_refused() {
+    let sb = Sandbox::new();
+    let file = sb.write("shadow.yaml", made("kubectl-generic.yaml"));
+    let text = read(&file);
+    attacker_writes(
+        &file,
+        &replace_once(
+            &text,
+            "kind: Secret\n",
+            "kind: Secret\nstringData:\n    password: \"\"\n",
+        ),
+    );
+    refused_everywhere(&sb, "shadow", &file, 6, "in both data and stringData");
+}
+
+/// Attack 3: the stored rule narrowed to `^data$` and the last clear value (`type: Opaque`)
+/// moved under `stringData`: the sops MAC sees the same values in the same order.
+#[test]
+fn attack_narrowed_rule_with_a_moved_clear_value_is_refused() {
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(
+        &sb,
+        "narrow.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  password: czNjcjN0\ntype: Opaque\n",
+    );
+    let text = read(&file);
+    let text = replace_once(&text, "type: Opaque\n", "stringData:\n  token: Opaque\n");
+    let text = replace_once(
+        &text,
+        "encrypted_regex: ^(data|stringData)$",
+        "encrypted_regex: ^data$",
+    );
+    let text = strip_kseal_mac(&text);
+    attacker_writes(&file, &text);
+    refused_everywhere(&sb, "narrow", &file, 6, "stringData.token");
+    // --allow-narrow-rule reads such a file with a warning, never writes one.
+    let o = run(sb
+        .kseal()
+        .args(["--allow-narrow-rule", "decrypt", "--identity"])
+        .arg(key())
+        .arg(&file));
+    assert!(stderr(&o).contains("--allow-narrow-rule"), "{}", stderr(&o));
+}
+
+/// Attack 3, `mac_only_encrypted`: clear values are outside the sops MAC, so an added
+/// `stringData: {BASH_ENV: ...}` would reach `exec-env`'s child.
+#[test]
+fn attack_clear_value_added_to_a_mac_only_encrypted_file_is_refused() {
+    let sb = Sandbox::new();
+    let text = made("mac-only-encrypted.yaml");
+    let file = sb.write("bash-env.yaml", &text);
+    let at = text.find("sops:\n").unwrap();
+    let evil = format!(
+        "{}stringData:\n    BASH_ENV: /tmp/evil.sh\n{}",
+        &text[..at],
+        &text[at..]
+    );
+    let evil = if text[..at].contains("\nstringData:\n") {
+        replace_once(
+            &text,
+            "\nstringData:\n",
+            "\nstringData:\n    BASH_ENV: /tmp/evil.sh\n",
+        )
+    } else {
+        evil
+    };
+    attacker_writes(&file, &evil);
+    refused_everywhere(&sb, "bash-env", &file, 6, "BASH_ENV");
+}
+
+/// Attack 4: the stored rule changed to `^password$` (the file's only value still matches, so
+/// the sops MAC verifies): the next `set` of another key would have written it in clear.
+#[test]
+fn attack_rule_narrowed_for_the_next_write_is_refused() {
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(
+        &sb,
+        "leak.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  password: czNjcjN0\n",
+    );
+    let text = strip_kseal_mac(&read(&file));
+    attacker_writes(
+        &file,
+        &replace_once(
+            &text,
+            "encrypted_regex: ^(data|stringData)$",
+            "encrypted_regex: ^password$",
+        ),
+    );
+    refused_everywhere(&sb, "leak", &file, 6, "does not encrypt every value");
+    // Even when reading it is allowed, kseal does not write under that rule.
+    let before = read(&file);
+    let o = sb
+        .kseal()
+        .args(["--allow-narrow-rule", "set", "--identity"])
+        .arg(key())
+        .arg(&file)
+        .args(["api_token", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"TOPSECRETTOKEN")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not write a Secret under the crypt rule"));
+    assert_eq!(read(&file), before);
+}
+
+/// Attack 6: an encrypted comment moved from `data` into `metadata` (where comments stay
+/// clear): it must not open there, or the next write would put its plaintext in clear.
+#[test]
+fn attack_encrypted_comment_moved_to_another_mapping_is_refused() {
+    let sb = Sandbox::new();
+    let text = made("comments-everywhere.yaml");
+    let comment = line_of(&text, "#ENC[");
+    let moved = replace_once(&text, &comment, "");
+    let moved = replace_once(
+        &moved,
+        "    name: billing-credentials\n",
+        &format!("    name: billing-credentials\n{comment}"),
+    );
+    let file = sb.write("comment.yaml", &moved);
+    refused_everywhere(
+        &sb,
+        "comment",
+        &file,
+        6,
+        "encrypted comment failed authentication",
+    );
+}
+
+/// The file without kseal's structural MAC line, as an attacker removes it (sops files never
+/// have it): the refusals above must not depend on it.
+fn strip_kseal_mac(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+        .collect()
+}
+
+/// A policy from outside the repository makes the structural MAC mandatory: sops-made files
+/// (and files whose `kseal_mac` was removed) are then refused, by flag or by variable.
+#[test]
+fn required_structural_mac_refuses_files_without_it() {
+    let sb = Sandbox::new();
+    let file = fixture("sops-made/kubectl-generic.yaml");
+    assert_eq!(code(&decrypt(&sb, &key(), &file)), Some(0));
+    for (flag, var) in [(true, None), (false, Some("1")), (false, Some("true"))] {
+        let mut cmd = sb.kseal();
+        if flag {
+            cmd.arg("--require-structural-mac");
+        }
+        if let Some(v) = var {
+            cmd.env("KSEAL_REQUIRE_STRUCTURAL_MAC", v);
+        }
+        let o = run(cmd.args(["decrypt", "--identity"]).arg(key()).arg(&file));
+        assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert!(stderr(&o).contains("no structural MAC"), "{}", stderr(&o));
+    }
+    let o = run(sb
+        .kseal()
+        .env("KSEAL_REQUIRE_STRUCTURAL_MAC", "0")
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(&file));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+}

@@ -234,6 +234,7 @@ fn encrypt_at(plain: &str, recipients: &[&str], lastmodified: &str) -> String {
         lastmodified: lastmodified.to_string(),
         version: "3.11.0".to_string(),
         stash: None,
+        policy: None,
     };
     file::encrypt(plain, &settings, &kseal::kube::is_secret).unwrap()
 }

@@ -28,6 +28,7 @@ fn settings(key: &DataKey) -> EncryptSettings<'_> {
         lastmodified: "2026-01-01T00:00:00Z".into(),
         version: "3.11.0".into(),
         stash: None,
+        policy: None,
     }
 }
 

@@ -37,6 +37,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
     let opts = DecryptOptions {
         ignore_mac: args.ignore_mac,
         plain_only: true,
+        ..super::read_options()
     };
     // Identities are loaded once, and only when some input may be encrypted: plain manifests
     // pass through without touching any key. Inputs are read in order until one may be (stdin
@@ -74,7 +75,10 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         let out =
             file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
         let (encrypted, mac_ok) = match &out.envelope {
-            Some(env) => (true, env.mac_ok),
+            Some(env) => {
+                super::warn_narrow(&inputs[i].name(), env);
+                (true, env.mac_ok)
+            }
             None => (false, true),
         };
         Ok(Done {

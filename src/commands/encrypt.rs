@@ -242,6 +242,7 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
         lastmodified: metadata::now_lastmodified(),
         version: metadata::SOPS_FORMAT_VERSION.to_string(),
         stash: None,
+        policy: Some(&kseal::kube::STRICT),
     };
     file::encrypt_checked(text, &stream, &settings, &kube::is_secret)
 }

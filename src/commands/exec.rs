@@ -29,10 +29,13 @@ fn entries(a: &ExecArgs) -> Result<SecretEntries> {
         &IdentityOpener { ids: &ids },
         &DecryptOptions {
             plain_only: true,
-            ..DecryptOptions::default()
+            ..super::read_options()
         },
     )
     .map_err(|e| e.in_file(&name))?;
+    if let Some(env) = &d.envelope {
+        super::warn_narrow(&name, env);
+    }
     envfrom::secret_entries(&d.text, a.select.doc, a.select.name.as_deref())
         .map_err(|e| e.in_file(&name))
 }

@@ -99,7 +99,7 @@ fn generate(cfg: &PluginConfig, source: &Source) -> Result<(Vec<Zeroizing<String
             &IdentityOpener { ids: &ids },
             &DecryptOptions {
                 plain_only: true,
-                ..DecryptOptions::default()
+                ..super::read_options()
             },
         )
         .map_err(|e| e.in_file(&name))?;

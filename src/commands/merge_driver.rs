@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::merge::{self, Outcome};
-use kseal::sops::file::{self, DecryptOptions, Envelope};
+use kseal::sops::file::{self, Envelope};
 
 use super::{load_identities, note, IdentityOpener};
 use crate::cli::MergeDriverArgs;
@@ -36,7 +36,7 @@ fn read(path: &Path) -> Result<String> {
 }
 
 fn open(raw: String, ids: &Identities, name: &str) -> Result<Version> {
-    let d = file::decrypt(&raw, &IdentityOpener { ids }, &DecryptOptions::default())
+    let d = file::decrypt(&raw, &IdentityOpener { ids }, &super::read_options())
         .map_err(|e| e.in_file(name))?;
     Ok(Version {
         plain: d.text,

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::secret::DataKey;
-use kseal::sops::file::KeyOpener;
+use kseal::sops::file::{DecryptOptions, KeyOpener};
 use kseal::sops::metadata::Metadata;
 
 /// The process environment, read through one function so the commands never reach for
@@ -50,6 +50,36 @@ pub fn count(n: usize, noun: &str) -> String {
         format!("{n} {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// How encrypted files are read in this process: the global `--allow-narrow-rule` and
+/// `--require-structural-mac` flags (set once by `main`, before any command runs).
+static READ_POLICY: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
+
+pub fn set_read_policy(allow_narrow_rule: bool, require_structural_mac: bool) {
+    let _ = READ_POLICY.set((allow_narrow_rule, require_structural_mac));
+}
+
+/// The options every command reads encrypted files with: the Kubernetes checks of
+/// `kube::SecretPolicy` and the structural-MAC requirement.
+pub fn read_options() -> DecryptOptions {
+    let (allow_narrow, require_mac) = READ_POLICY.get().copied().unwrap_or_default();
+    DecryptOptions {
+        policy: Some(if allow_narrow {
+            &kseal::kube::ALLOW_NARROW_RULE
+        } else {
+            &kseal::kube::STRICT
+        }),
+        require_structural_mac: require_mac,
+        ..DecryptOptions::default()
+    }
+}
+
+/// Warns about what a file was read with only because of `--allow-narrow-rule`.
+pub fn warn_narrow(name: &str, env: &kseal::sops::file::Envelope) {
+    for w in &env.warnings {
+        warn(&format!("{name}: read with --allow-narrow-rule: {w}"));
     }
 }
 
@@ -145,12 +175,12 @@ pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened>
     let original = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
         .map_err(|e| e.in_file(&name))?;
     let ids = load_identities(identity_flags)?;
-    let decrypted = kseal::sops::file::decrypt(
-        &original,
-        &IdentityOpener { ids: &ids },
-        &Default::default(),
-    )
-    .map_err(|e| e.in_file(&name))?;
+    let decrypted =
+        kseal::sops::file::decrypt(&original, &IdentityOpener { ids: &ids }, &read_options())
+            .map_err(|e| e.in_file(&name))?;
+    if let Some(env) = &decrypted.envelope {
+        warn_narrow(&name, env);
+    }
     if decrypted.envelope.is_none() {
         return Err(Error::new(
             Kind::Refused,

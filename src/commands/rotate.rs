@@ -136,6 +136,7 @@ fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
         &new_key,
         age,
         metadata::now_lastmodified(),
+        super::read_options().policy,
     )?;
     write_back(&t.path, &loaded.text, &out)?;
     Ok(Some(wanted.len()))

@@ -221,6 +221,7 @@ fn fill(
         let opts = DecryptOptions {
             ignore_mac: true,
             plain_only: true,
+            ..super::read_options()
         };
         match file::decrypt(&text, &IdentityOpener { ids }, &opts) {
             Ok(d) => {

@@ -55,7 +55,7 @@ fn convert(input: &Input, identity: &[std::path::PathBuf]) -> Vec<u8> {
             &IdentityOpener { ids: &ids },
             &DecryptOptions {
                 plain_only: true,
-                ..DecryptOptions::default()
+                ..super::read_options()
             },
         )
     });

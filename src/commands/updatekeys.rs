@@ -318,6 +318,7 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
             &new_key,
             age,
             metadata::now_lastmodified(),
+            super::read_options().policy,
         )?;
         (
             out,
@@ -328,7 +329,7 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
         )
     } else {
         let age = wrap_all(&key, &p.wanted)?;
-        let out = rekey::rewrap(&loaded.text, &key, age)?;
+        let out = rekey::rewrap(&loaded.text, &key, age, super::read_options().policy)?;
         (
             out,
             format!(

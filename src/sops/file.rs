@@ -121,9 +121,27 @@ impl IvStash {
     }
 }
 
+/// What a caller knows about the documents that the format does not (kseal: the rules of
+/// Kubernetes Secrets, `kube::SecretPolicy`). sops itself has no such checks: a file passes
+/// them or is refused before anything is decrypted or written.
+pub trait EnvelopePolicy: Sync {
+    /// Called with every encrypted file before its data key is opened (`docs`: the
+    /// documents inside the envelope).
+    /// Returns warnings for what it accepts only because the caller relaxed it.
+    fn check_read(&self, stream: &Stream, docs: &[usize], meta: &Metadata) -> Result<Vec<String>>;
+    /// Called with every file about to be written, as it will be written.
+    fn check_write(&self, stream: &Stream, docs: &[usize], meta: &Metadata) -> Result<()>;
+}
+
 #[derive(Default, Clone, Copy)]
 pub struct DecryptOptions {
     pub ignore_mac: bool,
+    /// The caller's checks, run on the encrypted file before it is opened, and kept in the
+    /// envelope for the writes that re-encrypt it.
+    pub policy: Option<&'static dyn EnvelopePolicy>,
+    /// Refuse a file without a structural MAC (`kseal_mac`): a policy from outside the
+    /// repository (CI, a deployment), since whoever can push can also remove the field.
+    pub require_structural_mac: bool,
     /// The caller wants the plaintext only: no IV stash is kept (each ciphertext becomes its
     /// plaintext in place instead of being copied), so the envelope cannot re-encrypt
     /// unchanged values to the same ciphertext.
@@ -141,6 +159,10 @@ pub struct Envelope {
     pub docs: Vec<usize>,
     /// Number of documents in the file.
     pub doc_count: usize,
+    /// The policy the file was read under, applied again to what re-encryption writes.
+    pub policy: Option<&'static dyn EnvelopePolicy>,
+    /// What the policy accepted only because it was relaxed (`--allow-narrow-rule`).
+    pub warnings: Vec<String>,
 }
 
 pub struct Decrypted {
@@ -447,6 +469,16 @@ fn decrypt_inner(
             "the documents carrying a `sops:` block are not the encrypted ones",
         ));
     }
+    if opts.require_structural_mac && meta.kseal_mac.is_none() {
+        return Err(Error::integrity(
+            "the file has no structural MAC (`kseal_mac`), which this run requires: it was written by sops or another tool, or the field was removed",
+        )
+        .with_hint("if the file is genuine, rewrite it with kseal (`kseal updatekeys -y` or `kseal rotate`) to add the field"));
+    }
+    let warnings = match (known, opts.policy) {
+        (None, Some(policy)) => policy.check_read(stream, &enveloped, &meta)?,
+        _ => Vec::new(),
+    };
     let key = opener.open(&meta)?;
     let mut stash = IvStash::default();
     let mut hasher = match known {
@@ -594,8 +626,7 @@ fn decrypt_inner(
             path.pop();
             r.map_err(|e| e.in_doc(di))?;
         }
-        mappings.insert(0, Vec::new());
-        decrypt_comments(doc, &key, &mappings, &mut edits, &mut stash).map_err(|e| e.in_doc(di))?;
+        decrypt_comments(doc, &key, &mut edits, &mut stash).map_err(|e| e.in_doc(di))?;
         edits.push(removal);
     }
 
@@ -633,6 +664,8 @@ fn decrypt_inner(
             mac_ok,
             docs: enveloped,
             doc_count: stream.docs.len(),
+            policy: opts.policy,
+            warnings,
         }),
     })
 }
@@ -678,7 +711,6 @@ fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str, stash: &mut IvStas
 fn decrypt_comments(
     doc: &Document,
     key: &DataKey,
-    mappings: &[Vec<String>],
     edits: &mut Vec<Edit>,
     stash: &mut IvStash,
 ) -> Result<()> {
@@ -691,19 +723,16 @@ fn decrypt_comments(
         let owner = match &c.owner {
             CommentOwner::Mapping(p) | CommentOwner::Sequence(p) => p,
         };
-        // Comment placement differs between YAML libraries, so try the owner first and then
-        // every other mapping of the document: GCM authentication rejects a wrong AAD.
-        let mut opened = None;
-        for p in std::iter::once(owner).chain(mappings.iter()) {
-            let aad = aad_of(p);
-            if let Ok(pt) = value::open(key, &ev, aad.as_bytes()) {
-                opened = Some((pt, aad));
-                break;
-            }
-        }
-        let (pt, aad) = opened.ok_or_else(|| {
-            Error::integrity("an encrypted comment failed authentication")
-                .at_path(display_path(owner))
+        // Only the owner's path: trying other mappings' paths let a comment moved out of
+        // `data` (into `metadata`, where encryption leaves comments clear) still open, and the
+        // next write then put its plaintext there in clear.
+        let aad = aad_of(owner);
+        let pt = value::open(key, &ev, aad.as_bytes()).map_err(|_| {
+            Error::integrity(
+                "an encrypted comment failed authentication (altered, or moved from another mapping)",
+            )
+            .at_path(display_path(owner))
+            .with_hint("restore the file from version control")
         })?;
         let s = String::from_utf8_lossy(&pt).replace(['\n', '\r'], " ");
         edits.push(Edit::new(c.start + 1, c.end, s));
@@ -770,6 +799,8 @@ pub struct EncryptSettings<'a> {
     pub version: String,
     /// IVs to reuse for unchanged values (empty for a fresh encryption).
     pub stash: Option<&'a IvStash>,
+    /// The caller's checks on the output (`EnvelopePolicy::check_write`), in `encrypt_checked`.
+    pub policy: Option<&'static dyn EnvelopePolicy>,
 }
 
 /// Encrypts the documents `select` picks (kseal: the Secrets) as one envelope. Other
@@ -1043,6 +1074,7 @@ fn encrypt_inner<'n>(
         mac_only_encrypted: settings.mac_only_encrypted,
         version: settings.version.clone(),
         other_key_sources: Vec::new(),
+        kseal_mac: None,
     };
     for (at, col, unit, needs_break) in inserts {
         let block = metadata::render(&meta, col, unit, eol);
@@ -1081,20 +1113,36 @@ pub fn encrypt_checked(
         ..DecryptOptions::default()
     };
     let checked = tree::parse(&enc.out)
-        .and_then(|st| decrypt_inner(&enc.out, &st, settings.key, &opts, Some(&enc)));
+        .map_err(|e| {
+            Error::new(
+                Kind::Internal,
+                format!(
+                    "the encrypted output does not parse ({}); nothing was written",
+                    e.message
+                ),
+            )
+        })
+        .and_then(|st| {
+            if let Some(policy) = settings.policy {
+                policy.check_write(&st, &enc.docs, &enc.meta)?;
+            }
+            decrypt_inner(&enc.out, &st, settings.key, &opts, Some(&enc)).map_err(|e| {
+                Error::new(
+                    Kind::Internal,
+                    format!(
+                        "the encrypted output does not verify ({}); nothing was written",
+                        e.message
+                    ),
+                )
+            })
+        });
     match checked {
         Ok(d) if d.envelope.as_ref().is_some_and(|e| e.mac_ok) => Ok(enc.out),
         Ok(_) => Err(Error::new(
             Kind::Internal,
             "the encrypted output does not read back as what was encrypted; nothing was written",
         )),
-        Err(e) => Err(Error::new(
-            Kind::Internal,
-            format!(
-                "the encrypted output does not verify ({}); nothing was written",
-                e.message
-            ),
-        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -1115,6 +1163,7 @@ pub fn reencrypt(
         lastmodified: metadata::now_lastmodified(),
         version: env.meta.version.clone(),
         stash: Some(&env.stash),
+        policy: env.policy,
     };
     encrypt_checked(plain, &stream, &settings, select)
 }
@@ -1206,6 +1255,7 @@ mod tests {
             lastmodified: env.meta.lastmodified.clone(),
             version: env.meta.version.clone(),
             stash: Some(&env.stash),
+            policy: None,
         };
         let again = encrypt(&out.text, &settings, &|_| true).unwrap();
         // sops 3.9 wrote empty key lists and `pgp: []`; kseal writes the 3.10+ layout.
@@ -1259,6 +1309,7 @@ mod tests {
                 lastmodified: env.meta.lastmodified.clone(),
                 version: env.meta.version.clone(),
                 stash: Some(&env.stash),
+                policy: None,
             };
             let again = encrypt(&out.text, &settings, &|_| true).unwrap();
             assert_eq!(enc_tokens(&again), enc_tokens(&src), "{file}");
@@ -1359,6 +1410,7 @@ mod tests {
             lastmodified: "2026-11-27T10:00:00Z".into(),
             version: "3.11.0".into(),
             stash: None,
+            policy: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub struct Metadata {
     pub version: String,
     /// Non-age key sources that hold entries (pgp, kms, ...): kseal cannot use them.
     pub other_key_sources: Vec<String>,
+    /// kseal's structural MAC (`kseal_mac`, a kseal extension that sops ignores and drops
+    /// when it rewrites a file; see `sops::structural`).
+    pub kseal_mac: Option<String>,
 }
 
 fn scalar_str<'a>(m: &'a Mapping, key: &str) -> Option<&'a str> {
@@ -146,6 +149,7 @@ impl Metadata {
             mac_only_encrypted,
             version,
             other_key_sources: other,
+            kseal_mac: scalar_str(m, "kseal_mac").map(str::to_string),
         })
     }
 
@@ -234,6 +238,10 @@ pub fn render(meta: &Metadata, col: usize, unit: usize, eol: &str) -> String {
         pad(k1),
         yaml_string(&meta.version)
     ));
+    // Last, so that the rest of the block is exactly what sops writes.
+    if let Some(m) = &meta.kseal_mac {
+        out.push_str(&format!("{}kseal_mac: {}{eol}", pad(k1), yaml_string(m)));
+    }
     out
 }
 

@@ -8,13 +8,20 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::file::{self, DecryptOptions, EncryptSettings, KeyOpener};
+use super::file::{self, DecryptOptions, EncryptSettings, EnvelopePolicy, KeyOpener};
 
 /// Re-keying reads and checks plaintext; it never re-encrypts with the old IVs.
 const PLAIN: DecryptOptions = DecryptOptions {
     ignore_mac: false,
     plain_only: true,
+    policy: None,
+    require_structural_mac: false,
 };
+
+/// `PLAIN` under the caller's policy.
+fn plain(policy: Option<&'static dyn EnvelopePolicy>) -> DecryptOptions {
+    DecryptOptions { policy, ..PLAIN }
+}
 use super::metadata::{self, AgeEntry, Metadata};
 use crate::error::{Error, Kind, Result};
 use crate::secret::DataKey;
@@ -117,11 +124,16 @@ fn no_recipients() -> Error {
 ///
 /// The file must decrypt with `key` and its MAC verify, before and after: a file that was
 /// tampered with is not re-wrapped, and the result is checked to open to the same plaintext.
-pub fn rewrap(src: &str, key: &DataKey, age: Vec<AgeEntry>) -> Result<String> {
+pub fn rewrap(
+    src: &str,
+    key: &DataKey,
+    age: Vec<AgeEntry>,
+    policy: Option<&'static dyn EnvelopePolicy>,
+) -> Result<String> {
     if age.is_empty() {
         return Err(no_recipients());
     }
-    let before = file::decrypt(src, key, &PLAIN)?;
+    let before = file::decrypt(src, key, &plain(policy))?;
     let Some(env) = before.envelope.as_ref() else {
         return Err(not_encrypted());
     };
@@ -137,6 +149,9 @@ pub fn rewrap(src: &str, key: &DataKey, age: Vec<AgeEntry>) -> Result<String> {
         }
     }
     let out = splice::apply(src, edits)?.to_string();
+    if let Some(policy) = policy {
+        policy.check_write(&tree::parse(&out)?, &env.docs, &meta)?;
+    }
 
     let after = file::decrypt(&out, key, &PLAIN).map_err(|e| {
         Error::new(
@@ -217,11 +232,12 @@ pub fn rotate(
     new_key: &DataKey,
     age: Vec<AgeEntry>,
     lastmodified: String,
+    policy: Option<&'static dyn EnvelopePolicy>,
 ) -> Result<String> {
     if age.is_empty() {
         return Err(no_recipients());
     }
-    let before = file::decrypt(src, opener, &PLAIN)?;
+    let before = file::decrypt(src, opener, &plain(policy))?;
     let Some(env) = before.envelope.as_ref() else {
         return Err(not_encrypted());
     };
@@ -249,6 +265,7 @@ pub fn rotate(
         lastmodified,
         version: env.meta.version.clone(),
         stash: None,
+        policy,
     };
     let out = file::encrypt_checked(&before.text, &stream, &settings, &select)?;
     let after = file::decrypt(&out, new_key, &PLAIN)?;
@@ -357,6 +374,7 @@ mod tests {
             lastmodified: "2024-01-02T03:04:05Z".into(),
             version: "3.11.0".into(),
             stash: None,
+            policy: None,
         };
         file::encrypt(unit_src, &settings, &crate::kube::is_secret).unwrap()
     }
@@ -371,7 +389,7 @@ mod tests {
     fn rewrap_changes_only_the_recipients() {
         let key = DataKey::generate().unwrap();
         let src = encrypted(&key, SRC);
-        let out = rewrap(&src, &key, vec![entry("age1kept"), entry("age1new")]).unwrap();
+        let out = rewrap(&src, &key, vec![entry("age1kept"), entry("age1new")], None).unwrap();
         assert_eq!(enc_tokens(&out), enc_tokens(&src));
         let meta = inspect(&out).unwrap().unwrap();
         let old = inspect(&src).unwrap().unwrap();
@@ -386,15 +404,20 @@ mod tests {
         let plain = file::decrypt(&out, &key, &DecryptOptions::default()).unwrap();
         assert_eq!(plain.text.as_str(), SRC);
         // Nobody left, or the wrong key: refused.
-        assert_eq!(rewrap(&src, &key, vec![]).unwrap_err().kind, Kind::Config);
+        assert_eq!(
+            rewrap(&src, &key, vec![], None).unwrap_err().kind,
+            Kind::Config
+        );
         let other = DataKey::generate().unwrap();
         assert_eq!(
-            rewrap(&src, &other, vec![entry("a")]).unwrap_err().kind,
+            rewrap(&src, &other, vec![entry("a")], None)
+                .unwrap_err()
+                .kind,
             Kind::Integrity
         );
         // A plain file.
         assert_eq!(
-            rewrap(SRC, &key, vec![entry("a")]).unwrap_err().kind,
+            rewrap(SRC, &key, vec![entry("a")], None).unwrap_err().kind,
             Kind::Refused
         );
     }
@@ -406,7 +429,7 @@ mod tests {
         let enc = encrypted(&key, src);
         assert!(enc.contains("\nsops:\n    age:\n"), "{enc}");
         let enc = enc.trim_end().to_string();
-        let out = rewrap(&enc, &key, vec![entry("age1z")]).unwrap();
+        let out = rewrap(&enc, &key, vec![entry("age1z")], None).unwrap();
         assert!(!out.ends_with('\n'));
         assert!(
             out.contains("\nsops:\n    age:\n        - recipient: age1z\n"),
@@ -431,7 +454,7 @@ mod tests {
             })
             .collect();
         let key = DataKey::from_bytes(&b).unwrap();
-        let out = rewrap(&src, &key, vec![entry("age1x"), entry("age1y")]).unwrap();
+        let out = rewrap(&src, &key, vec![entry("age1x"), entry("age1y")], None).unwrap();
         assert_eq!(enc_tokens(&out), enc_tokens(&src));
         assert_eq!(out.matches("- recipient: age1x").count(), 4);
     }
@@ -447,6 +470,7 @@ mod tests {
             &new_key,
             vec![entry("age1kept")],
             "2025-05-06T07:08:09Z".into(),
+            None,
         )
         .unwrap();
         let (a, b) = (enc_tokens(&src), enc_tokens(&out));
@@ -478,6 +502,7 @@ mod tests {
             &new_key,
             vec![entry("a")],
             "2025-01-01T00:00:00Z".into(),
+            None,
         )
         .unwrap();
         let before = file::decrypt(&sops, &old, &DecryptOptions::default()).unwrap();
