@@ -221,6 +221,7 @@ fn sample(age: usize, mac_only_encrypted: bool) -> Metadata {
         mac_only_encrypted,
         version: "3.11.0".into(),
         other_key_sources: vec![],
+        kseal_mac: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn settings(key: &DataKey) -> EncryptSettings<'_> {
         lastmodified: "2026-11-27T10:00:00Z".into(),
         version: "3.11.0".into(),
         stash: None,
+        policy: None,
     }
 }
 
