@@ -57,6 +57,9 @@ Environment:
   KSEAL_TMPDIR                                where `kseal edit` keeps its private buffer
                                               (default /dev/shm, else $TMPDIR)
   KSEAL_REQUIRE_STRUCTURAL_MAC=1              --require-structural-mac for every command
+  KSEAL_LOAD_RESTRICTOR                       LoadRestrictionsNone lets a KsealGenerator read
+                                              files outside its kustomization (default:
+                                              LoadRestrictionsRootOnly)
 Default identity files: $XDG_CONFIG_HOME/kseal/keys.txt (else ~/.config/kseal/keys.txt),
 $XDG_CONFIG_HOME/sops/age/keys.txt (else ~/.config/sops/age/keys.txt: the one sops also
 reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh/id_ed25519,
