@@ -573,6 +573,25 @@ fn krm_function_protocol_on_stdin() {
         .args(["kustomize", "fn"])
         .stdin(std::fs::File::open(e.sb.path("secrets.enc.yaml")).unwrap()));
     assert_eq!(bad.status.code(), Some(4));
+    // The KRM form keeps to the kustomization root (kustomize runs it there) like the legacy
+    // one: `..`, absolute and linked-out files are refused.
+    std::fs::create_dir_all(e.sb.path("app")).unwrap();
+    std::os::unix::fs::symlink("../secrets.enc.yaml", e.sb.path("app/link.enc.yaml")).unwrap();
+    let abs = e.sb.path("secrets.enc.yaml").display().to_string();
+    for outside in ["../secrets.enc.yaml", abs.as_str(), "link.enc.yaml"] {
+        let list = e.sb.write(
+            "app/rl.yaml",
+            rl.replace("  - secrets.enc.yaml\n", &format!("  - {outside}\n")),
+        );
+        let out = run(e
+            .kseal()
+            .args(["kustomize", "fn"])
+            .current_dir(e.sb.path("app"))
+            .stdin(std::fs::File::open(&list).unwrap()));
+        assert_eq!(out.status.code(), Some(10), "{outside}: {}", stdout(&out));
+        assert!(stderr(&out).contains("not in or below"), "{}", stderr(&out));
+        assert!(!stdout(&out).contains("s3cr3t"));
+    }
 }
 
 /// A mapping's child mapping (panics with the key: the manifests are fixed files).

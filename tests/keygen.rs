@@ -362,7 +362,10 @@ fn every_subcommand_help_has_the_exit_codes() {
             out.contains("\nExit codes:\n"),
             "{path:?}: no exit codes in\n{out}"
         );
-        assert!(!out.contains("docs/"), "{path:?}: names a docs/ file:\n{out}");
+        assert!(
+            !out.contains("docs/"),
+            "{path:?}: names a docs/ file:\n{out}"
+        );
         for sub in subcommands(&out) {
             let mut p = path.clone();
             p.push(sub);
