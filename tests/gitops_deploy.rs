@@ -1036,7 +1036,8 @@ fn flux_recipe_produces_a_decryptable_setup() {
     assert!(stderr(&out).contains("MAC"), "{}", stderr(&out));
 }
 
-/// contrib/helm-secrets-backend.sh, sourced by sh like helm-secrets does, every function.
+/// contrib/helm-secrets-backend.sh, sourced by sh under `set -euf` like helm-secrets does,
+/// every function.
 #[test]
 fn helm_secrets_backend_functions() {
     let e = Env::new();
@@ -1049,7 +1050,7 @@ fn helm_secrets_backend_functions() {
             .env("PATH", &bin)
             .env("KSEAL_AGE_RECIPIENTS", &e.recipient)
             .arg("-c")
-            .arg(format!(". '{}'\n{script}", backend.display())))
+            .arg(format!("set -euf\n. '{}'\n{script}", backend.display())))
     };
     let plain = e.sb.write("secrets.yaml", TWO_SECRETS);
     let _ = plain;
@@ -1102,7 +1103,7 @@ fn helm_secrets_backend_functions() {
         )
         .arg("-c")
         .arg(format!(
-            ". '{}'\n_custom_backend_decrypt_file yaml '{}'",
+            "set -euf\n. '{}'\n_custom_backend_decrypt_file yaml '{}'",
             backend.display(),
             sops_made.display()
         )));
@@ -1115,7 +1116,7 @@ fn helm_secrets_backend_functions() {
         .env("LIT", &enc)
         .arg("-c")
         .arg(format!(
-            ". '{}'\n_custom_backend_decrypt_literal \"$LIT\"",
+            "set -euf\n. '{}'\n_custom_backend_decrypt_literal \"$LIT\"",
             backend.display()
         )));
     assert_eq!(ok(out), TWO_SECRETS);
@@ -1136,7 +1137,7 @@ fn helm_secrets_backend_functions() {
         .env("EDITOR", &editor)
         .arg("-c")
         .arg(format!(
-            ". '{}'\n_custom_backend_edit_file yaml secrets.yaml",
+            "set -euf\n. '{}'\n_custom_backend_edit_file yaml secrets.yaml",
             backend.display()
         )));
     ok(out);
@@ -1386,6 +1387,85 @@ fn helm_secrets_backend_refuses_what_kseal_cannot_decrypt() {
     }
     let json = ok(h.run(false, &[], &["-b", b, "decrypt", "a.json"]));
     assert!(json.contains("\"password\": \"s3cr3t\""), "{json}");
+}
+
+/// `kseal kustomize preflight DIR` finds an `exec:` function wherever kustomize would run
+/// it (generators, transformers, validators; in bases, components, generator
+/// kustomizations and inline configurations) and nowhere else.
+#[test]
+fn kustomize_preflight_finds_exec_functions() {
+    let e = Env::new();
+    let exec = |kind: &str| {
+        format!("apiVersion: kseal.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: f\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./anything\n")
+    };
+    let preflight = |dir: &str| {
+        run(e
+            .kseal()
+            .args(["kustomize", "preflight"])
+            .arg(e.sb.path(dir)))
+    };
+    // A legacy app passes; a resource that merely carries the annotation is not a function.
+    e.sb.write(
+        "ok/kustomization.yaml",
+        "resources:\n  - cm.yaml\ngenerators:\n  - generator.yaml\n",
+    );
+    e.sb.write("ok/generator.yaml", GENERATOR);
+    e.sb.write("ok/cm.yaml", exec("ConfigMap"));
+    ok(preflight("ok"));
+    let cases = [
+        (
+            "component",
+            "components:\n  - comp\n",
+            "comp/kustomization.yaml",
+            "kind: Component\ntransformers:\n  - t.yaml\n",
+            "comp/t.yaml",
+            exec("KsealTransformer"),
+        ),
+        (
+            "validator",
+            "validators:\n  - v.yaml\n",
+            "v.yaml",
+            &exec("Validator"),
+            "unused.yaml",
+            String::new(),
+        ),
+        (
+            "genkust",
+            "generators:\n  - gens\n",
+            "gens/kustomization.yaml",
+            "resources:\n  - g.yaml\n",
+            "gens/g.yaml",
+            exec("KsealGenerator"),
+        ),
+    ];
+    for (dir, top, f1, t1, f2, t2) in cases {
+        e.sb.write(&format!("{dir}/kustomization.yaml"), top);
+        e.sb.write(format!("{dir}/{f1}").as_str(), t1);
+        e.sb.write(&format!("{dir}/{f2}"), t2);
+        let out = preflight(dir);
+        assert_eq!(out.status.code(), Some(9), "{dir}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("declares a KRM exec function"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // An inline configuration in the generators list.
+    let inline = exec("KsealGenerator").replace('\n', "\n    ");
+    e.sb.write(
+        "inline/kustomization.yaml",
+        format!("generators:\n  - |\n    {}\n", inline.trim_end()),
+    );
+    let out = preflight("inline");
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("an inline configuration"),
+        "{}",
+        stderr(&out)
+    );
+    // No kustomization: an input error.
+    std::fs::create_dir_all(e.sb.path("empty")).unwrap();
+    assert_eq!(preflight("empty").status.code(), Some(3));
 }
 
 #[test]
