@@ -203,9 +203,117 @@ pub enum Expect<'a> {
     Absent,
 }
 
-/// Writes plaintext: atomically, and always mode 0600, even over an existing file.
+/// Writes plaintext: atomically, always mode 0600 and owned by the effective user, even over
+/// an existing file. Refused (nothing written) when the target is a symbolic link or belongs
+/// to another user: see [`check_private_target`].
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     write_file(path, contents, 0o600, true, Expect::Anything).map(|_| ())
+}
+
+/// `replace_if_unchanged` for plaintext (`decrypt -i`): the rules of [`write_private`].
+pub fn replace_private_if_unchanged(
+    path: &Path,
+    expected: Expect<'_>,
+    contents: &[u8],
+) -> Result<bool> {
+    write_file(path, contents, 0o600, true, expected)
+}
+
+/// Names through which a process reaches its own open descriptors (`-o /dev/stdout`): links
+/// the kernel makes, which an attacker cannot plant.
+fn is_own_descriptor(path: &Path) -> bool {
+    let s = path.to_string_lossy();
+    matches!(&*s, "/dev/stdout" | "/dev/stderr")
+        || ["/dev/fd/", "/proc/self/fd/"].iter().any(|p| {
+            s.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+fn refused_target(name: &str, why: String) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!(
+            "{name}: {why}; kseal does not hand plaintext to another user, nothing was written"
+        ),
+    )
+    .with_hint("write the plaintext to a new file of your own (or to stdout)")
+}
+
+/// The checks before plaintext goes to `path`: a symbolic link is not followed (a link
+/// planted in a shared directory would send the plaintext wherever its owner wants; only the
+/// kernel's `/dev/stdout`-style links are), and an existing file, FIFO or socket must belong
+/// to the effective user, even for root (a root `decrypt -o` onto another user's file in a
+/// 1777 directory must not leave that user's name on the plaintext).
+#[cfg(unix)]
+pub fn check_private_target(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let name = path.display().to_string();
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(write_error(&name, &e)),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        if !is_own_descriptor(path) {
+            return Err(refused_target(
+                &name,
+                "it is a symbolic link, which kseal does not follow for plaintext".to_string(),
+            ));
+        }
+        match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return Err(write_error(&name, &e)),
+        }
+    } else {
+        meta
+    };
+    // Character devices (a terminal, /dev/null) cannot be planted by other users.
+    if meta.file_type().is_char_device() {
+        return Ok(());
+    }
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(refused_target(
+            &name,
+            format!(
+                "it belongs to another user (uid {}, you are uid {me})",
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_private_target(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// [`check_private_target`]'s owner rule on what was really opened (a FIFO swapped in between
+/// the check and the open).
+#[cfg(unix)]
+fn check_private_open(f: &fs::File, name: &str) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = f.metadata().map_err(|e| write_error(name, &e))?;
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.file_type().is_char_device() && meta.uid() != me {
+        return Err(refused_target(
+            name,
+            format!(
+                "it belongs to another user (uid {}, you are uid {me})",
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_open(_f: &fs::File, _name: &str) -> Result<()> {
+    Ok(())
 }
 
 /// Replaces `path` atomically: the new content is written and fsynced in the target's
@@ -250,14 +358,19 @@ fn resolve_target(path: &Path) -> io::Result<PathBuf> {
     }
 }
 
+/// `private`: plaintext, written by the rules of [`write_private`] (mode `new_mode`, owner the
+/// effective user); otherwise the original's mode and owner are kept.
 fn write_file(
     path: &Path,
     contents: &[u8],
     new_mode: u32,
-    force_mode: bool,
+    private: bool,
     expected: Expect<'_>,
 ) -> Result<bool> {
     let name = path.display().to_string();
+    if private {
+        check_private_target(path)?;
+    }
     let target = resolve_target(path).map_err(|e| write_error(&name, &e))?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -273,24 +386,34 @@ fn write_file(
         }
         if !m.is_file() && matches!(expected, Expect::Anything) {
             // A device or a pipe (`-o /dev/stdout`): there is nothing to replace atomically.
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .open(&target)
-                .map_err(|e| write_error(&name, &e))?;
+            let mut opts = fs::OpenOptions::new();
+            opts.write(true);
+            #[cfg(unix)]
+            if private && !is_own_descriptor(path) {
+                // The name was checked above; a link swapped in since must not be followed.
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.custom_flags(libc::O_NOFOLLOW);
+            }
+            let mut f = opts.open(&target).map_err(|e| write_error(&name, &e))?;
+            if private {
+                check_private_open(&f, &name)?;
+            }
             f.write_all(contents).map_err(|e| write_error(&name, &e))?;
             return Ok(true);
         }
     }
     let mode = match &existing {
-        Some(m) if !force_mode => permissions_mode(m),
+        Some(m) if !private => permissions_mode(m),
         _ => new_mode,
     };
+    // Plaintext keeps no owner but the effective user's: no chown to the original's.
+    let original = if private { None } else { existing.as_ref() };
     let lock = DirLock::acquire(&dir, &name)?;
     if lock.is_held() && first_write_in(&dir) {
         remove_orphans(&dir);
     }
     let mut tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
-    tmp.fill(contents, mode, existing.as_ref())
+    tmp.fill(contents, mode, original)
         .map_err(|e| write_error(&name, &e))?;
     let unchanged = match expected {
         Expect::Anything => true,
@@ -303,7 +426,7 @@ fn write_file(
     if !unchanged {
         return Ok(false);
     }
-    tmp.replace(&target, contents, mode, existing.as_ref())
+    tmp.replace(&target, contents, mode, original)
         .map_err(|e| write_error(&name, &e))?;
     sync_dir_now_or_later(&dir);
     drop(lock);
@@ -736,41 +859,82 @@ pub fn write_stdout_parts(parts: &[&[u8]]) -> Result<()> {
     write_stdout(&parts.concat())
 }
 
-/// A private directory for plaintext (edit buffers, exec-file): mode 0700, on tmpfs
-/// (`/dev/shm`) when there is one so the plaintext stays off persistent storage, else in
-/// `override_dir` (KSEAL_TMPDIR) or the system temporary directory. Dropping it removes it.
+/// Creates a new file for plaintext in a private directory: `O_CREAT|O_EXCL|O_NOFOLLOW`, mode
+/// 0600 (an existing name, or a link planted there, is an error, never opened).
+pub fn create_private_file(path: &Path) -> io::Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+/// A private directory for plaintext (edit buffers, exec-file): created with mode 0700 by the
+/// `mkdir` itself (never wider for an instant, whatever the umask), on tmpfs (`/dev/shm`) when
+/// there is one so the plaintext stays off persistent storage, else in `override_dir`
+/// (KSEAL_TMPDIR) or the system temporary directory. Dropping it removes it.
 pub fn private_tempdir(prefix: &str, override_dir: Option<String>) -> Result<tempfile::TempDir> {
-    let base = match override_dir.filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
+    let create = |base: &Path| {
+        let mut b = tempfile::Builder::new();
+        b.prefix(prefix);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            b.permissions(fs::Permissions::from_mode(0o700));
+        }
+        b.tempdir_in(base)
+    };
+    let made = match override_dir.filter(|v| !v.is_empty()) {
+        Some(d) => create(Path::new(&d)),
         None => {
             let shm = Path::new("/dev/shm");
-            if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
-                shm.to_path_buf()
-            } else {
-                std::env::temp_dir()
+            match shm.is_dir().then(|| create(shm)) {
+                Some(Ok(dir)) => Ok(dir),
+                _ => create(&std::env::temp_dir()),
             }
         }
     };
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(&base)
-        .map_err(|e| {
-            Error::new(
-                Kind::Output,
-                format!("cannot create a private temporary directory: {e}"),
-            )
-        })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| {
-            Error::new(
-                Kind::Output,
-                format!("cannot protect the temporary directory: {e}"),
-            )
-        })?;
-    }
+    let dir = made.map_err(|e| {
+        Error::new(
+            Kind::Output,
+            format!("cannot create a private temporary directory: {e}"),
+        )
+    })?;
+    check_private_dir(dir.path())?;
     Ok(dir)
+}
+
+/// A umask can only take bits away from 0700; one that took the owner's own bits leaves a
+/// directory nobody can use, which is refused rather than widened after the fact.
+#[cfg(unix)]
+fn check_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = fs::symlink_metadata(path).map_err(|e| {
+        Error::new(
+            Kind::Output,
+            format!("cannot inspect the temporary directory: {e}"),
+        )
+    })?;
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !m.is_dir() || m.uid() != me || m.permissions().mode() & 0o777 != 0o700 {
+        return Err(Error::new(
+            Kind::Output,
+            format!(
+                "the private temporary directory {} is not a directory of yours with mode 0700 (the umask removes the owner's permissions?)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

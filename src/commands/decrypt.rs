@@ -106,7 +106,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
                 // Compare-before-rename: an encrypted file changed since it was read (an edit,
                 // another kseal) is not overwritten with the plaintext of its old version.
                 let expected = fsio::Expect::Content(original.as_bytes());
-                if !fsio::replace_if_unchanged(p, expected, d.text.as_bytes(), 0o600)? {
+                if !fsio::replace_private_if_unchanged(p, expected, d.text.as_bytes())? {
                     return Err(fsio::changed_on_disk(p));
                 }
             }

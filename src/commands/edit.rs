@@ -232,15 +232,10 @@ impl Session {
     }
 
     fn write(&self, text: &str) -> Result<()> {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&self.file)
+        // A fresh file each time (the last round's may be the editor's, or gone), created
+        // exclusively and never through a link.
+        let _ = fs::remove_file(&self.file);
+        let mut f = crate::fsio::create_private_file(&self.file)
             .map_err(|e| Error::new(Kind::Output, format!("cannot write the edit buffer: {e}")))?;
         f.write_all(text.as_bytes())
             .map_err(|e| Error::new(Kind::Output, format!("cannot write the edit buffer: {e}")))?;

@@ -196,20 +196,13 @@ impl PrivateDir {
     }
 
     fn write(&self, key: &str, value: &[u8]) -> Result<()> {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
         let err = |e: std::io::Error| {
             Error::new(
                 Kind::Output,
                 format!("cannot write the file for key {key}: {e}"),
             )
         };
-        let mut f = opts.open(self.dir.path().join(key)).map_err(err)?;
+        let mut f = fsio::create_private_file(&self.dir.path().join(key)).map_err(err)?;
         f.write_all(value).map_err(err)
     }
 }
