@@ -207,16 +207,17 @@ pub enum Expect<'a> {
 /// an existing file. Refused (nothing written) when the target is a symbolic link or belongs
 /// to another user: see [`check_private_target`].
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    write_file(path, contents, 0o600, true, Expect::Anything).map(|_| ())
+    write_file(path, contents, 0o600, Private::New, Expect::Anything).map(|_| ())
 }
 
-/// `replace_if_unchanged` for plaintext (`decrypt -i`): the rules of [`write_private`].
+/// `replace_if_unchanged` for plaintext (`decrypt -i`): the rules of [`write_private`], except
+/// that the file keeps its mode (as with sops; the owner is the writer's anyway).
 pub fn replace_private_if_unchanged(
     path: &Path,
     expected: Expect<'_>,
     contents: &[u8],
 ) -> Result<bool> {
-    write_file(path, contents, 0o600, true, expected)
+    write_file(path, contents, 0o600, Private::KeepMode, expected)
 }
 
 /// Names through which a process reaches its own open descriptors (`-o /dev/stdout`): links
@@ -322,7 +323,7 @@ fn check_private_open(_f: &fs::File, _name: &str) -> Result<()> {
 /// symlink is followed: its target is replaced and the link stays. On any error or crash the
 /// original is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], new_mode: u32) -> Result<()> {
-    write_file(path, contents, new_mode, false, Expect::Anything).map(|_| ())
+    write_file(path, contents, new_mode, Private::No, Expect::Anything).map(|_| ())
 }
 
 /// `write_atomic`, but only if the file still holds what kseal read (`Expect::Content`) or
@@ -337,7 +338,7 @@ pub fn replace_if_unchanged(
     contents: &[u8],
     new_mode: u32,
 ) -> Result<bool> {
-    write_file(path, contents, new_mode, false, expected)
+    write_file(path, contents, new_mode, Private::No, expected)
 }
 
 /// The file a write really replaces: a symlink's final target (the link stays a link).
@@ -358,16 +359,25 @@ fn resolve_target(path: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// `private`: plaintext, written by the rules of [`write_private`] (mode `new_mode`, owner the
-/// effective user); otherwise the original's mode and owner are kept.
+/// What a write is: ciphertext (the original's mode and owner are kept), or plaintext (see
+/// [`write_private`]) given mode `new_mode` or keeping the original's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Private {
+    No,
+    New,
+    KeepMode,
+}
+
 fn write_file(
     path: &Path,
     contents: &[u8],
     new_mode: u32,
-    private: bool,
+    private: Private,
     expected: Expect<'_>,
 ) -> Result<bool> {
     let name = path.display().to_string();
+    let private_mode = private;
+    let private = private != Private::No;
     if private {
         check_private_target(path)?;
     }
@@ -403,7 +413,7 @@ fn write_file(
         }
     }
     let mode = match &existing {
-        Some(m) if !private => permissions_mode(m),
+        Some(m) if private_mode != Private::New => permissions_mode(m),
         _ => new_mode,
     };
     // Plaintext keeps no owner but the effective user's: no chown to the original's.
@@ -1093,5 +1103,29 @@ mod tests {
         assert!(write_new_private(&link, b"y").is_err());
         assert!(!dir.path().join("elsewhere").exists());
         assert_eq!(names(dir.path()), ["k.txt", "l.txt"]);
+    }
+
+    #[test]
+    fn plaintext_targets_are_not_links_or_other_users_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.yaml");
+        fs::write(&f, "old").unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        let e = write_private(&link, b"plain").err().unwrap();
+        assert_eq!(e.kind, Kind::Refused);
+        assert_eq!(fs::read_to_string(&f).unwrap(), "old");
+        write_private(&f, b"plain").unwrap();
+        assert_eq!(fs::read_to_string(&f).unwrap(), "plain");
+        assert!(check_private_target(Path::new("/dev/stdout")).is_ok());
+        assert!(check_private_target(Path::new("/dev/null")).is_ok());
+        assert!(is_own_descriptor(Path::new("/proc/self/fd/1")));
+        assert!(!is_own_descriptor(Path::new("/proc/self/fd/")));
+        assert!(!is_own_descriptor(Path::new("/dev/shm/x")));
+        // Files kseal creates for plaintext: exclusive, never through a link.
+        let p = dir.path().join("buf");
+        create_private_file(&p).unwrap();
+        assert!(create_private_file(&p).is_err());
+        assert!(create_private_file(&link).is_err());
     }
 }

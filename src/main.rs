@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod fsio;
 mod harden;
+mod signals;
 
 use clap::Parser;
 

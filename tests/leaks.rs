@@ -1000,3 +1000,255 @@ fn merge_key_and_list_item_secrets_are_flagged_by_check_and_refused_by_encrypt()
         );
     }
 }
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("note: not root: the test of files owned by another user is skipped");
+    }
+    root
+}
+
+/// Attack 7: a root `decrypt -o` (or `-i`) onto a file another user owns, in a 1777 directory,
+/// or through a symlink, used to keep that owner on the plaintext.
+#[test]
+fn plaintext_is_never_written_to_another_users_file_or_through_a_link() {
+    let sb = Sandbox::new();
+    setup(&sb);
+    let shared = sb.path("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let decrypt = |args: &[&str]| {
+        run(sb
+            .kseal()
+            .args(["decrypt", "--identity"])
+            .arg(key())
+            .args(args))
+    };
+    // Through a symlink (planted by anyone): refused, whatever it points at.
+    let victim = sb.write("shared/victim.txt", "someone's file\n");
+    std::os::unix::fs::symlink(&victim, shared.join("out.yaml")).unwrap();
+    std::os::unix::fs::symlink(shared.join("nowhere"), shared.join("dangling.yaml")).unwrap();
+    for target in ["shared/out.yaml", "shared/dangling.yaml"] {
+        let o = decrypt(&["enc.yaml", "-o", target]);
+        assert_eq!(o.status.code(), Some(10), "{target}: {}", stderr(&o));
+        assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+        assert!(leaks(&o.stderr).is_none() && o.stdout.is_empty());
+    }
+    assert_eq!(read(&victim), "someone's file\n");
+    assert!(!shared.join("nowhere").exists());
+    // decrypt -i on a symlinked encrypted file: refused too.
+    std::os::unix::fs::symlink(sb.path("enc.yaml"), sb.path("link.enc.yaml")).unwrap();
+    let before = read(&sb.path("enc.yaml"));
+    let o = decrypt(&["-i", "link.enc.yaml"]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert_eq!(read(&sb.path("enc.yaml")), before);
+    // The same output to a new name works, and is the writer's, 0600.
+    let o = decrypt(&["enc.yaml", "-o", "shared/mine.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = fs::metadata(shared.join("mine.yaml")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    // And /dev/stdout (a kernel link to this process's own descriptor) still works.
+    let o = decrypt(&["enc.yaml", "-o", "/dev/stdout"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(CANARY));
+    if !is_root() {
+        return;
+    }
+    use std::os::unix::fs::{chown, MetadataExt};
+    let theirs = sb.write("shared/theirs.yaml", "nobody's\n");
+    chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let o = decrypt(&["enc.yaml", "-o", "shared/theirs.yaml"]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("belongs to another user (uid 65534"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(leaks(&o.stderr).is_none() && o.stdout.is_empty());
+    assert_eq!(read(&theirs), "nobody's\n");
+    assert_eq!(fs::metadata(&theirs).unwrap().uid(), 65534);
+    // decrypt -i of an encrypted file that another user owns: refused, file unchanged.
+    let enc = sb.path("shared/theirs.enc.yaml");
+    fs::copy(sb.path("enc.yaml"), &enc).unwrap();
+    chown(&enc, Some(65534), Some(65534)).unwrap();
+    let o = decrypt(&["-i", "shared/theirs.enc.yaml"]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert_eq!(read(&enc), before);
+    let leftovers: Vec<_> = fs::read_dir(&shared)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".kseal-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+/// Attack 8: with umask 000, the private directory used to be 0777 until kseal chmodded it.
+#[test]
+fn private_dirs_and_the_edit_buffer_are_private_under_umask_000() {
+    let sb = Sandbox::new();
+    setup(&sb);
+    fs::create_dir(sb.path("buf")).unwrap();
+    let kseal = env!("CARGO_BIN_EXE_kseal");
+    let o = run(sb
+        .tool("sh")
+        .env("KSEAL_TMPDIR", sb.path("buf"))
+        .env("KSEAL_BIN", kseal)
+        .env("KEY", key())
+        .args([
+            "-c",
+            "umask 000; exec \"$KSEAL_BIN\" exec-file --identity \"$KEY\" enc.yaml -- sh -c 'stat -c %a {} {}/password'",
+        ]));
+    assert_eq!(ok(o), "700\n600\n");
+    // The edit buffer: the editor reports the modes it sees.
+    let editor = sb.write(
+        "editor.sh",
+        format!(
+            "#!/bin/sh\nstat -c %a \"$(dirname \"$1\")\" \"$1\" > {}\n",
+            sb.path("modes").display()
+        ),
+    );
+    fs::set_permissions(&editor, fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(sb
+        .tool("sh")
+        .env("KSEAL_TMPDIR", sb.path("buf"))
+        .env("KSEAL_BIN", kseal)
+        .env("KEY", key())
+        .env("EDITOR", &editor)
+        .args([
+            "-c",
+            "umask 000; exec \"$KSEAL_BIN\" edit --identity \"$KEY\" enc.yaml",
+        ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&sb.path("modes")), "700\n600\n");
+    assert_eq!(fs::read_dir(sb.path("buf")).unwrap().count(), 0);
+}
+
+/// Attack 8: SIGQUIT (and any terminating signal but KILL) left exec-file's files behind.
+#[test]
+fn terminating_signals_during_exec_file_leave_nothing_behind() {
+    let sb = Sandbox::new();
+    setup(&sb);
+    let buf = sb.path("buf");
+    fs::create_dir(&buf).unwrap();
+    let ready = sb.path("ready");
+    let go = sb.path("go");
+    let script = format!(
+        "touch {r}; while [ ! -e {g} ]; do sleep 0.02; done; rm -f {g}",
+        r = ready.display(),
+        g = go.display()
+    );
+    let rtmin1 = libc::SIGRTMIN() + 1;
+    // (signal, what the command does with it, expected exit code)
+    for (sig, pass) in [
+        (libc::SIGQUIT, true),
+        (libc::SIGTERM, true),
+        (libc::SIGHUP, true),
+        (libc::SIGUSR1, true),
+        (libc::SIGUSR2, true),
+        (libc::SIGALRM, true),
+        (libc::SIGXCPU, true),
+        (rtmin1, true),
+        // kseal ignores SIGPIPE (a closed pipe is an error, not a death): the command goes
+        // on, and the cleanup happens when it ends.
+        (libc::SIGPIPE, false),
+    ] {
+        let mut child = sb
+            .kseal()
+            .env("KSEAL_TMPDIR", &buf)
+            .args(["exec-file", "--identity"])
+            .arg(key())
+            .args(["enc.yaml", "--", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "command did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(fs::read_dir(&buf).unwrap().count(), 1);
+        // SAFETY: kill takes plain integers.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        if !pass {
+            // Only the command's end ends kseal.
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "signal {sig} ended kseal"
+            );
+            fs::write(&go, "").unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let expected = if pass { 128 + sig } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "signal {sig}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::remove_file(&ready).unwrap();
+        let _ = fs::remove_file(&go);
+        let left: Vec<_> = fs::read_dir(&buf)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "signal {sig} left {left:?}");
+    }
+}
+
+/// Attack 8: the command of exec-env / exec-file and the editor inherited the identity.
+#[test]
+fn children_do_not_inherit_identity_variables() {
+    let sb = Sandbox::new();
+    setup(&sb);
+    let inline = read(&key());
+    let with_keys = |args: &[&str]| {
+        let mut c = sb.kseal();
+        c.env("SOPS_AGE_KEY", &inline)
+            .env("KSEAL_AGE_KEY", &inline)
+            .env("KSEAL_AGE_KEY_FILE", key())
+            .env("SOPS_AGE_KEY_CMD", format!("cat {}", key().display()))
+            .env("KSEAL_AGE_RECIPIENTS", RECIPIENT)
+            .args(args);
+        c
+    };
+    for args in [
+        &["exec-env", "enc.yaml", "--", "env"][..],
+        &["exec-file", "enc.yaml", "--", "env"][..],
+    ] {
+        let out = ok(run(&mut with_keys(args)));
+        assert!(!out.contains("AGE-SECRET-KEY"), "{args:?}: {out}");
+        for var in [
+            "SOPS_AGE_KEY=",
+            "KSEAL_AGE_KEY=",
+            "KSEAL_AGE_KEY_FILE=",
+            "SOPS_AGE_KEY_CMD=",
+        ] {
+            assert!(!out.contains(var), "{args:?}: {var}");
+        }
+        // Public variables stay.
+        assert!(out.contains("KSEAL_AGE_RECIPIENTS="), "{args:?}");
+    }
+    let editor = sb.write(
+        "editor.sh",
+        format!("#!/bin/sh\nenv > {}\n", sb.path("editor-env").display()),
+    );
+    fs::set_permissions(&editor, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir(sb.path("buf")).unwrap();
+    let o = run(with_keys(&["edit", "enc.yaml"])
+        .env("EDITOR", &editor)
+        .env("KSEAL_TMPDIR", sb.path("buf")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let env = read(&sb.path("editor-env"));
+    assert!(
+        !env.contains("AGE-SECRET-KEY") && !env.contains("SOPS_AGE_KEY_CMD="),
+        "{env}"
+    );
+}

@@ -6,8 +6,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -19,6 +17,7 @@ use kseal::view;
 use super::encrypt::{seal_new, Planner};
 use super::{env_var, note, open_encrypted, write_back, write_guarded};
 use crate::cli::EditArgs;
+use crate::signals::Terminations;
 
 /// What the edited text is encrypted into: the file's own envelope, or a new one.
 enum Target {
@@ -202,32 +201,21 @@ fn find_in_path(tool: &str) -> Option<PathBuf> {
 struct Session {
     dir: tempfile::TempDir,
     file: PathBuf,
-    stop: Arc<AtomicBool>,
+    stop: Terminations,
 }
 
 impl Session {
     fn new(target: &Path) -> Result<Session> {
+        // Every catchable terminating signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT...) stops the
+        // session: the editor is ended and the directory removed by Drop, instead of the
+        // process dying with plaintext on disk. Installed before the directory exists.
+        let stop = Terminations::install()?;
         let dir = crate::fsio::private_tempdir("kseal-edit-", super::env_var("KSEAL_TMPDIR"))?;
         let base_name = target
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_else(|| "secret.yaml".into());
         let file = dir.path().join(base_name);
-        // Ctrl-C, SIGTERM and SIGHUP stop the session: the editor is ended and the directory
-        // removed by Drop, instead of the process dying with plaintext on disk.
-        let stop = Arc::new(AtomicBool::new(false));
-        for sig in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
-            signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| {
-                Error::new(
-                    Kind::Internal,
-                    format!("cannot install a signal handler: {e}"),
-                )
-            })?;
-        }
         Ok(Session { dir, file, stop })
     }
 
@@ -259,7 +247,7 @@ impl Session {
     }
 
     fn run_editor(&self, editor: &[String]) -> Result<()> {
-        let mut child = Command::new(&editor[0])
+        let mut child = super::without_identities(&mut Command::new(&editor[0]))
             .args(&editor[1..])
             .arg(&self.file)
             .spawn()
@@ -273,7 +261,7 @@ impl Session {
                 )
             })?;
         loop {
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stop.received().is_some() {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(Error::new(

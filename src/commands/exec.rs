@@ -8,9 +8,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kseal::envfrom::{self, SecretEntries};
 use kseal::error::{Error, Kind, Result};
@@ -19,6 +17,7 @@ use kseal::sops::file::{self, DecryptOptions};
 use super::{load_identities, warn, IdentityOpener};
 use crate::cli::ExecArgs;
 use crate::fsio::{self, Input};
+use crate::signals::Terminations;
 
 fn entries(a: &ExecArgs) -> Result<SecretEntries> {
     let name = a.file.display().to_string();
@@ -54,7 +53,8 @@ fn os_value(bytes: &[u8]) -> OsString {
 pub fn run_env(a: &ExecArgs) -> Result<()> {
     let secret = entries(a)?;
     let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..]);
+    // The Secret's own keys come after: a Secret may hold a variable of that name on purpose.
+    super::without_identities(&mut cmd).args(&a.command[1..]);
     for (k, v) in &secret.entries {
         if !envfrom::valid_env_name(k) {
             warn(&format!(
@@ -76,7 +76,8 @@ pub fn run_env(a: &ExecArgs) -> Result<()> {
         }
         cmd.env(k, os_value(v));
     }
-    let code = supervise(&mut cmd, &a.command[0])?;
+    let term = Terminations::install()?;
+    let code = supervise(&mut cmd, &a.command[0], &term)?;
     std::process::exit(code)
 }
 
@@ -90,6 +91,8 @@ pub fn run_file(a: &ExecArgs) -> Result<()> {
             ));
         }
     }
+    // Before the directory exists: from then on no catchable signal ends kseal untidily.
+    let term = Terminations::install()?;
     let dir = PrivateDir::new()?;
     for (k, v) in &secret.entries {
         dir.write(k, v)?;
@@ -97,42 +100,47 @@ pub fn run_file(a: &ExecArgs) -> Result<()> {
     let path = dir.path().to_string_lossy().into_owned();
     let args: Vec<String> = a.command.iter().map(|s| s.replace("{}", &path)).collect();
     let mut cmd = Command::new(&args[0]);
-    cmd.args(&args[1..]).env("KSEAL_SECRET_DIR", dir.path());
-    let result = supervise(&mut cmd, &args[0]);
+    super::without_identities(&mut cmd)
+        .args(&args[1..])
+        .env("KSEAL_SECRET_DIR", dir.path());
+    let result = supervise(&mut cmd, &args[0], &term);
     // Remove the files before exiting: process::exit skips destructors.
     drop(dir);
     std::process::exit(result?)
 }
 
-/// Runs the command and returns its exit code (128 + signal when it was killed). SIGTERM
-/// and SIGHUP sent to kseal end the command, so that the cleanup still happens; SIGINT
-/// reaches the command through the terminal and kseal waits for it.
-fn supervise(cmd: &mut Command, name: &str) -> Result<i32> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let ignore = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| {
-            Error::new(
-                Kind::Internal,
-                format!("cannot install a signal handler: {e}"),
-            )
-        })?;
+/// How long a command may take to end after kseal passed it a terminating signal, before it
+/// is killed (so that kseal itself ends and removes the files before a supervisor's SIGKILL).
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the command and returns its exit code (128 + signal when it was killed). Every
+/// terminating signal kseal catches (`signals`) is passed on to the command, and kseal waits
+/// for it to end (killing it after [`GRACE`]) so that the cleanup still happens; SIGINT is
+/// not passed on (the terminal sends Ctrl-C to the command itself) and kseal waits for it.
+fn supervise(cmd: &mut Command, name: &str, term: &Terminations) -> Result<i32> {
+    if let Some(sig) = term.received() {
+        return Ok(128 + sig);
     }
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&ignore)).map_err(|e| {
-        Error::new(
-            Kind::Internal,
-            format!("cannot install a signal handler: {e}"),
-        )
-    })?;
     let mut child: Child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Ok(not_started(name, &e)),
     };
+    let mut deadline: Option<Instant> = None;
     loop {
-        if stop.load(Ordering::SeqCst) {
+        if let Some(sig) = term.received() {
+            term.clear();
+            #[cfg(unix)]
+            if sig != libc::SIGINT {
+                // SAFETY: kill takes plain integers; the child is not reaped yet, so its pid
+                // still names it.
+                unsafe {
+                    libc::kill(child.id() as libc::pid_t, sig);
+                }
+                deadline.get_or_insert_with(|| Instant::now() + GRACE);
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
-            let _ = child.wait();
-            return Ok(143);
         }
         match child.try_wait() {
             Ok(Some(status)) => return Ok(exit_code(status)),

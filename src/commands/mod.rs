@@ -35,6 +35,15 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Takes the identity variables out of the environment of a program kseal starts for the
+/// user (editor, `exec-env`, `exec-file`): see `keys::IDENTITY_VARS`.
+pub fn without_identities(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for var in kseal::keys::IDENTITY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Prints a warning or note on stderr (never a value).
 pub fn warn(msg: &str) {
     eprintln!("kseal: warning: {msg}");

@@ -10,6 +10,35 @@ use zeroize::Zeroizing;
 use super::Identities;
 use crate::error::Result;
 
+/// Every variable through which identities reach kseal (and sops): the key itself, a file
+/// holding one, or a command printing one. Programs kseal starts for the user (the editor,
+/// `exec-env`/`exec-file` commands) get none of them: the application needs its Secret's
+/// values, not the key that opens every Secret of the repository.
+pub const IDENTITY_VARS: &[&str] = &[
+    "KSEAL_AGE_KEY",
+    "KSEAL_AGE_KEY_FILE",
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "KSEAL_AGE_SSH_PRIVATE_KEY_FILE",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+    "KSEAL_AGE_KEY_CMD",
+    "SOPS_AGE_KEY_CMD",
+    "KSEAL_AGE_SSH_PRIVATE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+];
+
+/// The variables that hold key material itself, or run a key command (which a key command of
+/// its own must not see: it would run itself again). Key commands keep the `*_FILE` ones and
+/// the recipient variables, which a password-manager wrapper may use.
+pub const KEY_COMMAND_HIDDEN_VARS: &[&str] = &[
+    "KSEAL_AGE_KEY",
+    "SOPS_AGE_KEY",
+    "KSEAL_AGE_KEY_CMD",
+    "SOPS_AGE_KEY_CMD",
+    "KSEAL_AGE_SSH_PRIVATE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+];
+
 /// Loads identities from, in order:
 ///
 /// 1. every `--identity FILE` flag (the file must exist);
@@ -324,5 +353,24 @@ mod tests {
             ids.searched(),
             ["no default identity files ($HOME is not set)"]
         );
+    }
+
+    #[test]
+    fn identity_vars_list_every_variable_discovery_reads() {
+        let asked = std::cell::RefCell::new(Vec::<String>::new());
+        let env = |name: &str| {
+            asked.borrow_mut().push(name.to_string());
+            None
+        };
+        let _ = discover(&[], &env);
+        for name in asked.borrow().iter() {
+            if name != "HOME" && name != "XDG_CONFIG_HOME" {
+                assert!(IDENTITY_VARS.contains(&name.as_str()), "{name}");
+            }
+        }
+        assert!(asked.borrow().len() > IDENTITY_VARS.len());
+        for name in KEY_COMMAND_HIDDEN_VARS {
+            assert!(IDENTITY_VARS.contains(name), "{name}");
+        }
     }
 }

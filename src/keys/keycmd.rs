@@ -45,7 +45,11 @@ pub(crate) fn add_from_command(ids: &mut Identities, command: &str, var: &str) {
 
 /// Runs the command and returns its stdout, kept in zeroizing memory.
 fn run(argv: &[String]) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut child = Command::new(&argv[0])
+    let mut cmd = Command::new(&argv[0]);
+    for var in super::discover::KEY_COMMAND_HIDDEN_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -14,7 +14,7 @@ mod passphrase;
 mod prompt;
 mod recipient;
 
-pub use discover::discover;
+pub use discover::{discover, IDENTITY_VARS};
 pub use identity::Identities;
 pub use keygen::generate_identity;
 pub use passphrase::{ask_new_passphrase, generate_protected_identity, protect_identity};
