@@ -205,9 +205,9 @@ pub struct EditArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct DocSelector {
     /// The document number (1-based)
-    #[arg(long, value_name = "N", conflicts_with = "name")]
+    #[arg(long, value_name = "N")]
     pub doc: Option<usize>,
-    /// The Secret's metadata.name
+    /// The Secret's metadata.name (with --doc: in that document, e.g. a `kind: List`)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 }

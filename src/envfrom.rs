@@ -6,7 +6,7 @@ use base64::Engine;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::kube;
+use crate::secrets;
 use crate::yaml::scalar::{self, Typed};
 use crate::yaml::tree::{self, Node};
 
@@ -38,42 +38,8 @@ pub fn secret_entries(
     name: Option<&str>,
 ) -> Result<SecretEntries> {
     let stream = tree::parse(plain)?;
-    let secrets: Vec<(usize, &tree::Document)> = stream
-        .docs
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| kube::is_secret(d))
-        .collect();
-    let picked = match (doc, name) {
-        (Some(n), _) => secrets.iter().find(|(i, _)| i + 1 == n).ok_or_else(|| {
-            Error::format(format!("document {n} is not a Secret (or does not exist)"))
-        })?,
-        (None, Some(want)) => secrets
-            .iter()
-            .find(|(_, d)| {
-                d.root_mapping()
-                    .and_then(|r| r.get("metadata"))
-                    .and_then(Node::as_mapping)
-                    .and_then(|m| m.get_str("name"))
-                    == Some(want)
-            })
-            .ok_or_else(|| Error::format(format!("no Secret named {want} in the file")))?,
-        (None, None) => match secrets.as_slice() {
-            [one] => one,
-            [] => return Err(Error::format("the file has no Secret")),
-            _ => {
-                return Err(Error::new(
-                    crate::error::Kind::Usage,
-                    format!(
-                        "the file holds {} Secrets: choose one with --name or --doc",
-                        secrets.len()
-                    ),
-                ))
-            }
-        },
-    };
-    let (di, d) = *picked;
-    let root = d.root_mapping().expect("a Secret is a mapping");
+    let secret = secrets::select(&stream, doc, name)?;
+    let (di, root, prefix) = (secret.doc, secret.map, secret.path_prefix());
     let mut entries: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
     let mut put = |k: &str, v: Zeroizing<Vec<u8>>| {
         if let Some(e) = entries.iter_mut().find(|(ek, _)| ek == k) {
@@ -100,7 +66,7 @@ pub fn secret_entries(
             );
             let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| {
                 Error::format("not valid base64")
-                    .at_path(format!("data.{key}"))
+                    .at_path(format!("{prefix}data.{key}"))
                     .in_doc(di)
             })?;
             put(key, Zeroizing::new(bytes));
@@ -120,7 +86,10 @@ pub fn secret_entries(
         }
     }
     Ok(SecretEntries {
-        name: kube::describe(d),
+        name: match secret.name() {
+            Some(n) => format!("Secret {n}"),
+            None => "Secret".to_string(),
+        },
         entries,
     })
 }

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::error::{Error, Kind, Result};
+use crate::secrets;
 use crate::sops::file::EnvelopePolicy;
 use crate::sops::metadata::Metadata;
 use crate::sops::rules::CryptRule;
@@ -175,17 +176,19 @@ fn collect_objects<'m>(
 /// not: a kind or a data section brought in by a merge key, or a Secret inside a list.
 /// `None` when kseal sees the document as kubectl does.
 pub fn hidden_secret(doc: &Document) -> Option<String> {
-    let root = doc.root_mapping()?;
+    doc.root_mapping()?;
     for (at, m) in objects(doc) {
         if effective_kind(m) != Some("Secret") {
             continue;
         }
-        if !at.is_empty() {
+        // The Secrets of a list document's own `items` are encrypted like a Secret document
+        // (`secrets::in_document`); one in a list nested inside an item is not.
+        if at.contains('.') {
             return Some(format!(
-                "{at} is a Secret inside a list (kubectl applies every item of `items`)"
+                "{at} is a Secret inside a nested list (kubectl applies every item of `items`)"
             ));
         }
-        if root.get_str("kind") != Some("Secret") {
+        if m.get_str("kind") != Some("Secret") {
             return Some("its `kind: Secret` comes from a YAML merge key (`<<`)".to_string());
         }
         if has_merge_key(m) {
@@ -212,12 +215,12 @@ fn metadata<'a>(doc: &'a Document<'a>) -> Option<&'a Mapping<'a>> {
 /// The `metadata.namespace` of every Secret document of a stream, in order (`None`: the Secret
 /// names no namespace), for `.sops.yaml` rules with a `namespace_regex`.
 pub fn secret_namespaces(stream: &Stream) -> Vec<Option<String>> {
-    stream
-        .docs
+    secrets::all(stream)
         .iter()
-        .filter(|d| is_secret(d))
-        .map(|d| {
-            metadata(d)
+        .map(|s| {
+            s.map
+                .get("metadata")
+                .and_then(Node::as_mapping)
                 .and_then(|m| m.get_str("namespace"))
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
@@ -284,20 +287,38 @@ fn canonical_base64(b: &[u8]) -> bool {
     }
 }
 
-/// Checks a Secret document: every `data` value must be base64. Returns warnings for
-/// `stringData` values that YAML types as something other than a string.
+/// Checks the Secrets of a document (the document itself, or the items of a `kind: List`):
+/// every `data` value must be base64. Returns warnings for `stringData` values that YAML types
+/// as something other than a string, and for List items that are not Secrets but carry `data`
+/// (the crypt rule covers the whole List document, so their values are encrypted too).
 pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
-    let Some(root) = doc.root_mapping() else {
-        return Ok(warnings);
-    };
+    for secret in secrets::in_document(doc, index) {
+        check_one(secret.map, &secret.path_prefix(), index, &mut warnings)?;
+    }
+    if let Some(items) = secrets::list_items(doc) {
+        for (i, item) in items.items.iter().enumerate() {
+            let Some(m) = item.as_mapping() else { continue };
+            let kind = m.get_str("kind").unwrap_or("an object without kind");
+            if kind != "Secret" && (m.get("data").is_some() || m.get("stringData").is_some()) {
+                warnings.push(format!(
+                    "document {}: items[{i}] is a {kind}, not a Secret: the List is one document, so its data is encrypted too (decrypt the file before applying it)",
+                    index + 1
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+fn check_one(root: &Mapping, prefix: &str, index: usize, warnings: &mut Vec<String>) -> Result<()> {
     if let Some(data) = root.get("data") {
         if let Some(m) = data.as_mapping() {
             for (k, v) in &m.entries {
                 let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
                 let Some(s) = v.as_scalar() else {
                     return Err(Error::format("the value is not a string")
-                        .at_path(format!("data.{key}"))
+                        .at_path(format!("{prefix}data.{key}"))
                         .in_doc(index));
                 };
                 let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref());
@@ -306,7 +327,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
                 }
                 if !is_valid_base64(&s.value) {
                     return Err(Error::format("not valid base64")
-                        .at_path(format!("data.{key}"))
+                        .at_path(format!("{prefix}data.{key}"))
                         .in_doc(index)
                         .with_hint("Kubernetes requires base64 under `data`; put plain text under `stringData` instead"));
                 }
@@ -320,7 +341,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
                 if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
                     if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
                         warnings.push(format!(
-                            "document {}: stringData.{key}: a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
+                            "document {}: {prefix}stringData.{key}: a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
                             index + 1,
                             t.sops_type()
                         ));
@@ -329,7 +350,7 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// The Kubernetes rules kseal adds to the sops format, checked on every encrypted file it
@@ -360,25 +381,34 @@ pub const VALUE_SECTIONS: [&str; 2] = ["data", "stringData"];
 /// checked on a probe key and on each key the documents use.
 /// True when the envelope holds no Secret.
 pub fn rule_covers(rule: &CryptRule, stream: &Stream, docs: &[usize]) -> bool {
-    let covers =
-        |section: &str, key: &str| rule.should_encrypt(&[section.to_string(), key.to_string()]);
-    let mut secrets = docs
+    // A List item's values sit under `items` (sequence indexes are not part of sops paths).
+    let covers = |item: bool, section: &str, key: &str| {
+        let mut path = Vec::with_capacity(3);
+        if item {
+            path.push("items".to_string());
+        }
+        path.extend([section.to_string(), key.to_string()]);
+        rule.should_encrypt(&path)
+    };
+    let secrets: Vec<secrets::SecretAt> = docs
         .iter()
-        .filter_map(|&i| stream.docs.get(i))
-        .filter(|d| is_secret(d))
-        .peekable();
-    if secrets.peek().is_none() {
+        .filter_map(|&i| Some(secrets::in_document(stream.docs.get(i)?, i)))
+        .flatten()
+        .collect();
+    if secrets.is_empty() {
         return true;
     }
-    if !VALUE_SECTIONS.iter().all(|s| covers(s, "x")) {
+    let probe = |item: bool| VALUE_SECTIONS.iter().all(|s| covers(item, s, "x"));
+    if !probe(false) || (secrets.iter().any(|s| s.item.is_some()) && !probe(true)) {
         return false;
     }
-    secrets.all(|d| {
+    secrets.iter().all(|sec| {
         VALUE_SECTIONS.iter().all(|s| {
-            section(d, s).is_none_or(|m| {
-                m.entries
-                    .iter()
-                    .all(|(k, _)| k.as_scalar().is_none_or(|k| covers(s, &k.value)))
+            section(sec.map, s).is_none_or(|m| {
+                m.entries.iter().all(|(k, _)| {
+                    k.as_scalar()
+                        .is_none_or(|k| covers(sec.item.is_some(), s, &k.value))
+                })
             })
         })
     })
@@ -391,8 +421,8 @@ fn deref<'a>(node: &'a Node<'a>) -> &'a Node<'a> {
     }
 }
 
-fn section<'a>(doc: &'a Document<'a>, name: &str) -> Option<&'a Mapping<'a>> {
-    deref(doc.root_mapping()?.get(name)?).as_mapping()
+fn section<'a>(secret: &'a Mapping<'a>, name: &str) -> Option<&'a Mapping<'a>> {
+    deref(secret.get(name)?).as_mapping()
 }
 
 fn looks_sealed(node: &Node) -> bool {
@@ -428,12 +458,16 @@ pub fn check_encrypted_secrets(
     rule: &CryptRule,
     strict: bool,
 ) -> Result<()> {
-    for &i in docs {
-        let Some(doc) = stream.docs.get(i).filter(|d| is_secret(d)) else {
-            continue;
-        };
-        if let (Some(data), Some(string_data)) = (section(doc, "data"), section(doc, "stringData"))
-        {
+    let secrets = docs
+        .iter()
+        .filter_map(|&i| Some(secrets::in_document(stream.docs.get(i)?, i)))
+        .flatten();
+    for secret in secrets {
+        let (i, prefix) = (secret.doc, secret.path_prefix());
+        if let (Some(data), Some(string_data)) = (
+            section(secret.map, "data"),
+            section(secret.map, "stringData"),
+        ) {
             // Both encrypted: the author wrote both (only the data key seals a value for these
             // paths). One of them clear or empty: a shadow added without the key.
             for (k, v) in &string_data.entries {
@@ -445,7 +479,7 @@ pub fn check_encrypted_secrets(
                     return Err(Error::integrity(
                         "the key is in both data and stringData, one of them not encrypted: the API server would let the stringData value replace the data value",
                     )
-                    .at_path(format!("stringData.{}", k.value))
+                    .at_path(format!("{prefix}stringData.{}", k.value))
                     .in_doc(i)
                     .with_hint("someone who cannot decrypt the file added it: restore the file from version control"));
                 }
@@ -455,7 +489,7 @@ pub fn check_encrypted_secrets(
             continue;
         }
         for name in VALUE_SECTIONS {
-            let Some(m) = section(doc, name) else {
+            let Some(m) = section(secret.map, name) else {
                 continue;
             };
             for (k, v) in &m.entries {
@@ -467,7 +501,7 @@ pub fn check_encrypted_secrets(
                     return Err(Error::integrity(format!(
                         "a clear value under {name} of a Secret: kseal never writes one, whatever the stored crypt rule says"
                     ))
-                    .at_path(format!("{name}.{key}"))
+                    .at_path(format!("{prefix}{name}.{key}"))
                     .in_doc(i)
                     .with_hint("someone who cannot decrypt the file put it there: restore the file from version control (--allow-narrow-rule reads a file written that way on purpose)"));
                 }
@@ -516,11 +550,11 @@ impl EnvelopePolicy for SecretPolicy {
 pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<String>) {
     let mut edits = Vec::new();
     let mut notes = Vec::new();
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if !is_secret(doc) {
+    for secret in secrets::all(stream) {
+        let i = secret.doc;
+        let Some(meta) = secret.map.get("metadata").and_then(Node::as_mapping) else {
             continue;
-        }
-        let Some(meta) = metadata(doc) else { continue };
+        };
         if let Some(idx) = meta
             .entries
             .iter()
@@ -538,9 +572,8 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
                         edits.push(splice::remove_entry(src, ann, a));
                     }
                     notes.push(format!(
-                        "document {}: removed the {LAST_APPLIED} annotation of {}: it holds the Secret's plaintext",
-                        i + 1,
-                        describe(doc)
+                        "{}: removed the {LAST_APPLIED} annotation: it holds the Secret's plaintext",
+                        secret.describe()
                     ));
                 }
             }
@@ -553,8 +586,9 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
                 if SERVER_FIELDS.contains(&name) {
                     edits.push(splice::remove_entry(src, meta, idx));
                     notes.push(format!(
-                        "document {}: dropped metadata.{name} (--clean)",
-                        i + 1
+                        "document {}: dropped {}metadata.{name} (--clean)",
+                        i + 1,
+                        secret.path_prefix()
                     ));
                 }
             }

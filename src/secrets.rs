@@ -45,16 +45,10 @@ fn is_secret_mapping(m: &Mapping) -> bool {
     m.get_str("kind") == Some("Secret")
 }
 
-/// The `items` of a `kind: List` document (kubectl's `v1/List`), if the document is one.
+/// The `items` of a list document (`kind: List`, or any object with an `items` list, as
+/// kubectl's decoder reads it: `kube::list_items`).
 pub fn list_items<'t>(doc: &'t Document<'t>) -> Option<&'t Sequence<'t>> {
-    let root = doc.root_mapping()?;
-    if root.get_str("kind") != Some("List") {
-        return None;
-    }
-    match root.get("items")? {
-        Node::Sequence(q) => Some(q),
-        _ => None,
-    }
+    crate::kube::list_items(doc.root_mapping()?)
 }
 
 /// Whether a document holds Secrets: a Secret, or a List with at least one Secret item.

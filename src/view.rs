@@ -10,9 +10,10 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::kube;
+use crate::secrets;
 use crate::yaml::scalar::{self, double_quoted, plain_is_safe, Style, Typed};
 use crate::yaml::splice::{self, Edit, RenderContext};
-use crate::yaml::tree::{self, Document, Mapping, Node, Scalar};
+use crate::yaml::tree::{self, Mapping, Node, Scalar};
 
 const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
 
@@ -22,8 +23,8 @@ pub const MARK: &str = "#|";
 /// What the view replaced, to restore unchanged values byte for byte.
 #[derive(Default)]
 pub struct ViewState {
-    /// (document index, key) -> (decoded bytes, the original value text and its region kind).
-    originals: HashMap<(usize, String), Original>,
+    /// (document index, List item index, key) -> (decoded bytes, the original value text).
+    originals: HashMap<(usize, Option<usize>, String), Original>,
 }
 
 struct Original {
@@ -44,11 +45,8 @@ fn value_region(src: &str, s: &Scalar) -> (usize, usize) {
     }
 }
 
-fn data_mapping<'a>(doc: &'a Document<'a>) -> Option<&'a Mapping<'a>> {
-    doc.root_mapping()?
-        .get("data")?
-        .as_mapping()
-        .filter(|m| !m.flow)
+fn data_mapping<'a>(secret: &'a Mapping<'a>) -> Option<&'a Mapping<'a>> {
+    secret.get("data")?.as_mapping().filter(|m| !m.flow)
 }
 
 fn key_of(k: &Node) -> String {
@@ -70,11 +68,9 @@ pub fn to_view(plain: &str) -> Result<(Zeroizing<String>, ViewState)> {
     let stream = tree::parse(plain)?;
     let mut state = ViewState::default();
     let mut edits = Vec::new();
-    for (di, doc) in stream.docs.iter().enumerate() {
-        if !kube::is_secret(doc) {
-            continue;
-        }
-        let Some(data) = data_mapping(doc) else {
+    for secret in secrets::all(&stream) {
+        let di = secret.doc;
+        let Some(data) = data_mapping(secret.map) else {
             continue;
         };
         let unit = indent_unit_of(plain, data);
@@ -124,7 +120,9 @@ pub fn to_view(plain: &str) -> Result<(Zeroizing<String>, ViewState)> {
                     edits.push(Edit::new(start, end, out));
                 }
             }
-            state.originals.insert((di, key), Original { bytes, text });
+            state
+                .originals
+                .insert((di, secret.item, key), Original { bytes, text });
         }
     }
     Ok((splice::apply(plain, edits)?, state))
@@ -165,18 +163,16 @@ pub fn strip_header(buffer: &str) -> &str {
 pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
     let stream = tree::parse(view)?;
     let mut edits = Vec::new();
-    for (di, doc) in stream.docs.iter().enumerate() {
-        if !kube::is_secret(doc) {
-            continue;
-        }
-        let Some(root) = doc.root_mapping() else {
-            continue;
-        };
-        let Some(data) = root.get("data") else {
+    for secret in secrets::all(&stream) {
+        let di = secret.doc;
+        let prefix = secret.path_prefix();
+        let Some(data) = secret.map.get("data") else {
             continue;
         };
         let Some(data) = data.as_mapping() else {
-            return Err(Error::format("`data` must be a mapping of keys to values").in_doc(di));
+            return Err(Error::format("`data` must be a mapping of keys to values")
+                .at_path(format!("{prefix}data"))
+                .in_doc(di));
         };
         if data.flow {
             continue;
@@ -186,7 +182,7 @@ pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
             let Node::Scalar(s) = v else {
                 return Err(
                     Error::format("the value must be text, or base64 tagged !!binary")
-                        .at_path(format!("data.{key}"))
+                        .at_path(format!("{prefix}data.{key}"))
                         .in_doc(di),
                 );
             };
@@ -204,14 +200,14 @@ pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
                 let compact: String = s.value.chars().filter(|c| !c.is_whitespace()).collect();
                 Zeroizing::new(STANDARD.decode(compact.as_bytes()).map_err(|_| {
                     Error::format("the !!binary value is not valid base64")
-                        .at_path(format!("data.{key}"))
+                        .at_path(format!("{prefix}data.{key}"))
                         .in_doc(di)
                 })?)
             } else {
                 Zeroizing::new(s.value.as_bytes().to_vec())
             };
             let block_break = view[start..end].ends_with('\n');
-            let mut text = match state.originals.get(&(di, key.clone())) {
+            let mut text = match state.originals.get(&(di, secret.item, key.clone())) {
                 Some(o) if *o.bytes == *bytes => o.text.to_string(),
                 _ => {
                     let b64 = STANDARD.encode(&bytes[..]);
@@ -241,20 +237,20 @@ pub fn check_secrets(plain: &str, expect_secret: &dyn Fn(usize) -> bool) -> Resu
         if doc.root.is_none() {
             continue;
         }
-        let Some(root) = doc.root_mapping() else {
+        if doc.root_mapping().is_none() {
             return Err(Error::format("the document is not a mapping").in_doc(i));
-        };
-        if expect_secret(i) && !kube::is_secret(doc) {
+        }
+        if expect_secret(i) && !secrets::holds_secrets(doc) {
             return Err(Error::format("the document is no longer a `kind: Secret`").in_doc(i));
         }
-        if kube::is_secret(doc) {
-            let name = root
-                .get("metadata")
-                .and_then(Node::as_mapping)
-                .and_then(|m| m.get_str("name"));
-            if name.is_none_or(str::is_empty) {
-                return Err(Error::format("the Secret has no metadata.name").in_doc(i));
+        for secret in secrets::in_document(doc, i) {
+            if secret.name().is_none_or(str::is_empty) {
+                return Err(Error::format("the Secret has no metadata.name")
+                    .at_path(format!("{}metadata", secret.path_prefix()))
+                    .in_doc(i));
             }
+        }
+        if secrets::holds_secrets(doc) {
             kube::check_secret(doc, i)?;
         }
     }

@@ -193,6 +193,53 @@ fn invalid_then_valid_save_shows_the_error_and_ends_correct() {
     assert_no_plaintext_left(&sb);
 }
 
+/// A `kind: List` of Secrets: the items' data is shown decoded, and a change re-encodes only
+/// the changed value (before, a List could not even be encrypted).
+#[test]
+fn the_secrets_of_a_list_are_shown_decoded() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let plain = format!(
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    password: {}\n  kind: Secret\n  metadata:\n    name: a\n- apiVersion: v1\n  data:\n    token: {}\n  kind: Secret\n  metadata:\n    name: b\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+        b64(CANARY),
+        b64("tok-123")
+    );
+    let f = sb.write("list.yaml", &plain);
+    ok(run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient()])
+        .arg(&f)));
+    let before = read(&f);
+    let o = edit(
+        &sb,
+        &f,
+        &format!(
+            "cp \"$f\" {}\nsed -i 's/token: tok-123/token: tok-456/' \"$f\"",
+            sb.path("seen.txt").display()
+        ),
+    );
+    ok(o);
+    let seen = read(&sb.path("seen.txt"));
+    assert!(
+        seen.contains(&format!("    password: {CANARY}\n"))
+            && seen.contains("    token: tok-123\n"),
+        "{seen}"
+    );
+    std::fs::remove_file(sb.path("seen.txt")).unwrap();
+    assert_eq!(
+        decrypt(&sb, &f),
+        plain.replace(&b64("tok-123"), &b64("tok-456"))
+    );
+    let changed = changed_lines(&before, &read(&f));
+    assert!(changed.contains(&"token".to_string()), "{changed:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|k| ["token", "lastmodified", "mac"].contains(&k.as_str())),
+        "{changed:?}"
+    );
+}
+
 #[test]
 fn a_document_that_is_no_longer_a_secret_is_sent_back() {
     let (sb, f) = setup();

@@ -861,6 +861,129 @@ fn kubectl_create_secret_piped_into_kseal() {
     );
 }
 
+/// What `kubectl get secret a b -o yaml` prints: a `kind: List` whose items are the Secrets
+/// (server fields and the last-applied annotation included).
+const KUBECTL_GET_LIST: &str = r#"apiVersion: v1
+items:
+- apiVersion: v1
+  data:
+    password: czNjcjN0
+    user: YWRtaW4=
+  kind: Secret
+  metadata:
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: |
+        {"apiVersion":"v1","data":{"password":"czNjcjN0","user":"YWRtaW4="},"kind":"Secret","metadata":{"annotations":{},"name":"a","namespace":"default"},"type":"Opaque"}
+    creationTimestamp: "2024-01-01T00:00:00Z"
+    name: a
+    namespace: default
+    resourceVersion: "123"
+    uid: 0b7c1f5e-6a1c-4c1e-9a43-2f1f0c1d2e3f
+  type: Opaque
+- apiVersion: v1
+  data:
+    token: dG9rLTEyMw==
+  kind: Secret
+  metadata:
+    creationTimestamp: "2024-01-01T00:00:00Z"
+    name: b
+    namespace: default
+    resourceVersion: "124"
+    uid: 1c8d2a6f-7b2d-4d2f-8b54-3a2a1d2e3f40
+  type: Opaque
+kind: List
+metadata:
+  resourceVersion: ""
+"#;
+
+/// Before: "nothing to encrypt: the input has no Secret document" (exit 10). Now the Secrets
+/// inside the List are encrypted, the whole List is one envelope (the crypt rule matches
+/// `items[N].data` at any depth, as sops applies it), and sops opens the result.
+#[test]
+fn a_kubectl_list_of_secrets_is_encrypted_as_one_envelope_that_sops_opens() {
+    require("sops");
+    let sb = Sandbox::new();
+    let input = sb.write("list.yaml", KUBECTL_GET_LIST);
+    let o = encrypt_to_key(&sb, &input);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let enc = stdout(&o);
+    assert!(
+        stderr(&o).contains("items[0] (Secret a): removed the kubectl.kubernetes.io/last-applied-configuration annotation"),
+        "{}",
+        stderr(&o)
+    );
+    for v in ["czNjcjN0", "YWRtaW4=", "dG9rLTEyMw==", "s3cr3t"] {
+        assert!(!enc.contains(v), "{v} in clear:\n{enc}");
+    }
+    assert_eq!(enc.matches(",type:str]").count(), 4, "3 values and the MAC");
+    assert_eq!(enc.matches("\nsops:\n").count(), 1, "{enc}");
+    assert!(enc.contains("\n    token: ENC[AES256_GCM,"), "{enc}");
+    let f = sb.write("list.enc.yaml", &enc);
+
+    // kseal gives the List back byte for byte, the leaking annotation aside.
+    let mut expected = KUBECTL_GET_LIST.to_string();
+    let from = expected.find("    annotations:\n").unwrap();
+    let to = expected.find("    creationTimestamp").unwrap();
+    expected.replace_range(from..to, "");
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), expected);
+
+    // sops decrypts it (MAC verified) to the same data; the independent checker agrees.
+    let by_sops = sb.write("by-sops.yaml", ok(sops_decrypt(&sb, &f, &key_file())));
+    let want = sb.write("expected.yaml", &expected);
+    same_data(&sb, &by_sops, &want).unwrap();
+    let checker = shared().join("tools/sops_check.py");
+    let out = ok(run(sb
+        .tool("python3")
+        .arg(&checker)
+        .arg(&f)
+        .arg(key_file())));
+    assert!(out.contains("): OK"), "{out}");
+
+    // status counts the Secrets of the List, encrypted or not.
+    let st = ok(run(sb.kseal().arg("status").arg("--no-verify").arg(&f)));
+    assert!(st.contains("list.enc.yaml: encrypted"), "{st}");
+    let o = run(sb.kseal().arg("status").arg(&input));
+    assert!(
+        stdout(&o).contains("NOT ENCRYPTED: 2 Secrets in clear text"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// A List that also holds a ConfigMap: the crypt rule covers the whole document, so the
+/// ConfigMap's data is encrypted too, and kseal says so; `data` of a Secret item is checked.
+#[test]
+fn a_list_with_other_kinds_is_encrypted_whole_with_a_warning() {
+    require("sops");
+    let sb = Sandbox::new();
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cm\n  data:\n    mode: fast\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: s\n  stringData:\n    pw: hunter2\n";
+    let input = sb.write("mixed.yaml", text);
+    let o = encrypt_to_key(&sb, &input);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("items[0] is a ConfigMap, not a Secret"),
+        "{}",
+        stderr(&o)
+    );
+    let f = sb.write("mixed.enc.yaml", stdout(&o));
+    assert!(!read(&f).contains("hunter2") && !read(&f).contains("fast"));
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), text);
+    ok(sops_decrypt(&sb, &f, &key_file()));
+
+    // Invalid base64 in a Secret item names the item.
+    let bad = sb.write(
+        "bad.yaml",
+        text.replace(
+            "  stringData:\n    pw: hunter2",
+            "  data:\n    pw: not base64!",
+        ),
+    );
+    let o = encrypt_to_key(&sb, &bad);
+    assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("items[1].data.pw"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Byte-exactness details
 // ---------------------------------------------------------------------------------------------

@@ -745,6 +745,76 @@ fn get_selects_the_secret_and_reads_sops_files() {
     assert_eq!(ok(o), "b");
 }
 
+/// A `kind: List` of Secrets (what `kubectl get secret a b -o yaml` prints), and a Secret
+/// document after it.
+const LIST: &str = "apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    password: czNjcjN0\n  kind: Secret\n  metadata:\n    name: a\n  type: Opaque\n- apiVersion: v1\n  data:\n    token: dG9r\n  kind: Secret\n  metadata:\n    name: b\n  type: Opaque\nkind: List\nmetadata:\n  resourceVersion: \"\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\ndata:\n  token: b3RoZXI=\n";
+
+/// Before: a List was "no Secret document" for encrypt, and set/get could not reach its items.
+#[test]
+fn set_unset_and_get_reach_the_secrets_of_a_list() {
+    let sb = Sandbox::new();
+    let file = encrypted(&sb, "list.enc.yaml", LIST);
+    assert_eq!(ok(get(&sb, &file, &["password", "--name", "a"])), "s3cr3t");
+    // `b` is a List item and a document: --doc says which.
+    let o = get(&sb, &file, &["token", "--name", "b"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("document 1, items[1] (Secret b)") && err.contains("document 2 (Secret b)"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(get(&sb, &file, &["token", "--doc", "1", "--name", "b"])),
+        "tok"
+    );
+    assert_eq!(ok(get(&sb, &file, &["token", "--doc", "2"])), "other");
+    let o = get(&sb, &file, &["token", "--doc", "1"]);
+    assert_eq!(code(&o), Some(2), "{}", stderr(&o));
+
+    let before = read(&file);
+    set(
+        &sb,
+        &file,
+        &["token", "--value", "t2", "--doc", "1", "--name", "b"],
+    );
+    set(&sb, &file, &["extra", "--value", "x", "--name", "a"]);
+    set(
+        &sb,
+        &file,
+        &["note", "--string", "--value", "hi", "--name", "a"],
+    );
+    let expected = LIST
+        .replace("    token: dG9r\n", &format!("    token: {}\n", b64("t2")))
+        .replace(
+            "    password: czNjcjN0\n",
+            &format!("    password: czNjcjN0\n    extra: {}\n", b64("x")),
+        )
+        .replace(
+            "    name: a\n  type: Opaque\n",
+            "    name: a\n  type: Opaque\n  stringData:\n    note: hi\n",
+        );
+    assert_eq!(decrypt(&sb, &file), expected);
+    // Unchanged values keep their ciphertext.
+    let kept = enc_tokens(&before)
+        .into_iter()
+        .filter(|t| read(&file).contains(t.as_str()))
+        .count();
+    assert_eq!(kept, 2, "password and the document's token");
+    let by_sops = sops_decrypt(&sb, &file);
+    assert!(
+        by_sops.contains(&format!("token: {}", b64("t2"))),
+        "{by_sops}"
+    );
+    assert!(by_sops.contains("note: hi"), "{by_sops}");
+
+    ok(kseal_id(
+        &sb,
+        &["unset", file.to_str().unwrap(), "extra", "--name", "a"],
+    ));
+    assert!(!decrypt(&sb, &file).contains("extra"));
+    sops_decrypt(&sb, &file);
+}
+
 // ---------------------------------------------------------------------------------------------
 // kseal encrypt --previous
 // ---------------------------------------------------------------------------------------------

@@ -231,7 +231,11 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
     }
     // Every Secret carries the whole `sops:` block with every wrapped key: an output too big to
     // be read back is refused here, before any value is encrypted.
-    let secrets = stream.docs.iter().filter(|d| kube::is_secret(d)).count();
+    let secrets = stream
+        .docs
+        .iter()
+        .filter(|d| kseal::secrets::holds_secrets(d))
+        .count();
     let per_block: usize = age.iter().map(|a| a.enc.len() + a.recipient.len()).sum();
     fsio::check_output_size(text.len().saturating_add(secrets.saturating_mul(per_block)))?;
     let settings = EncryptSettings {
@@ -244,7 +248,7 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
         stash: None,
         policy: Some(&kseal::kube::STRICT),
     };
-    file::encrypt_checked(text, &stream, &settings, &kube::is_secret)
+    file::encrypt_checked(text, &stream, &settings, &kseal::secrets::holds_secrets)
 }
 
 /// Refuses a document that kubectl applies as a Secret but kseal would leave in plain text (a
@@ -498,7 +502,7 @@ fn sanitized_checked(name: &str, text: &str, clean: bool) -> Result<zeroize::Zer
 /// `FILE: document N: PATH ...`.
 fn warn_secrets(name: &str, stream: &tree::Stream<'_>) -> Result<()> {
     for (i, doc) in stream.docs.iter().enumerate() {
-        if kube::is_secret(doc) {
+        if kseal::secrets::holds_secrets(doc) {
             for w in kube::check_secret(doc, i)? {
                 warn(&format!("{name}: {w}"));
             }

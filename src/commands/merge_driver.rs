@@ -98,7 +98,7 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
     }
     let all = envelope.covers_all();
     let out = file::reencrypt(&merged, &envelope, &move |d| {
-        all || kseal::kube::is_secret(d)
+        all || kseal::secrets::holds_secrets(d)
     })
     .map_err(|e| e.in_file(&shown))?;
     fsio::write_atomic(&args.ours, out.as_bytes(), 0o644)?;

@@ -174,7 +174,7 @@ impl Opened {
     /// document, else the Secrets.
     pub fn selector(&self) -> impl Fn(&kseal::yaml::tree::Document) -> bool {
         let all = self.envelope().covers_all();
-        move |d| all || kseal::kube::is_secret(d)
+        move |d| all || kseal::secrets::holds_secrets(d)
     }
 }
 

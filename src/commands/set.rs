@@ -11,12 +11,13 @@ use zeroize::Zeroizing;
 
 use kseal::error::{Error, Kind, Result};
 use kseal::kube;
+use kseal::secrets;
 use kseal::yaml::scalar::{self, double_quoted, plain_is_safe, single_quoted, Style, Typed};
 use kseal::yaml::splice::{self, Edit};
-use kseal::yaml::tree::{self, Document, Mapping, Node, Scalar, Stream};
+use kseal::yaml::tree::{self, Document, Mapping, Node, Scalar};
 
 use super::{note, open_encrypted, warn, write_back};
-use crate::cli::{DocSelector, SetArgs, UnsetArgs};
+use crate::cli::{SetArgs, UnsetArgs};
 use crate::fsio::MAX_INPUT;
 
 pub fn run_set(a: &SetArgs) -> Result<()> {
@@ -41,9 +42,18 @@ pub fn run_set(a: &SetArgs) -> Result<()> {
     let opened = open_encrypted(&a.file, &a.identity)?;
     let plain: &str = &opened.decrypted.text;
     let stream = tree::parse(plain).map_err(|e| e.in_file(&name))?;
-    let di = select_secret(&stream, &a.select).map_err(|e| e.in_file(&name))?;
-    let change = set_edits(plain, &stream.docs[di], &a.key, &value, a.string)
-        .map_err(|e| e.in_doc(di).in_file(&name))?;
+    let secret = secrets::select(&stream, a.select.doc, a.select.name.as_deref())
+        .map_err(|e| e.in_file(&name))?;
+    let di = secret.doc;
+    let change = set_edits(
+        plain,
+        &stream.docs[di],
+        secret.map,
+        &a.key,
+        &value,
+        a.string,
+    )
+    .map_err(|e| e.in_doc(di).in_file(&name))?;
     seal_and_write(&a.file, &opened, change.edits, di)?;
     if let Some(other) = change.removed_from {
         // Kubernetes merges stringData over data: a copy left in the other mapping would hide
@@ -63,19 +73,19 @@ pub fn run_unset(a: &UnsetArgs) -> Result<()> {
     let opened = open_encrypted(&a.file, &a.identity)?;
     let plain: &str = &opened.decrypted.text;
     let stream = tree::parse(plain).map_err(|e| e.in_file(&name))?;
-    let di = select_secret(&stream, &a.select).map_err(|e| e.in_file(&name))?;
-    let doc = &stream.docs[di];
-    let edits = unset_edits(plain, doc, &a.key).map_err(|e| e.in_doc(di).in_file(&name))?;
+    let secret = secrets::select(&stream, a.select.doc, a.select.name.as_deref())
+        .map_err(|e| e.in_file(&name))?;
+    let di = secret.doc;
+    let edits = unset_edits(plain, secret.map, &a.key).map_err(|e| e.in_doc(di).in_file(&name))?;
     if edits.is_empty() {
         if a.idempotent {
             return Ok(());
         }
         return Err(Error::format(format!(
             "{} has no key `{}` in data or stringData",
-            kube::describe(doc),
+            secret.describe(),
             a.key
         ))
-        .in_doc(di)
         .in_file(&name)
         .with_hint("--idempotent succeeds without changing the file when the key is absent"));
     }
@@ -205,92 +215,13 @@ pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
-fn secret_name<'a>(doc: &'a Document<'a>) -> Option<&'a str> {
-    doc.root_mapping()?
-        .get("metadata")?
-        .as_mapping()?
-        .get_str("name")
-}
-
-fn listing(stream: &Stream, docs: &[usize]) -> String {
-    docs.iter()
-        .map(|&i| format!("document {} ({})", i + 1, kube::describe(&stream.docs[i])))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The 0-based index of the Secret the command works on: `--doc N`, `--name NAME`, or the
-/// file's only Secret.
-pub fn select_secret(stream: &Stream, sel: &DocSelector) -> Result<usize> {
-    let secrets: Vec<usize> = (0..stream.docs.len())
-        .filter(|&i| kube::is_secret(&stream.docs[i]))
-        .collect();
-    if let Some(n) = sel.doc {
-        if n == 0 || n > stream.docs.len() {
-            return Err(Error::new(
-                Kind::Usage,
-                format!(
-                    "--doc {n}: the file has {} document(s), numbered from 1",
-                    stream.docs.len()
-                ),
-            ));
-        }
-        if !secrets.contains(&(n - 1)) {
-            return Err(
-                Error::new(Kind::Usage, format!("document {n} is not a Secret")).with_hint(
-                    format!("the Secrets of the file: {}", listing(stream, &secrets)),
-                ),
-            );
-        }
-        return Ok(n - 1);
-    }
-    if let Some(want) = &sel.name {
-        let found: Vec<usize> = secrets
-            .iter()
-            .copied()
-            .filter(|&i| secret_name(&stream.docs[i]) == Some(want.as_str()))
-            .collect();
-        return match found.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(
-                Error::new(Kind::Usage, format!("no Secret named `{want}` in the file")).with_hint(
-                    format!("the Secrets of the file: {}", listing(stream, &secrets)),
-                ),
-            ),
-            _ => Err(Error::new(
-                Kind::Usage,
-                format!(
-                    "several Secrets are named `{want}`: {}",
-                    listing(stream, &found)
-                ),
-            )
-            .with_hint("choose one with --doc N")),
-        };
-    }
-    match secrets.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Error::format("the file has no Secret")),
-        _ => Err(Error::new(
-            Kind::Usage,
-            format!(
-                "the file has several Secrets: {}",
-                listing(stream, &secrets)
-            ),
-        )
-        .with_hint("choose one with --name NAME or --doc N")),
-    }
-}
-
 /// The edits of `kseal set`, and the mapping the key was taken out of, if any.
 pub struct SetChange {
     pub edits: Vec<Edit>,
     pub removed_from: Option<&'static str>,
 }
 
-fn block_root<'a>(doc: &'a Document<'a>) -> Result<&'a Mapping<'a>> {
-    let root = doc
-        .root_mapping()
-        .ok_or_else(|| Error::format("the document is not a mapping"))?;
+fn block_mapping(root: &Mapping) -> Result<()> {
     if root.flow {
         return Err(Error::new(
             Kind::Unsupported,
@@ -298,7 +229,7 @@ fn block_root<'a>(doc: &'a Document<'a>) -> Result<&'a Mapping<'a>> {
         )
         .with_hint("change it with sops, or convert it to block YAML"));
     }
-    Ok(root)
+    Ok(())
 }
 
 fn position(m: &Mapping, key: &str) -> Option<usize> {
@@ -308,10 +239,16 @@ fn position(m: &Mapping, key: &str) -> Option<usize> {
 }
 
 /// Spaces before the text on the line holding `pos` (the indentation of a key; for a `? key`
-/// line, the column of the `?`).
+/// line, the column of the `?`; for the first key of a list item, `- key`, the key's column).
 fn line_indent(src: &str, pos: usize) -> usize {
-    let line = &src[splice::start_of_line(src, pos)..];
-    line.len() - line.trim_start_matches(' ').len()
+    let ls = splice::start_of_line(src, pos);
+    let line = &src[ls..];
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    let before = &src[ls..pos];
+    if before[spaces..].starts_with('-') && before.trim_start_matches([' ', '-']).is_empty() {
+        return before.chars().count();
+    }
+    spaces
 }
 
 /// The document's indentation step, from its first nested block collection (2 if none).
@@ -392,15 +329,17 @@ fn insertion(src: &str, at: usize, lines: String, eol: &str) -> Edit {
     }
 }
 
-/// The edits that set `key` to `value` (already base64 for `data`) in the Secret `doc`.
+/// The edits that set `key` to `value` (already base64 for `data`) in the Secret mapping
+/// `root` of `doc` (the document's root, or a List item).
 pub fn set_edits(
     src: &str,
     doc: &Document,
+    root: &Mapping,
     key: &str,
     value: &str,
     string: bool,
 ) -> Result<SetChange> {
-    let root = block_root(doc)?;
+    block_mapping(root)?;
     let (target, other) = if string {
         ("stringData", "data")
     } else {
@@ -570,10 +509,11 @@ fn replace_edit(
     Edit::new(slot.start, slot.end, text)
 }
 
-/// The edits that remove `key` from `data` and `stringData` of `doc` (none when it is absent).
-/// A mapping left empty is removed with its key.
-pub fn unset_edits(src: &str, doc: &Document, key: &str) -> Result<Vec<Edit>> {
-    let root = block_root(doc)?;
+/// The edits that remove `key` from `data` and `stringData` of the Secret mapping `root` (a
+/// document's root, or a List item); none when it is absent. A mapping left empty is removed
+/// with its key.
+pub fn unset_edits(src: &str, root: &Mapping, key: &str) -> Result<Vec<Edit>> {
+    block_mapping(root)?;
     let mut edits = Vec::new();
     for field in ["data", "stringData"] {
         let Some(fi) = position(root, field) else {
@@ -599,13 +539,14 @@ mod tests {
 
     fn set(src: &str, key: &str, value: &str, string: bool) -> String {
         let st = tree::parse(src).unwrap();
-        let c = set_edits(src, &st.docs[0], key, value, string).unwrap();
+        let root = st.docs[0].root_mapping().unwrap();
+        let c = set_edits(src, &st.docs[0], root, key, value, string).unwrap();
         splice::apply(src, c.edits).unwrap().to_string()
     }
 
     fn unset(src: &str, key: &str) -> String {
         let st = tree::parse(src).unwrap();
-        let e = unset_edits(src, &st.docs[0], key).unwrap();
+        let e = unset_edits(src, st.docs[0].root_mapping().unwrap(), key).unwrap();
         splice::apply(src, e).unwrap().to_string()
     }
 
@@ -662,7 +603,8 @@ mod tests {
     fn flow_mappings_are_refused() {
         let src = "kind: Secret\ndata: {a: YQ==}\n";
         let st = tree::parse(src).unwrap();
-        let e = set_edits(src, &st.docs[0], "a", "eA==", false)
+        let root = st.docs[0].root_mapping().unwrap();
+        let e = set_edits(src, &st.docs[0], root, "a", "eA==", false)
             .err()
             .unwrap();
         assert_eq!(e.kind, Kind::Unsupported);

@@ -170,7 +170,7 @@ fn fill(
 ) -> Result<()> {
     let text = fsio::read_input(&Input::File(t.path.clone()))?;
     let stream = tree::parse(&text)?;
-    st.secrets = stream.docs.iter().filter(|d| kube::is_secret(d)).count();
+    st.secrets = kseal::secrets::all(&stream).len();
     let Some(meta) = rekey::inspect_stream(&stream)? else {
         return Ok(());
     };

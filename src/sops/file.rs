@@ -444,7 +444,7 @@ fn decrypt_inner(
     // that appears there was added behind their back and would be applied unverified.
     for (i, d) in stream.docs.iter().enumerate() {
         if sops_entry(d).is_none()
-            && (crate::kube::is_secret(d) || crate::kube::hidden_secret(d).is_some())
+            && (crate::secrets::holds_secrets(d) || crate::kube::hidden_secret(d).is_some())
         {
             return Err(Error::integrity(
                 "a Secret without the file's `sops:` block sits in an encrypted file: it was added after encryption",
