@@ -571,9 +571,17 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
                     } else {
                         edits.push(splice::remove_entry(src, ann, a));
                     }
+                    let what = match secret.name() {
+                        Some(n) => format!("Secret {n}"),
+                        None => "the Secret".to_string(),
+                    };
+                    let item = secret
+                        .item
+                        .map(|n| format!("items[{n}]: "))
+                        .unwrap_or_default();
                     notes.push(format!(
-                        "{}: removed the {LAST_APPLIED} annotation: it holds the Secret's plaintext",
-                        secret.describe()
+                        "document {}: {item}removed the {LAST_APPLIED} annotation of {what}: it holds the Secret's plaintext",
+                        i + 1
                     ));
                 }
             }

@@ -908,7 +908,7 @@ fn a_kubectl_list_of_secrets_is_encrypted_as_one_envelope_that_sops_opens() {
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let enc = stdout(&o);
     assert!(
-        stderr(&o).contains("items[0] (Secret a): removed the kubectl.kubernetes.io/last-applied-configuration annotation"),
+        stderr(&o).contains("document 1: items[0]: removed the kubectl.kubernetes.io/last-applied-configuration annotation of Secret a"),
         "{}",
         stderr(&o)
     );
