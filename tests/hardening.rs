@@ -1416,6 +1416,28 @@ fn attack_string_data_shadowing_data_is_refused() {
     refused_everywhere(&sb, "shadow", &file, 6, "in both data and stringData");
 }
 
+/// Attack 2 inside a `kind: List` (issue 13: kseal encrypts the Secrets of a List's items): an
+/// empty `stringData.password` added to the item shadows its encrypted `data.password`.
+#[test]
+fn attack_string_data_shadowing_data_in_a_list_item_is_refused() {
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(
+        &sb,
+        "list.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: db\n  data:\n    password: czNjcjN0\n",
+    );
+    let text = read(&file);
+    attacker_writes(
+        &file,
+        &replace_once(
+            &text,
+            "  kind: Secret\n",
+            "  kind: Secret\n  stringData:\n    password: \"\"\n",
+        ),
+    );
+    refused_everywhere(&sb, "list-shadow", &file, 6, "items[0].stringData.password");
+}
+
 /// Attack 3: the stored rule narrowed to `^data$` and the last clear value (`type: Opaque`)
 /// moved under `stringData`: the sops MAC sees the same values in the same order.
 #[test]
