@@ -785,13 +785,14 @@ fn set_unset_and_get_reach_the_secrets_of_a_list() {
     );
     let expected = LIST
         .replace("    token: dG9r\n", &format!("    token: {}\n", b64("t2")))
+        // kubectl's keys are sorted: new keys go where they sort, inside the item too.
         .replace(
             "    password: czNjcjN0\n",
-            &format!("    password: czNjcjN0\n    extra: {}\n", b64("x")),
+            &format!("    extra: {}\n    password: czNjcjN0\n", b64("x")),
         )
         .replace(
             "    name: a\n  type: Opaque\n",
-            "    name: a\n  type: Opaque\n  stringData:\n    note: hi\n",
+            "    name: a\n  stringData:\n    note: hi\n  type: Opaque\n",
         );
     assert_eq!(decrypt(&sb, &file), expected);
     // Unchanged values keep their ciphertext.
