@@ -704,6 +704,10 @@ pub fn literal_text(v: &str, indent: usize, eol: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[path = "splice_tests.rs"]
+mod splice_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::yaml::tree::parse;
