@@ -1,6 +1,7 @@
 //! kustomize and KRM functions: ResourceList and manifest-stream handling, the kseal
-//! generator/transformer configuration, and decrypting the resources of a build with each
-//! file's MAC verified over the documents that share its envelope.
+//! generator/transformer configuration, kpt's package locations and the rule that keeps
+//! `files:` inside the package, finding KRM exec functions, and decrypting the resources of a
+//! build with each file's MAC verified over the documents that share its envelope.
 //!
 //! Pure text in, text out; the command layer reads the listed files and finds the keys.
 

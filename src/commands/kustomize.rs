@@ -1,7 +1,9 @@
-//! kustomize integration: `kseal kustomize fn` (KRM function), `kseal kustomize plugin CONFIG`
-//! (legacy exec plugin) and `kseal kustomize decrypt` (a build's output stream). Installed
-//! as a symlink named `KsealGenerator`, `KsealTransformer` or `kseal-krm`, the binary speaks
-//! the matching protocol directly, because kustomize passes no subcommand.
+//! kustomize integration: `kseal kustomize fn` (KRM function, for kustomize and kpt),
+//! `kseal kustomize plugin CONFIG` (legacy exec plugin), `kseal kustomize decrypt` (a build's
+//! output stream) and `kseal kustomize preflight` (refuses KRM exec functions that kustomize
+//! would skip), with the generator's files kept inside the kustomization root or kpt
+//! package. Installed as a symlink named `KsealGenerator`, `KsealTransformer` or `kseal-krm`,
+//! the binary speaks the matching protocol directly, because kustomize passes no subcommand.
 
 use std::path::{Path, PathBuf};
 
@@ -270,6 +272,42 @@ fn legacy_plugin(config: &Path) -> Result<()> {
     fsio::write_stdout(out.as_bytes())
 }
 
+/// The items after a generator: those it read (a kpt package's encrypted file) replaced by
+/// what it generated, at the end; and the indices of the generated ones.
+fn apply_generator(
+    cfg: &PluginConfig,
+    items: &[Zeroizing<String>],
+    package: bool,
+    package_dir: Option<&Path>,
+) -> Result<(Vec<Zeroizing<String>>, Vec<usize>)> {
+    let source = if package {
+        // kpt fn render names the config's file in the package: `files:` are relative to
+        // its directory; with kpt fn eval, to the package root.
+        let base = cfg
+            .package_path
+            .as_deref()
+            .and_then(|p| p.rsplit_once('/'))
+            .map(|(dir, _)| dir.to_string())
+            .unwrap_or_default();
+        let dir = package_dir
+            .map(Path::to_path_buf)
+            .or_else(|| cfg.package_dir.as_ref().map(PathBuf::from));
+        Source::Package { items, base, dir }
+    } else {
+        // kustomize runs an exec function in the kustomization's directory.
+        Source::Disk(Path::new("."))
+    };
+    let (docs, used) = generate(cfg, &source)?;
+    let mut next: Vec<Zeroizing<String>> = (0..items.len())
+        .filter(|i| !used.contains(i))
+        .map(|i| items[i].clone())
+        .collect();
+    let first = next.len();
+    next.extend(docs);
+    let generated = (first..next.len()).collect();
+    Ok((next, generated))
+}
+
 /// Whether the ResourceList comes from kpt: kpt says where each package resource lives,
 /// and (unlike kustomize) does not pass a generator its own configuration as an item.
 fn from_kpt(rl: &krm::ResourceList) -> bool {
@@ -307,33 +345,7 @@ fn krm_function(package_dir: Option<&Path>) -> Result<()> {
     let mut marked = 0;
     for cfg in &configs {
         let (plain, changed) = match cfg.kind {
-            PluginKind::Generator => {
-                let base = cfg
-                    .package_path
-                    .as_deref()
-                    .and_then(|p| p.rsplit_once('/'))
-                    .map(|(dir, _)| dir.to_string())
-                    .unwrap_or_default();
-                let source = if package {
-                    let dir = package_dir
-                        .map(Path::to_path_buf)
-                        .or_else(|| cfg.package_dir.as_ref().map(PathBuf::from));
-                    Source::Package {
-                        items: &items,
-                        base,
-                        dir,
-                    }
-                } else {
-                    Source::Disk(Path::new("."))
-                };
-                let (docs, used) = generate(cfg, &source)?;
-                let kept = (0..items.len()).filter(|i| !used.contains(i));
-                let mut next: Vec<Zeroizing<String>> = kept.map(|i| items[i].clone()).collect();
-                let first = next.len();
-                next.extend(docs);
-                let generated = (first..next.len()).collect::<Vec<_>>();
-                (next, generated)
-            }
+            PluginKind::Generator => apply_generator(cfg, &items, package, package_dir)?,
             PluginKind::Transformer => {
                 let ids = load_identities(&[])?;
                 let out = krm::decrypt_resources(&items, &IdentityOpener { ids: &ids })?;
