@@ -756,6 +756,59 @@ fn tampered_files_fail_without_output_and_in_place_leaves_them_unchanged() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A kseal file whose last lines were cut off (its crypt rule, then its MAC): the error names
+/// the incomplete `sops:` block (exit 4), not a value replaced with clear text.
+#[test]
+fn a_file_cut_short_names_the_incomplete_sops_block() {
+    let sb = Sandbox::new();
+    let plain =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: czNjcjN0\n";
+    let src = sb.write("s.yaml", plain);
+    let enc = ok(run(sb
+        .kseal()
+        .args(["encrypt", "--age", &recipient_of(&key())])
+        .arg(&src)));
+    let lines: Vec<&str> = enc.lines().collect();
+    assert!(
+        lines[lines.len() - 2].starts_with("  encrypted_regex: "),
+        "{enc}"
+    );
+    for (cut, missing) in [
+        (2, "crypt rule (encrypted_regex, unencrypted_suffix, ...),"),
+        (3, "and no `mac`"),
+    ] {
+        let text = lines[..lines.len() - cut].join("\n") + "\n";
+        let file = sb.write(&format!("cut-{cut}.yaml"), &text);
+        let o = decrypt_with(&sb, &key(), &[file.as_os_str()]);
+        let err = stderr(&o);
+        assert_eq!(code(&o), Some(4), "cut {cut}: {err}");
+        assert!(o.stdout.is_empty());
+        assert!(
+            err.contains(&format!(
+                "cut-{cut}.yaml: document 1: sops: the `sops:` block is incomplete: it has no "
+            )),
+            "cut {cut}: {err}"
+        );
+        assert!(err.contains(missing), "cut {cut}: {err}");
+        assert!(err.contains("cut short"), "cut {cut}: {err}");
+        assert!(!err.contains("replaced"), "cut {cut}: {err}");
+    }
+    // A value really replaced with clear text, in a complete file, is still named as such.
+    let start = enc.find("password: ENC[").unwrap() + "password: ".len();
+    let end = start + enc[start..].find('\n').unwrap();
+    let file = sb.write(
+        "replaced.yaml",
+        format!("{}czNjcjN0{}", &enc[..start], &enc[end..]),
+    );
+    let o = decrypt_with(&sb, &key(), &[file.as_os_str()]);
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("replaced an encrypted value with clear text"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 const INJECTED: &str =
     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: injected\nstringData:\n  password: attacker-chosen\n";
 

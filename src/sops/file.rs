@@ -501,6 +501,7 @@ fn decrypt_inner(
         };
         let json = is_json(src, doc);
         let unit = indent_unit(doc);
+        let block_gaps = missing_block_fields(root);
         let removal = remove_sops_edit(src, root)?;
         // Values are rendered against the text as it will be once the `sops:` block is gone:
         // a block scalar that ends the file then ends it again, without the line break kseal
@@ -548,6 +549,15 @@ fn decrypt_inner(
                         Typed::Str(v) if v.starts_with("ENC[") => {
                             Err(Error::format("malformed encrypted value: it is not an AES256_GCM sops value"))
                         }
+                        // Without a stated crypt rule, sops's default (every value) applies:
+                        // a clear value then says the block lost its last lines, not that a
+                        // value was replaced.
+                        _ if !block_gaps.is_empty() => Err(Error::format(format!(
+                            "the `sops:` block is incomplete: it has no {}, so which values are encrypted is unknown; the file was probably cut short",
+                            block_gaps.join(" and no ")
+                        ))
+                        .at_path("sops")
+                        .with_hint("restore the file from version control")),
                         _ => Err(Error::integrity(
                             "the value is not encrypted although the file's crypt rule says it must be",
                         )
@@ -739,6 +749,22 @@ fn decrypt_comments(
         stash.record(&aad, ev);
     }
     Ok(())
+}
+
+/// What a `sops:` block that sops wrote always has and this one lacks: a crypt rule (sops
+/// writes one, even its default) and the `mac`, the fields a file cut short loses first.
+fn missing_block_fields(root: &Mapping) -> Vec<&'static str> {
+    let Some(block) = root.get("sops").and_then(Node::as_mapping) else {
+        return Vec::new();
+    };
+    let mut gaps = Vec::new();
+    if !CryptRule::KEYS.iter().any(|k| block.get(k).is_some()) {
+        gaps.push("crypt rule (encrypted_regex, unencrypted_suffix, ...)");
+    }
+    if block.get("mac").is_none() {
+        gaps.push("`mac`");
+    }
+    gaps
 }
 
 /// The edit that removes a document's `sops` entry, so that the output is the text before
