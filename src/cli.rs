@@ -68,7 +68,8 @@ reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh
 #[derive(Parser, Debug)]
 #[command(
     name = "kseal",
-    version,
+    // The package version and, when built from git, the commit (build.rs).
+    version = env!("KSEAL_VERSION"),
     about = "Encrypt Kubernetes Secrets for Git: only the values of data and stringData are sealed,\n\
              in the SOPS v3 format (age recipients), so sops and Flux read what kseal writes.",
     after_help = format!("{EXIT_CODES}\n\n{ENVIRONMENT}"),
