@@ -4,7 +4,7 @@ CARGO ?= cargo
 KSEAL := target/debug/kseal
 DEMO := keys-example
 
-.PHONY: all build demo test lint fmt bench fuzz clean man
+.PHONY: all build demo test lint fmt bench fuzz clean man install uninstall
 
 all: build
 
@@ -38,6 +38,38 @@ man: build
 	$(KSEAL) man > target/man/kseal.1
 	for sh in bash zsh fish; do $(KSEAL) completions $$sh > target/completions/kseal.$$sh; done
 	@echo "target/man/kseal.1 (man -l target/man/kseal.1), target/completions/"
+
+# Installs kseal under PREFIX (default /usr/local; `make install PREFIX=~/.local` for one user)
+# with its man page and shell completions where man, bash-completion, zsh and fish look for
+# them, and the documentation (README.md, docs/, contrib/) under share/doc/kseal. DESTDIR is prepended for packagers.
+# KSEAL_BIN installs a binary built elsewhere instead of building the release one here.
+PREFIX ?= /usr/local
+KSEAL_BIN ?= target/release/kseal
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+SHAREDIR = $(DESTDIR)$(PREFIX)/share
+install:
+ifeq ($(KSEAL_BIN),target/release/kseal)
+	$(CARGO) build --release --locked --quiet
+endif
+	install -d $(BINDIR) $(SHAREDIR)/man/man1 $(SHAREDIR)/bash-completion/completions \
+	  $(SHAREDIR)/zsh/site-functions $(SHAREDIR)/fish/vendor_completions.d \
+	  $(SHAREDIR)/doc/kseal/docs/integrations
+	install -m 0755 $(KSEAL_BIN) $(BINDIR)/kseal
+	$(KSEAL_BIN) man > $(SHAREDIR)/man/man1/kseal.1
+	$(KSEAL_BIN) completions bash > $(SHAREDIR)/bash-completion/completions/kseal
+	$(KSEAL_BIN) completions zsh > $(SHAREDIR)/zsh/site-functions/_kseal
+	$(KSEAL_BIN) completions fish > $(SHAREDIR)/fish/vendor_completions.d/kseal.fish
+	install -m 0644 README.md $(SHAREDIR)/doc/kseal/
+	install -m 0644 docs/*.md $(SHAREDIR)/doc/kseal/docs/
+	install -m 0644 docs/integrations/*.md $(SHAREDIR)/doc/kseal/docs/integrations/
+	cp -R contrib $(SHAREDIR)/doc/kseal/
+	@echo "installed $(BINDIR)/kseal ($$($(BINDIR)/kseal --version)), its man page, completions and docs"
+
+uninstall:
+	rm -f $(BINDIR)/kseal $(SHAREDIR)/man/man1/kseal.1 \
+	  $(SHAREDIR)/bash-completion/completions/kseal $(SHAREDIR)/zsh/site-functions/_kseal \
+	  $(SHAREDIR)/fish/vendor_completions.d/kseal.fish
+	rm -rf $(SHAREDIR)/doc/kseal
 
 lint:
 	$(CARGO) fmt --all -- --check

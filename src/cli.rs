@@ -675,7 +675,7 @@ pub struct StatusArgs {
     #[arg(value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
     /// Machine-readable output: one JSON object, versioned by its `schema` key (described in
-    /// status.md of kseal's documentation, installed under share/doc/kseal by `make install`)
+    /// status.md of kseal's documentation; `make install` puts it in share/doc/kseal/docs)
     #[arg(long)]
     pub json: bool,
     /// Fail (exit 10) when a file was last encrypted longer ago than this: 90d, 12h, 30m, 2w

@@ -762,6 +762,72 @@ fn exec_commands_that_cannot_start_exit_126_or_127() {
     );
 }
 
+/// README's `make install PREFIX=~/.local`, as written (the binary under test stands in for
+/// the release build through KSEAL_BIN): everything lands where its tool looks for it, and
+/// `make uninstall` takes it away again.
+#[test]
+fn make_install_puts_binary_man_page_completions_and_docs_in_place() {
+    let sb = Sandbox::new();
+    let make = |recipe: &str| {
+        let mut c = sb.tool("sh");
+        c.arg("-c")
+            .arg(recipe)
+            .current_dir(repo())
+            .env("KSEAL_BIN", env!("CARGO_BIN_EXE_kseal"))
+            .env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL")
+            .env_remove("MFLAGS");
+        run(&mut c)
+    };
+    let readme = read(&repo().join("README.md"));
+    assert!(
+        readme.contains("\nmake install PREFIX=~/.local "),
+        "README recipe changed"
+    );
+    let out = make("make install PREFIX=~/.local");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let local = sb.path(".local");
+    let bin = local.join("bin/kseal");
+    let version = ok(run(&mut std::process::Command::new(&bin).arg("--version")));
+    assert_eq!(version, ok(run(sb.kseal().arg("--version"))));
+    // man-db finds the page through PATH (PREFIX/bin -> PREFIX/share/man).
+    let path = format!("{}:/usr/bin:/bin", local.join("bin").display());
+    let man = run(sb
+        .tool("man")
+        .args(["-w", "kseal"])
+        .env("PATH", &path)
+        .env_remove("MANPATH"));
+    assert_eq!(
+        stdout(&man).trim(),
+        local.join("share/man/man1/kseal.1").display().to_string(),
+        "{}",
+        stderr(&man)
+    );
+    let bash = local.join("share/bash-completion/completions/kseal");
+    let out = run(sb
+        .tool("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p kseal", bash.display())));
+    assert!(stdout(&out).contains("kseal"), "{}", stderr(&out));
+    assert!(read(&local.join("share/zsh/site-functions/_kseal")).starts_with("#compdef kseal"));
+    assert!(
+        read(&local.join("share/fish/vendor_completions.d/kseal.fish"))
+            .contains("complete -c kseal")
+    );
+    for doc in [
+        "README.md",
+        "docs/status.md",
+        "docs/integrations/git.md",
+        "contrib/kustomize/install-plugins.sh",
+    ] {
+        assert!(local.join("share/doc/kseal").join(doc).is_file(), "{doc}");
+    }
+    let out = make("make uninstall PREFIX=~/.local");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!bin.exists() && !local.join("share/man/man1/kseal.1").exists());
+    assert!(!local.join("share/doc/kseal").exists());
+}
+
 #[test]
 fn completions_and_man_page_come_from_the_cli() {
     let sb = Sandbox::new();
