@@ -793,7 +793,8 @@ fn a_file_cut_short_names_the_incomplete_sops_block() {
         assert!(err.contains("cut short"), "cut {cut}: {err}");
         assert!(!err.contains("replaced"), "cut {cut}: {err}");
     }
-    // A value really replaced with clear text, in a complete file, is still named as such.
+    // A value really replaced with clear text, in a complete file, is a tampering (exit 6),
+    // not an incomplete block.
     let start = enc.find("password: ENC[").unwrap() + "password: ".len();
     let end = start + enc[start..].find('\n').unwrap();
     let file = sb.write(
@@ -802,8 +803,9 @@ fn a_file_cut_short_names_the_incomplete_sops_block() {
     );
     let o = decrypt_with(&sb, &key(), &[file.as_os_str()]);
     assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("incomplete"), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("replaced an encrypted value with clear text"),
+        stderr(&o).contains("restore the file from version control"),
         "{}",
         stderr(&o)
     );

@@ -788,7 +788,7 @@ fn make_install_puts_binary_man_page_completions_and_docs_in_place() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let local = sb.path(".local");
     let bin = local.join("bin/kseal");
-    let version = ok(run(&mut std::process::Command::new(&bin).arg("--version")));
+    let version = ok(run(std::process::Command::new(&bin).arg("--version")));
     assert_eq!(version, ok(run(sb.kseal().arg("--version"))));
     // man-db finds the page through PATH (PREFIX/bin -> PREFIX/share/man).
     let path = format!("{}:/usr/bin:/bin", local.join("bin").display());
