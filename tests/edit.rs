@@ -172,24 +172,47 @@ fn an_unchanged_buffer_leaves_the_file_alone() {
     assert_no_plaintext_left(&sb);
 }
 
-#[test]
-fn invalid_then_valid_save_shows_the_error_and_ends_correct() {
-    let (sb, f) = setup();
-    let count = sb.path("count");
-    let second = sb.path("second.txt");
-    let script = format!(
+/// An editor script that breaks the YAML on its first run and, on later runs, saves the error
+/// line kseal put on top into `second` and repairs the text; `count` counts the runs.
+fn break_then_fix(count: &Path, second: &Path) -> String {
+    format!(
         "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
          if [ $n -eq 1 ]; then sed -i 's/^  user: admin$/  user: [unclosed/' \"$f\"; \
          else grep '^#| kseal: error:' \"$f\" > {s}; sed -i 's/^  user: \\[unclosed$/  user: fixed/' \"$f\"; fi",
         c = count.display(),
         s = second.display()
+    )
+}
+
+/// Issue 13: with no terminal to ask, an invalid save is not reopened (it used to loop
+/// hundreds of times a second): exit 11, the file untouched, the editor run once.
+#[test]
+fn invalid_save_without_a_terminal_stops_with_exit_11() {
+    let (sb, f) = setup();
+    let before = read(&f);
+    let count = sb.path("count");
+    let o = edit(&sb, &f, &break_then_fix(&count, &sb.path("second.txt")));
+    assert_eq!(o.status.code(), Some(11), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the edited text is not valid") && err.contains("YAML syntax error"),
+        "{err}"
     );
-    ok(edit(&sb, &f, &script));
-    let err = read(&second);
-    assert!(err.contains("YAML syntax error"), "{err}");
-    assert!(!err.contains(CANARY));
-    assert!(decrypt(&sb, &f).contains(&format!("  user: {}\n", b64("fixed"))));
-    std::fs::remove_file(&second).unwrap();
+    assert!(err.contains("no terminal to ask"), "{err}");
+    assert!(!err.contains(CANARY) && !err.contains("unclosed"), "{err}");
+    assert_eq!(read(&count).trim(), "1");
+    assert_eq!(read(&f), before);
+    assert_no_plaintext_left(&sb);
+    // An editor that exits at once without saving anything valid: same, once.
+    std::fs::remove_file(&count).unwrap();
+    let script = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; sed -i 's/^kind: Secret$/kind: ConfigMap/' \"$f\"",
+        c = count.display()
+    );
+    let o = edit(&sb, &f, &script);
+    assert_eq!(o.status.code(), Some(11), "{}", stderr(&o));
+    assert_eq!(read(&count).trim(), "1");
+    assert_eq!(read(&f), before);
     assert_no_plaintext_left(&sb);
 }
 
@@ -240,20 +263,142 @@ fn the_secrets_of_a_list_are_shown_decoded() {
     );
 }
 
+/// A tmux server of the test's own (its socket in the sandbox): a session started on a shared
+/// server would get that server's environment, not this test's EDITOR.
+struct Tmux {
+    socket: PathBuf,
+    session: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c
+    }
+    fn capture(&self) -> String {
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-J", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    /// Waits (20 s at most, not a timing assertion) until `ready` holds.
+    fn wait_until(&self, what: &str, ready: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !ready() {
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("{what}: {}", self.capture());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    fn send_keys(&self, keys: &str) {
+        assert!(self
+            .cmd()
+            .args(["send-keys", "-t", &self.session, keys])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// `kseal edit FILE` in a tmux session (a terminal) with `editor` as EDITOR; returns the
+/// server and the file kseal's exit code is written to.
+fn edit_in_tmux(sb: &Sandbox, f: &Path, editor: &str) -> (Tmux, PathBuf) {
+    require("tmux");
+    let t = Tmux {
+        socket: sb.path("tmux.sock"),
+        session: "kseal-test".to_string(),
+    };
+    let done = sb.path("done");
+    let cmd = format!(
+        "{} edit {} ; echo $? > {}",
+        env!("CARGO_BIN_EXE_kseal"),
+        f.display(),
+        done.display()
+    );
+    let mut tmux = sb.tool("tmux");
+    tmux.arg("-S").arg(&t.socket);
+    tmux.args([
+        "new-session",
+        "-d",
+        "-s",
+        &t.session,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &cmd,
+    ])
+    .env("EDITOR", editor)
+    .env("SOPS_AGE_KEY_FILE", key())
+    .env("KSEAL_TMPDIR", sb.path("buf"))
+    .env("TERM", "xterm");
+    assert!(tmux.status().unwrap().success());
+    (t, done)
+}
+
+/// On a terminal kseal says what is wrong and asks: Enter goes back to the editor (the error
+/// on top of the buffer), and the corrected text is saved.
 #[test]
-fn a_document_that_is_no_longer_a_secret_is_sent_back() {
+fn invalid_save_on_a_terminal_asks_and_enter_reopens() {
     let (sb, f) = setup();
     let count = sb.path("count");
-    let script = format!(
-        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n\
-         if [ $n -eq 1 ]; then sed -i 's/^kind: Secret$/kind: ConfigMap/' \"$f\"; else : > \"$f\"; fi",
-        c = count.display()
+    let second = sb.path("second.txt");
+    let editor = sb.write(
+        "editor.sh",
+        format!(
+            "#!/bin/sh\nset -e\nf=\"$1\"\n{}\n",
+            break_then_fix(&count, &second)
+        ),
     );
-    let before = read(&f);
-    let o = edit(&sb, &f, &script);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cancelled"));
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (t, done) = edit_in_tmux(&sb, &f, editor.to_str().unwrap());
+    t.wait_until("no prompt", || {
+        t.capture()
+            .contains("Press Enter to return to the editor, or Ctrl-C to give up")
+    });
+    let pane = t.capture();
+    assert!(pane.contains("YAML syntax error"), "{pane}");
+    assert!(!pane.contains(CANARY), "{pane}");
+    t.send_keys("Enter");
+    t.wait_until("kseal edit did not finish", || done.exists());
+    assert_eq!(read(&done).trim(), "0");
     assert_eq!(read(&count).trim(), "2");
+    let err = read(&second);
+    assert!(err.contains("YAML syntax error"), "{err}");
+    assert!(decrypt(&sb, &f).contains(&format!("  user: {}\n", b64("fixed"))));
+    assert_no_plaintext_left(&sb);
+}
+
+/// Ctrl-C at the question gives up: exit 11, the file untouched, no buffer left.
+#[test]
+fn invalid_save_on_a_terminal_ctrl_c_gives_up() {
+    let (sb, f) = setup();
+    let before = read(&f);
+    let count = sb.path("count");
+    let editor = sb.write(
+        "editor.sh",
+        format!(
+            "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}\nsed -i 's/^kind: Secret$/kind: ConfigMap/' \"$1\"\n",
+            c = count.display()
+        ),
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (t, done) = edit_in_tmux(&sb, &f, editor.to_str().unwrap());
+    t.wait_until("no prompt", || t.capture().contains("Ctrl-C to give up"));
+    t.send_keys("C-c");
+    t.wait_until("kseal edit did not finish", || done.exists());
+    assert_eq!(read(&done).trim(), "11");
+    assert_eq!(read(&count).trim(), "1");
     assert_eq!(read(&f), before);
     assert_no_plaintext_left(&sb);
 }
@@ -395,67 +540,16 @@ fn a_new_file_in_a_missing_directory_fails_before_the_editor_opens() {
 
 #[test]
 fn vim_under_tmux_edits_a_value() {
-    require("tmux");
     require("vim");
     let (sb, f) = setup();
-    let session = format!("kseal-test-{}", std::process::id());
-    let done = sb.path("done");
-    let cmd = format!(
-        "{} edit {} ; echo $? > {}",
-        env!("CARGO_BIN_EXE_kseal"),
-        f.display(),
-        done.display()
-    );
-    let mut tmux = sb.tool("tmux");
-    tmux.args([
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &cmd,
-    ])
-    .env("EDITOR", "vim -u NONE -i NONE -n")
-    .env("SOPS_AGE_KEY_FILE", key())
-    .env("KSEAL_TMPDIR", sb.path("buf"))
-    .env("TERM", "xterm");
-    assert!(tmux.status().unwrap().success());
-    let capture = || {
-        let o = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &session])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let start = Instant::now();
-    while !capture().contains("user: admin") {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "vim did not show the buffer: {}",
-            capture()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (t, done) = edit_in_tmux(&sb, &f, "vim -u NONE -i NONE -n");
+    t.wait_until("vim did not show the buffer", || {
+        t.capture().contains("user: admin")
+    });
     for keys in [":%s/user: admin/user: vimuser/", "Enter", ":wq", "Enter"] {
-        assert!(Command::new("tmux")
-            .args(["send-keys", "-t", &session, keys])
-            .status()
-            .unwrap()
-            .success());
+        t.send_keys(keys);
     }
-    let start = Instant::now();
-    while !done.exists() {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = Command::new("tmux")
-                .args(["kill-session", "-t", &session])
-                .status();
-            panic!("kseal edit did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.wait_until("kseal edit did not finish", || done.exists());
     assert_eq!(read(&done).trim(), "0");
     assert!(decrypt(&sb, &f).contains(&format!("  user: {}\n", b64("vimuser"))));
     std::fs::remove_file(&done).unwrap();

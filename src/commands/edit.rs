@@ -81,9 +81,88 @@ pub fn run(args: &EditArgs) -> Result<()> {
                 };
             }
             Err(e) => {
-                // Back to the editor with the error on top; the user's text stays as saved.
+                // Back to the editor with the error on top, but only when a person says so:
+                // an editor that does not wait (or no terminal) would loop forever.
+                ask_to_reopen(&name, &e, &session.stop)?;
                 problem = Some(e.to_string());
                 buffer = Zeroizing::new(format!("{header}{body}"));
+            }
+        }
+    }
+}
+
+/// After an invalid edit: on a terminal, says what is wrong and waits for Enter (back to the
+/// editor) or Ctrl-C / end of input (give up); without a terminal, gives up at once. Giving
+/// up is exit 11 with the file untouched.
+fn ask_to_reopen(name: &str, problem: &Error, stop: &Terminations) -> Result<()> {
+    use std::io::IsTerminal;
+    let invalid = |why: &str| {
+        Error::new(
+            Kind::Aborted,
+            format!("{name}: the edited text is not valid ({problem}); {why}: nothing was written and the file was not changed"),
+        )
+    };
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(invalid("no terminal to ask whether to reopen the editor").with_hint(
+            "run `kseal edit` in a terminal to correct the text, or change values with `kseal set`",
+        ));
+    }
+    eprint!(
+        "kseal: {name}: the edited text is not valid: {problem}\nPress Enter to return to the editor, or Ctrl-C to give up (nothing is written): "
+    );
+    if wait_for_enter(stop)? {
+        Ok(())
+    } else {
+        eprintln!();
+        Err(invalid("you gave up"))
+    }
+}
+
+/// Waits for a line on stdin (a terminal); `false` on Ctrl-C (the session's signal flag) or
+/// end of input. Polls, because the signal handler restarts a blocked read.
+fn wait_for_enter(stop: &Terminations) -> Result<bool> {
+    let mut buf = [0u8; 64];
+    loop {
+        if stop.received().is_some() {
+            return Ok(false);
+        }
+        let mut pfd = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 100) };
+        if ready < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Error::new(
+                Kind::Aborted,
+                format!("cannot wait for an answer on the terminal: {e}"),
+            ));
+        }
+        if ready == 0 {
+            continue;
+        }
+        // SAFETY: `buf` is valid for writes of its length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return Ok(false),
+            n if n < 0 => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(Error::new(
+                        Kind::Aborted,
+                        format!("cannot read the answer from the terminal: {e}"),
+                    ));
+                }
+            }
+            n => {
+                if buf[..n as usize].contains(&b'\n') {
+                    return Ok(true);
+                }
             }
         }
     }
