@@ -431,7 +431,9 @@ pub struct EncryptArgs {
 #[derive(Args, Debug)]
 pub struct DecryptArgs {
     /// Files or directories to decrypt ("-" or nothing: stdin). Directories are read
-    /// recursively (*.yaml, *.yml, *.json, sorted); plain files pass through.
+    /// recursively (*.yaml, *.yml, *.json, sorted); plain files pass through, and a
+    /// directory's files that are not Kubernetes objects (a kustomization, a KRM function
+    /// config) are skipped with a note.
     #[arg(value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]

@@ -30,6 +30,74 @@ pub fn is_secret(doc: &Document) -> bool {
     doc.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
 }
 
+/// Why a manifest file is not something to `kubectl apply`, if it is not: none of its
+/// documents is a Kubernetes object (`apiVersion` and `kind`) other than build configuration
+/// (a kustomization or component, a KRM function config such as a KsealGenerator, a Kptfile,
+/// or a resource marked `config.kubernetes.io/local-config: "true"`). Text without any of
+/// these words is taken as objects without parsing (decrypting a directory stays fast).
+pub fn not_an_object(text: &str) -> Option<String> {
+    const MARKS: [&str; 4] = [
+        "kustomize.config.k8s.io",
+        "kseal.dev/",
+        "kpt.dev/",
+        "config.kubernetes.io/",
+    ];
+    if text.contains("apiVersion")
+        && text.contains("kind")
+        && !MARKS.iter().any(|m| text.contains(m))
+    {
+        return None;
+    }
+    let stream = crate::yaml::tree::parse(text).ok()?;
+    let mut reasons = Vec::new();
+    for doc in stream.docs.iter().filter(|d| d.root.is_some()) {
+        match build_config(doc) {
+            Some(why) => reasons.push(why),
+            None => return None,
+        }
+    }
+    reasons.dedup();
+    (!reasons.is_empty()).then(|| reasons.join(", "))
+}
+
+/// What a document is when it is build configuration rather than an object to apply.
+fn build_config(doc: &Document) -> Option<String> {
+    let Some(m) = doc.root_mapping() else {
+        return Some("not a mapping".into());
+    };
+    let (api, kind) = match (m.get_str("apiVersion"), m.get_str("kind")) {
+        (Some(a), Some(k)) if !a.is_empty() && !k.is_empty() => (a, k),
+        _ if m.get("resources").is_some()
+            || m.get("generators").is_some()
+            || m.get("secretGenerator").is_some() =>
+        {
+            return Some("a kustomization".into())
+        }
+        _ => return Some("no apiVersion and kind".into()),
+    };
+    if api.starts_with("kustomize.config.k8s.io/") {
+        return Some(format!("a kustomize {kind}"));
+    }
+    if api.starts_with("kseal.dev/") || api.starts_with("fn.kpt.dev/") {
+        return Some(format!("a KRM function config ({kind})"));
+    }
+    if api.starts_with("kpt.dev/") {
+        return Some(format!("kpt's {kind}"));
+    }
+    let annotations = m
+        .get("metadata")
+        .and_then(Node::as_mapping)
+        .and_then(|md| md.get("annotations"))
+        .and_then(Node::as_mapping);
+    if annotations.is_some_and(|a| a.get("config.kubernetes.io/function").is_some()) {
+        return Some(format!("a KRM function config ({kind})"));
+    }
+    if annotations.and_then(|a| a.get_str("config.kubernetes.io/local-config")) == Some("true") {
+        return Some(format!("local configuration ({kind})"));
+    }
+    None
+}
+
 /// How deep merge keys and nested lists are followed: go-yaml resolves any depth, but a
 /// manifest that nests them deeper than this is refused by the callers as suspicious.
 const MAX_NESTING: usize = 16;
@@ -607,6 +675,25 @@ pub fn sanitize(src: &str, stream: &Stream, clean: bool) -> (Vec<Edit>, Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn build_configuration_is_not_an_object() {
+        let cases = [
+            ("generators:\n  - generator.yaml\n", Some("a kustomization")),
+            ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n", Some("a kustomize Kustomization")),
+            ("apiVersion: kseal.dev/v1alpha1\nkind: KsealGenerator\nmetadata:\n  name: s\nfiles: [db.enc.yaml]\n", Some("a KRM function config (KsealGenerator)")),
+            ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fn\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n", Some("local configuration (ConfigMap)")),
+            ("a: 1\n", Some("no apiVersion and kind")),
+            ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n", None),
+            // One object among configuration: the file is applied as it is.
+            ("generators: []\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    config.kubernetes.io/index: '0'\n", None),
+            ("", None),
+            ("a: [unclosed\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(not_an_object(text).as_deref(), want, "{text}");
+        }
+    }
+
     use super::*;
     use crate::yaml::tree::parse;
 

@@ -987,6 +987,42 @@ fn directory_is_one_sorted_stream_with_separators() {
     assert_eq!(stdout(&o), join_stream(&[&db, CONFIGMAP, &app]));
 }
 
+/// Issue 13: `kseal decrypt base/ | kubectl apply -f -` with the walkthrough's layout piped
+/// `kustomization.yaml` and the generator config into kubectl. A directory's files that are
+/// not Kubernetes objects stay out of the stream, with a note; named files pass as before.
+#[test]
+fn directory_skips_build_configuration_with_a_note() {
+    let sb = Sandbox::new();
+    let dir = make_tree(&sb, "tree");
+    let expected = ok(decrypt_with(&sb, &key(), &[dir.as_os_str()]));
+    let kustomization = sb.write(
+        "tree/kustomization.yaml",
+        "generators:\n  - generator.yaml\n",
+    );
+    sb.write(
+        "tree/generator.yaml",
+        "apiVersion: kseal.dev/v1alpha1\nkind: KsealGenerator\nmetadata:\n  name: secrets\nfiles:\n  - 10-app.yaml\n",
+    );
+    sb.write(
+        "tree/sub/Kptfile.yaml",
+        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n",
+    );
+    let o = decrypt_with(&sb, &key(), &[dir.as_os_str()]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), expected);
+    let err = stderr(&o);
+    for want in [
+        "tree/kustomization.yaml: skipped, not a Kubernetes object to apply (a kustomization)",
+        "tree/generator.yaml: skipped, not a Kubernetes object to apply (a KRM function config (KsealGenerator))",
+        "tree/sub/Kptfile.yaml: skipped, not a Kubernetes object to apply (kpt's Kptfile)",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    // Named on the command line: passes through as before.
+    let o = decrypt_with(&sb, &key(), &[kustomization.as_os_str()]);
+    assert_eq!(stdout(&o), "generators:\n  - generator.yaml\n");
+}
+
 /// No newline at the end of a file: one is added before the separator; a file that starts with
 /// `---` gets no second separator; an empty file adds nothing.
 #[test]

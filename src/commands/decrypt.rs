@@ -19,13 +19,28 @@ struct Done {
     mac_ok: bool,
     /// The input as read, kept for `-i` only.
     original: Option<String>,
+    /// Why a file found in a directory was left out of the stream (not a Kubernetes object).
+    skipped: Option<String>,
 }
 
 pub fn run(args: &DecryptArgs) -> Result<()> {
     if args.textconv {
         return super::textconv::run(args);
     }
-    let inputs = fsio::expand_inputs(&args.files)?;
+    // Files found by walking a directory, as opposed to named ones: those that are not
+    // Kubernetes objects (a kustomization, a KRM function config) stay out of the stream,
+    // which is meant for `kubectl apply`.
+    let mut inputs = Vec::new();
+    let mut walked = Vec::new();
+    if args.files.is_empty() {
+        inputs = fsio::expand_inputs(&args.files)?;
+        walked.push(false);
+    }
+    for a in &args.files {
+        let found = fsio::expand_inputs(std::slice::from_ref(a))?;
+        walked.extend(std::iter::repeat_n(a.is_dir(), found.len()));
+        inputs.extend(found);
+    }
     if args.out.in_place {
         check_in_place(&inputs)?;
     }
@@ -72,6 +87,17 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             Some(t) => t,
             None => fsio::read_input(&inputs[i]).map_err(|e| e.in_file(inputs[i].name()))?,
         };
+        if walked[i] && !in_place {
+            if let Some(why) = kseal::kube::not_an_object(&text) {
+                return Ok(Done {
+                    text: Zeroizing::new(String::new()),
+                    encrypted: false,
+                    mac_ok: true,
+                    original: None,
+                    skipped: Some(why),
+                });
+            }
+        }
         let out =
             file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
         let (encrypted, mac_ok) = match &out.envelope {
@@ -86,6 +112,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             encrypted,
             mac_ok,
             original: in_place.then_some(text),
+            skipped: None,
         })
     });
     let mut done = Vec::with_capacity(results.len());
@@ -93,6 +120,12 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         done.push(r?);
     }
     for (input, d) in inputs.iter().zip(&done) {
+        if let Some(why) = &d.skipped {
+            super::note(&format!(
+                "{}: skipped, not a Kubernetes object to apply ({why}); name the file to decrypt it anyway",
+                name_of(input)
+            ));
+        }
         if !d.mac_ok {
             warn(&format!(
                 "{}: MAC mismatch ignored (--ignore-mac): this file may have been tampered with",
