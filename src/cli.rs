@@ -531,6 +531,22 @@ pub enum KustomizeCommand {
     /// silently lack what it generates (the Argo CD plugin runs this before the build)
     #[command(after_help = EXIT_CODES)]
     Preflight(KustomizePreflightArgs),
+    /// Install kseal as kustomize's legacy exec plugins KsealGenerator and KsealTransformer:
+    /// symlinks to kseal in kustomize's plugin directory, for `kustomize build
+    /// --enable-alpha-plugins` and `kubectl kustomize --enable-alpha-plugins`
+    #[command(after_help = EXIT_CODES)]
+    Install(KustomizeInstallArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizeInstallArgs {
+    /// kustomize's plugin directory (default: $KUSTOMIZE_PLUGIN_HOME, else
+    /// $XDG_CONFIG_HOME/kustomize/plugin, else ~/.config/kustomize/plugin)
+    #[arg(long, value_name = "DIR")]
+    pub plugin_home: Option<PathBuf>,
+    /// The kseal binary the plugins run (default: this one)
+    #[arg(long, value_name = "PATH")]
+    pub kseal: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

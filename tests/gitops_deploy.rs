@@ -49,12 +49,10 @@ impl Env {
             .arg(&p)));
         p
     }
-    /// kseal installed as kustomize's legacy exec plugins (symlinks named after the Kind).
+    /// kseal installed as kustomize's legacy exec plugins (symlinks named after the Kind), by
+    /// `kseal kustomize install`, which needs no source checkout.
     fn install_plugins(&self) {
-        let out = run(self
-            .tool("sh")
-            .arg(repo().join("contrib/kustomize/install-plugins.sh"))
-            .arg(env!("CARGO_BIN_EXE_kseal")));
+        let out = run(self.kseal().args(["kustomize", "install"]));
         assert!(out.status.success(), "{}", stderr(&out));
     }
     fn kustomize(&self, dir: &str) -> std::process::Output {
@@ -87,6 +85,80 @@ fn make_executable(p: &Path) {
 const TWO_SECRETS: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  password: s3cr3t\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: api\n  namespace: prod\ndata:\n  token: dG9rZW4=\n";
 
 const GENERATOR: &str = "apiVersion: kseal.dev/v1alpha1\nkind: KsealGenerator\nmetadata:\n  name: secrets\nfiles:\n  - secrets.enc.yaml\n";
+
+/// `kseal kustomize install` makes the links contrib/kustomize/install-plugins.sh makes, into
+/// kustomize's plugin directory ($KUSTOMIZE_PLUGIN_HOME first), replaces its own old links,
+/// and leaves a file that is not a link alone (exit 10).
+#[test]
+fn kustomize_install_links_the_plugins_like_the_contrib_script() {
+    let e = Env::new();
+    let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_kseal")).unwrap();
+    let links = |home: &Path| -> Vec<PathBuf> {
+        [
+            "ksealgenerator/KsealGenerator",
+            "ksealtransformer/KsealTransformer",
+        ]
+        .iter()
+        .map(|l| std::fs::read_link(home.join("kseal.dev/v1alpha1").join(l)).unwrap())
+        .collect()
+    };
+    e.install_plugins();
+    let xdg = e.sb.path(".config/kustomize/plugin");
+    assert_eq!(links(&xdg), [bin.clone(), bin.clone()]);
+    let out = run(e
+        .tool("sh")
+        .arg(repo().join("contrib/kustomize/install-plugins.sh"))
+        .arg(env!("CARGO_BIN_EXE_kseal"))
+        .env("XDG_CONFIG_HOME", e.sb.path("script")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(links(&e.sb.path("script/kustomize/plugin")), links(&xdg));
+    // KUSTOMIZE_PLUGIN_HOME wins, and kubectl kustomize finds the plugins there.
+    let home = e.sb.path("plugins");
+    let out = run(e
+        .kseal()
+        .args(["kustomize", "install"])
+        .env("KUSTOMIZE_PLUGIN_HOME", &home));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(links(&home), [bin.clone(), bin.clone()]);
+    std::fs::remove_dir_all(&xdg).unwrap();
+    e.encrypt("k/secrets.enc.yaml", TWO_SECRETS);
+    e.sb.write("k/generator.yaml", GENERATOR);
+    e.sb.write("k/kustomization.yaml", "generators:\n  - generator.yaml\n");
+    let out = run(e
+        .tool("kubectl")
+        .args(["kustomize", "--enable-alpha-plugins"])
+        .arg(e.sb.path("k"))
+        .env("KUSTOMIZE_PLUGIN_HOME", &home));
+    assert!(
+        stdout(&out).contains("password: s3cr3t"),
+        "{}",
+        stderr(&out)
+    );
+    // A link to another binary is replaced; a regular file is not.
+    let other = e.sb.write("other-kseal", "#!/bin/sh\n");
+    let out = run(e
+        .kseal()
+        .args(["kustomize", "install", "--plugin-home"])
+        .arg(&home)
+        .arg("--kseal")
+        .arg(&other));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(links(&home)[0], std::fs::canonicalize(&other).unwrap());
+    let generator = home.join("kseal.dev/v1alpha1/ksealgenerator/KsealGenerator");
+    std::fs::remove_file(&generator).unwrap();
+    std::fs::write(&generator, "mine").unwrap();
+    let out = run(e
+        .kseal()
+        .args(["kustomize", "install", "--plugin-home"])
+        .arg(&home));
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(read(&generator), "mine");
+}
 
 #[test]
 fn kustomize_legacy_generator_decrypts_with_hash_and_behavior() {

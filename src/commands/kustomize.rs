@@ -31,6 +31,7 @@ pub fn run(c: &KustomizeCommand) -> Result<()> {
             fsio::write_stdout(out.as_bytes())
         }
         KustomizeCommand::Preflight(a) => preflight(&a.dir),
+        KustomizeCommand::Install(a) => super::kustomize_install::run(a),
     }
 }
 

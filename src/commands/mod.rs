@@ -17,6 +17,7 @@ pub mod diff;
 pub mod exec;
 pub mod git;
 pub mod kustomize;
+pub mod kustomize_install;
 pub mod merge_driver;
 pub mod textconv;
 
