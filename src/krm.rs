@@ -677,9 +677,10 @@ pub fn decrypt_resources(
         if !verified {
             let names: Vec<String> = members.iter().map(|&i| describe(&docs[i])).collect();
             return Err(Error::integrity(format!(
-                "refusing to decrypt: the MAC of the encrypted file holding {} does not verify over the {} resource(s) of the build that carry its envelope; the build changed them (namePrefix, namespace, labels, patches), left some out, or reordered their keys",
+                "refusing to decrypt: the MAC of the encrypted file holding {} does not verify over the {} resource{} of the build that carry its envelope; the build changed them (namePrefix, namespace, labels, patches), left some out, or reordered their keys",
                 names.join(", "),
-                members.len()
+                members.len(),
+                if members.len() == 1 { "" } else { "s" }
             ))
             .with_hint(
                 "likely causes: keys not in alphabetical order in the file (kustomize sorts them; `kubectl create secret ... -o yaml` and `kseal set` keep them sorted), an overlay's `namespace:`, `namePrefix`/`nameSuffix`, `commonLabels`/`labels` or `commonAnnotations`, or a patch of the Secret; use a KsealGenerator instead (it reads the files before kustomize touches them)",

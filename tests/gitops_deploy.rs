@@ -334,6 +334,11 @@ fn kustomize_legacy_transformer_verifies_or_refuses() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("over the 2 resources of the build"),
+        "{}",
+        stderr(&out)
+    );
     // The hint names the likely causes, not only key sorting (issue 13).
     for cause in [
         "not in alphabetical order",
