@@ -784,6 +784,11 @@ fn make_install_puts_binary_man_page_completions_and_docs_in_place() {
         readme.contains("\nmake install PREFIX=~/.local "),
         "README recipe changed"
     );
+    let walkthrough = read(&repo().join("docs/gitops.md"));
+    assert!(
+        walkthrough.contains("\nmake install PREFIX=~/.local "),
+        "gitops.md step 0 changed"
+    );
     let out = make("make install PREFIX=~/.local");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let local = sb.path(".local");
