@@ -984,6 +984,101 @@ fn a_list_with_other_kinds_is_encrypted_whole_with_a_warning() {
     assert!(stdout(&o).is_empty());
 }
 
+/// `ENC[...]` texts, age stanzas and `lastmodified` replaced by placeholders: what is left is
+/// the layout, the same for every encryption of the same input.
+fn json_layout(text: &str) -> String {
+    let re = Regex::new(r#"ENC\[[^\]]*\]|"enc": "[^"]*"|"lastmodified": "[^"]*""#).unwrap();
+    re.replace_all(text, "<x>").into_owned()
+}
+
+/// Before: JSON manifests were refused (exit 9, "encrypting JSON ... is not supported yet").
+/// Now `kubectl ... -o json | kseal encrypt` gives JSON in sops's JSON layout: exactly what
+/// the real sops writes for the same input, numbers included (sops types every JSON number as
+/// a float and prints it the Go way: 7, 1000, 0.5, 1e+21), and sops opens it.
+#[test]
+fn json_manifests_are_encrypted_in_sops_json_layout() {
+    require("kubectl");
+    require("sops");
+    let sb = Sandbox::new();
+    let kubectl = ok(run(sb.tool("kubectl").args([
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cr3t",
+        "--from-literal=user=admin",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ])));
+    // Numbers, escapes and empty collections outside the Secret's values, as jsonnet or
+    // `kubectl get -o json` may print them.
+    let input = kubectl.replacen(
+        "\"metadata\": {",
+        "\"metadata\": {\n        \"annotations\": {\"n\": \"a<b>&c \\u2028\"},\n        \"labels\": {},\n        \"generation\": 7, \"x\": [1.0, 1e3, 0.5, 1e21, 1e-7, -0, true, null, [], {}],",
+        1,
+    );
+    let f = sb.write("db.json", &input);
+    let o = run(sb.kseal().args([
+        "encrypt",
+        "--age",
+        &recipient(),
+        "-o",
+        "db.enc.json",
+        "db.json",
+    ]));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let ours = read(&sb.path("db.enc.json"));
+    assert!(
+        !ours.contains("czNjcjN0") && !ours.contains("YWRtaW4="),
+        "{ours}"
+    );
+    let theirs = ok(run(sb
+        .tool("sops")
+        .args([
+            "encrypt",
+            "--age",
+            &recipient(),
+            "--encrypted-regex",
+            "^(data|stringData)$",
+        ])
+        .arg(&f)));
+    assert_eq!(json_layout(&ours), json_layout(&theirs));
+    assert!(ours.contains("\t\"sops\": {\n\t\t\"age\": [\n"), "{ours}");
+    assert!(
+        ours.contains(
+            "\"x\": [\n\t\t\t1,\n\t\t\t1000,\n\t\t\t0.5,\n\t\t\t1e+21,\n\t\t\t1e-7,\n\t\t\t-0,"
+        ),
+        "{ours}"
+    );
+
+    // Both decrypt it to what sops gives for its own file; kseal reads sops's file the same way.
+    let enc = sb.path("db.enc.json");
+    let by_sops = ok(sops_decrypt(&sb, &enc, &key_file()));
+    let theirs_f = sb.write("theirs.enc.json", &theirs);
+    let sops_own = ok(sops_decrypt(&sb, &theirs_f, &key_file()));
+    assert_eq!(by_sops, sops_own);
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), sops_own);
+    assert_eq!(ok(kseal_decrypt(&sb, &theirs_f, &key_file())), sops_own);
+
+    // kubectl's own output, through a pipe: the independent checker verifies its MAC.
+    let o = run(sb
+        .tool("sh")
+        .arg("-c")
+        .arg(r#"kubectl create secret generic db --from-literal=password=s3cr3t --dry-run=client -o json | "$KSEAL" encrypt --age "$R" > piped.enc.json"#)
+        .env("KSEAL", env!("CARGO_BIN_EXE_kseal"))
+        .env("R", recipient()));
+    ok(o);
+    let checker = shared().join("tools/sops_check.py");
+    let out = ok(run(sb
+        .tool("python3")
+        .arg(&checker)
+        .arg(sb.path("piped.enc.json"))
+        .arg(key_file())));
+    assert!(out.contains("): OK"), "{out}");
+    ok(sops_decrypt(&sb, &sb.path("piped.enc.json"), &key_file()));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Byte-exactness details
 // ---------------------------------------------------------------------------------------------

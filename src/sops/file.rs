@@ -12,6 +12,7 @@ use super::rules::CryptRule;
 use super::value::{self, IV_LEN};
 use crate::error::{display_path, Error, Kind, Result};
 use crate::secret::DataKey;
+use crate::yaml::json;
 use crate::yaml::scalar::{self, Style, Typed};
 use crate::yaml::splice::{self, Edit, RenderContext};
 use crate::yaml::tree::{self, CommentOwner, Document, Mapping, Node, Scalar, Stream};
@@ -323,8 +324,7 @@ fn indent_unit(doc: &Document) -> usize {
 }
 
 fn is_json(src: &str, doc: &Document) -> bool {
-    doc.root_mapping()
-        .is_some_and(|m| m.flow && src[m.start..].starts_with('{'))
+    json::is_json_doc(src, doc)
 }
 
 /// Decrypts a file. Plain files (no `sops:` block) come back unchanged. The MAC is verified
@@ -375,6 +375,17 @@ impl MacCheck<'_> {
             MacCheck::Compare { pos, .. } => *pos,
         }
     }
+}
+
+/// A value typed as sops types it: by its JSON store in a JSON document (every number a
+/// float), else as go-yaml v3 does.
+fn typed_leaf(s: &Scalar, json: bool) -> Result<Typed> {
+    if json && s.style == Style::Plain {
+        if let Ok(t) = json::typed(s) {
+            return Ok(t);
+        }
+    }
+    scalar::resolve(&s.value, s.style, s.tag.as_deref()).map_err(|e| Error::format(format!("{e}")))
 }
 
 /// `decrypt_stream`; with `known`, the check of kseal's own encryption: each encrypted value
@@ -532,8 +543,7 @@ fn decrypt_inner(
                     meta.rule.should_encrypt(p)
                 };
                 if !(should && looks_encrypted) {
-                    let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
-                        .map_err(|e| Error::format(format!("{e}")))?;
+                    let typed = typed_leaf(s, json)?;
                     if typed == Typed::Null {
                         return Ok(());
                     }
@@ -787,6 +797,15 @@ fn remove_sops_edit(src: &str, root: &Mapping) -> Result<Edit> {
     Ok(e)
 }
 
+/// Where the closing `}` of a JSON root object stands, less the line break before it.
+fn root_close(src: &str, root: &Mapping) -> Result<usize> {
+    let close = src[..root.end.min(src.len())]
+        .rfind('}')
+        .filter(|&c| c > root.start)
+        .ok_or_else(|| Error::new(Kind::Internal, "no closing brace for the JSON object"))?;
+    Ok(src[..close].trim_end_matches(['\n', '\r', ' ', '\t']).len())
+}
+
 /// Below this many bytes of values the MAC is computed inline: a thread costs more than it saves.
 const PARALLEL_MAC_BYTES: usize = 256 * 1024;
 
@@ -910,6 +929,7 @@ fn encrypt_inner<'n>(
     let mut budget = WALK_BUDGET;
     let eol = splice::eol_of(src);
     let mut inserts: Vec<(usize, usize, usize, bool)> = Vec::new();
+    let mut json_inserts: Vec<usize> = Vec::new();
     let mut leaves: Vec<Leaf<'_>> = Vec::new();
 
     for &di in &selected {
@@ -917,15 +937,19 @@ fn encrypt_inner<'n>(
         let Some(root) = root_mapping_of(doc, di)? else {
             continue;
         };
+        let json = is_json(src, doc);
         if root.flow {
-            return Err(Error::new(
-                Kind::Unsupported,
-                "encrypting JSON or flow-style documents is not supported yet",
-            )
-            .in_doc(di)
-            .with_hint(
-                "convert the manifest to block YAML (for example `kubectl create ... -o yaml`)",
-            ));
+            if !json {
+                return Err(Error::new(
+                    Kind::Unsupported,
+                    "encrypting flow-style YAML documents ({...} at the top) is not supported",
+                )
+                .in_doc(di)
+                .with_hint(
+                    "write the manifest as JSON or as block YAML (for example `kubectl create ... -o yaml`)",
+                ));
+            }
+            json::require_json(doc, di)?;
         }
         let mut mappings = Vec::new();
         let mut path = Vec::new();
@@ -933,12 +957,11 @@ fn encrypt_inner<'n>(
             // Quoted and block scalars, and plain text that can only be a string, are strings:
             // skip typing, which would copy a possibly large value.
             let (bytes, ty): (Cow<'n, [u8]>, &'static str) = if s.tag.is_none()
-                && (s.style != Style::Plain || scalar::plain_is_safe(&s.value))
+                && (s.style != Style::Plain || !json && scalar::plain_is_safe(&s.value))
             {
                 (Cow::Borrowed(s.value.as_bytes()), "str")
             } else {
-                let typed = scalar::resolve(&s.value, s.style, s.tag.as_deref())
-                    .map_err(|e| Error::format(format!("{e}")))?;
+                let typed = typed_leaf(s, json)?;
                 if typed == Typed::Null {
                     return Ok(());
                 }
@@ -1032,6 +1055,11 @@ fn encrypt_inner<'n>(
             let sealed = stash.seal(key, c.text.as_bytes(), &aad, "comment")?;
             edits.push(Edit::new(c.start + 1, c.end, sealed));
         }
+        if json {
+            // Before the root's closing brace: the `sops` object is its last entry.
+            json_inserts.push(root_close(src, root)?);
+            continue;
+        }
         let end = splice::node_end(src, doc.root.as_ref().expect("root"));
         let at = if src[..end].ends_with('\n') {
             end
@@ -1102,6 +1130,9 @@ fn encrypt_inner<'n>(
         other_key_sources: Vec::new(),
         kseal_mac: None,
     };
+    for at in json_inserts {
+        edits.push(Edit::new(at, at, json::render_metadata(&meta)));
+    }
     for (at, col, unit, needs_break) in inserts {
         let block = metadata::render(&meta, col, unit, eol);
         let text = if needs_break {
@@ -1128,6 +1159,25 @@ fn encrypt_inner<'n>(
 /// Encrypts, then decrypts the result with the same key and checks the MAC: what kseal
 /// writes always opens. A failure here is a kseal bug, reported before anything is written.
 pub fn encrypt_checked(
+    src: &str,
+    stream: &Stream,
+    settings: &EncryptSettings<'_>,
+    select: &dyn Fn(&Document) -> bool,
+) -> Result<String> {
+    // A JSON document is written in sops's JSON layout, whatever its input layout was, as sops
+    // writes it: the same bytes for the same content.
+    if json::is_json_stream(src, stream) && stream.docs.iter().any(select) {
+        json::require_json(&stream.docs[0], 0)?;
+        let canonical = json::canonical(&stream.docs[0])?;
+        if *canonical != *src {
+            let st = tree::parse(&canonical)?;
+            return encrypt_checked_as_is(&canonical, &st, settings, select);
+        }
+    }
+    encrypt_checked_as_is(src, stream, settings, select)
+}
+
+fn encrypt_checked_as_is(
     src: &str,
     stream: &Stream,
     settings: &EncryptSettings<'_>,

@@ -364,23 +364,7 @@ fn non_string_text(t: &Typed) -> Option<String> {
 }
 
 fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    super::json::string(s)
 }
 
 /// Whether a string can be the content of a literal block scalar without an indentation
@@ -484,6 +468,7 @@ pub fn decrypted_edit(ctx: &RenderContext<'_>, s: &Scalar, t: &Typed) -> Edit {
                 }
             }
         }
+        other if ctx.json => super::json::value_text(other),
         other => {
             let text = non_string_text(other).unwrap_or_default();
             if let (Style::Literal | Style::Folded, Some(l)) = (s.style, block_layout(src, s)) {
