@@ -11,6 +11,7 @@ pub mod kube;
 pub mod secret;
 pub mod secrets;
 pub mod sops;
+pub mod tls;
 pub mod view;
 pub mod yaml;
 

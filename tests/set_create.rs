@@ -1142,6 +1142,96 @@ fn create_tls_matches_kubectl() {
     assert_eq!(code(&o), Some(4), "{}", stderr(&o));
 }
 
+/// Issue 13: a key that does not match the certificate exited 0 (kubectl refuses it). The pair
+/// is checked before anything is encrypted: RSA, EC (P-256, P-384, in PKCS#8 and SEC1) and
+/// Ed25519 pairs made by openssl pass; mismatched pairs, swapped files, a certificate file
+/// holding a key and an encrypted key are refused with exit 4 and nothing on stdout.
+#[test]
+fn create_tls_checks_the_pair() {
+    require("openssl");
+    let sb = Sandbox::new();
+    let openssl = |args: &[&str]| {
+        let o = run(sb.tool("openssl").args(args));
+        assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    };
+    let pair = |name: &str, newkey: &[&str]| {
+        let (k, c) = (format!("{name}.key"), format!("{name}.crt"));
+        let mut args = vec!["req", "-x509", "-nodes", "-subj", "/CN=x", "-days", "1"];
+        args.extend_from_slice(newkey);
+        args.extend_from_slice(&["-keyout", &k, "-out", &c]);
+        openssl(&args);
+        (k, c)
+    };
+    let rsa = pair("rsa", &["-newkey", "rsa:2048"]);
+    let rsa2 = pair("rsa2", &["-newkey", "rsa:2048"]);
+    let ec = pair(
+        "ec",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let ec384 = pair(
+        "ec384",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+    );
+    let ed = pair("ed", &["-newkey", "ed25519"]);
+    // The same keys in their traditional forms (PKCS#1, SEC1), and a P-256 SEC1 key without
+    // its public part.
+    openssl(&["pkey", "-in", "rsa.key", "-traditional", "-out", "rsa1.key"]);
+    openssl(&["ec", "-in", "ec.key", "-out", "ec1.key"]);
+    openssl(&["ec", "-in", "ec.key", "-no_public", "-out", "ec-nopub.key"]);
+    openssl(&[
+        "pkey",
+        "-in",
+        "rsa.key",
+        "-aes256",
+        "-passout",
+        "pass:pw",
+        "-out",
+        "rsa-enc.key",
+    ]);
+    let both = format!("{}{}", read(&sb.path("rsa.crt")), read(&sb.path("rsa.key")));
+    sb.write("both.pem", both);
+    let create = |cert: &str, key: &str| {
+        run(sb
+            .kseal()
+            .args(["create", "tls", "web", "--cert", cert, "--key", key])
+            .args(["--age", &recipient()]))
+    };
+    for (cert, key) in [
+        (&rsa.1, &rsa.0),
+        (&rsa.1, &"rsa1.key".to_string()),
+        (&ec.1, &ec.0),
+        (&ec.1, &"ec1.key".to_string()),
+        (&ec.1, &"ec-nopub.key".to_string()),
+        (&ec384.1, &ec384.0),
+        (&ed.1, &ed.0),
+    ] {
+        let o = create(cert, key);
+        assert_eq!(code(&o), Some(0), "{cert} {key}: {}", stderr(&o));
+        assert!(stdout(&o).contains("tls.key: ENC["));
+    }
+    for (cert, key, why) in [
+        (&rsa.1, &rsa2.0, "does not match the certificate"),
+        (&rsa.1, &ec.0, "does not match the certificate"),
+        (&ec.1, &ec384.0, "does not match the certificate"),
+        (&ed.1, &rsa.0, "does not match the certificate"),
+        (&rsa.0, &rsa.1, "swapped"),
+        (&rsa.1, &rsa.1, "swapped"),
+        (&"both.pem".to_string(), &rsa.0, "also holds a private key"),
+        (
+            &rsa.1,
+            &"rsa-enc.key".to_string(),
+            "encrypted with a passphrase",
+        ),
+    ] {
+        let o = create(cert, key);
+        assert_eq!(code(&o), Some(4), "{cert} {key}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{cert} {key}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("--cert {cert} --key {key}")));
+        assert!(stdout(&o).is_empty());
+        assert!(!stderr(&o).contains("PRIVATE KEY-----\n"));
+    }
+}
+
 #[test]
 fn create_docker_registry_matches_kubectl() {
     let sb = Sandbox::new();

@@ -429,37 +429,19 @@ fn is_env_var_name(k: &str) -> bool {
 fn tls(a: &CreateTlsArgs) -> Result<SecretSpec> {
     let cert = read_bytes(&a.cert)?;
     let key = read_bytes(&a.key)?;
-    // kubectl checks the pair with Go's tls.X509KeyPair; kseal checks that each file holds
-    // what its flag says (a swapped pair is the usual mistake).
-    if !pem_labels(&cert).iter().any(|l| l == "CERTIFICATE") {
-        return Err(Error::format(format!(
-            "{}: no PEM certificate (-----BEGIN CERTIFICATE-----) found",
-            a.cert.display()
-        )));
-    }
-    if !pem_labels(&key).iter().any(|l| l.ends_with("PRIVATE KEY")) {
-        return Err(Error::format(format!(
-            "{}: no PEM private key (-----BEGIN ... PRIVATE KEY-----) found",
+    // kubectl checks the pair with Go's tls.X509KeyPair: the blocks must be a certificate
+    // and a private key, and the key must be the certificate's.
+    kseal::tls::check_pair(&cert, &key).map_err(|why| {
+        Error::format(format!(
+            "--cert {} --key {}: {why}",
+            a.cert.display(),
             a.key.display()
-        )));
-    }
+        ))
+    })?;
     let mut spec = SecretSpec::new("kubernetes.io/tls");
     spec.add("tls.crt", cert)?;
     spec.add("tls.key", key)?;
     Ok(spec)
-}
-
-/// The labels of the PEM blocks in `bytes` (`CERTIFICATE`, `PRIVATE KEY`, ...).
-fn pem_labels(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    text.lines()
-        .filter_map(|l| {
-            l.trim()
-                .strip_prefix("-----BEGIN ")?
-                .strip_suffix("-----")
-                .map(str::to_string)
-        })
-        .collect()
 }
 
 fn docker_registry(a: &CreateDockerArgs) -> Result<SecretSpec> {
