@@ -591,6 +591,11 @@ fn kpt_fn_render_resolves_files_from_the_config_directory() {
         text.contains("password: s3cr3t") && !text.contains("ENC["),
         "{text}"
     );
+    // kustomize.md: the Kptfile and the configuration come out too (not for kubectl apply).
+    assert!(
+        text.contains("kind: Kptfile") && text.contains("kind: KsealGenerator"),
+        "{text}"
+    );
     // Writing back into the package is refused; nothing in it changes.
     let out = render(&["--allow-exec"]);
     assert!(!out.status.success());
