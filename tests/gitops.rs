@@ -855,3 +855,232 @@ fn completions_and_man_page_come_from_the_cli() {
         &man[..200.min(man.len())]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The docs' walkthroughs, run as written
+// ---------------------------------------------------------------------------------------------
+
+/// The fenced blocks of a markdown file with their language, each under the `## ` heading it
+/// appears in.
+fn fenced_blocks(md: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut heading = String::new();
+    let mut open: Option<(String, String)> = None;
+    for line in md.lines() {
+        if let Some((lang, body)) = &mut open {
+            if line.trim_start().starts_with("```") {
+                out.push((heading.clone(), lang.clone(), std::mem::take(body)));
+                open = None;
+            } else {
+                body.push_str(line);
+                body.push('\n');
+            }
+        } else if let Some(lang) = line.trim_start().strip_prefix("```") {
+            open = Some((lang.trim().to_string(), String::new()));
+        } else if let Some(h) = line.strip_prefix("## ") {
+            heading = h.trim().to_string();
+        }
+    }
+    out
+}
+
+/// The `sh` blocks of the sections whose heading starts with one of `steps` (`"1."`).
+fn sh_blocks(md: &str, steps: &[&str]) -> Vec<String> {
+    fenced_blocks(md)
+        .into_iter()
+        .filter(|(h, lang, _)| lang == "sh" && steps.iter().any(|s| h.starts_with(s)))
+        .map(|(_, _, b)| b)
+        .collect()
+}
+
+/// A sandbox where the docs' commands run as a user's shell would: `kseal` on PATH (this
+/// build), HOME the sandbox (so `~/.config/sops/age/keys.txt` is the sandbox's), git configured
+/// with a name and `main` as the first branch, EDITOR a script standing in for the person
+/// (`edits` lists, in order, the sed expression of each `kseal edit`).
+fn docs_shell<'a>(sb: &'a Sandbox, edits: &[&str]) -> impl Fn(&str) -> std::process::Output + 'a {
+    let bin = sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kseal"), bin.join("kseal"));
+    sb.write(
+        ".gitconfig",
+        "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n",
+    );
+    let mut script = String::from(
+        "#!/bin/sh\nn=$(cat \"$HOME/edits\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$HOME/edits\"\ncase $n in\n",
+    );
+    for (i, e) in edits.iter().enumerate() {
+        script.push_str(&format!("{}) sed -i -e '{e}' \"$1\" ;;\n", i + 1));
+    }
+    script.push_str("esac\n");
+    let editor = sb.write("editor.sh", script);
+    make_executable(&editor);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    move |script: &str| {
+        run(sb
+            .tool("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .env("PATH", &path)
+            .env("EDITOR", &editor)
+            .env("GIT_CONFIG_NOSYSTEM", "1"))
+    }
+}
+
+/// The recipient in an identity file's `# public key:` line.
+fn public_key_of(identity: &Path) -> String {
+    read(identity)
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("a `# public key:` line")
+        .trim()
+        .to_string()
+}
+
+/// docs/gitops.md from the key (step 1) to `kubectl kustomize` and `kseal decrypt base/`
+/// (step 7), the commands exactly as written; the only changes: the placeholder `age1...`
+/// becomes the key made in step 1, and `| kubectl apply --server-side -f -` (which needs a
+/// cluster) becomes a file the test reads. The editor steps change what their comments say.
+#[test]
+fn gitops_walkthrough_runs_as_written() {
+    require("kubectl");
+    let md = read(&repo().join("docs/gitops.md"));
+    let sb = Sandbox::new();
+    let shell = docs_shell(
+        &sb,
+        &[
+            "s/^  password: s3cr3t$/  password: n3w-pass/",
+            "s/^  user: admin$/  user: app/",
+            "s/^  password: n3w-pass$/  password: n3w-pass\\n  host: db.local/",
+        ],
+    );
+    let step1 = sh_blocks(&md, &["1."]);
+    assert_eq!(step1.len(), 1, "step 1 has one command block");
+    let out = shell(&step1[0]);
+    assert!(out.status.success(), "step 1: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Public key: age1"),
+        "{}",
+        stderr(&out)
+    );
+    let recipient = public_key_of(&sb.path(".config/sops/age/keys.txt"));
+
+    let steps = sh_blocks(&md, &["2.", "3.", "4.", "5.", "6.", "7."]);
+    assert!(steps.len() >= 7, "{} blocks", steps.len());
+    let mut script = String::new();
+    let mut applied = 0;
+    for block in &steps {
+        let mut b = block.replace("age1...", &recipient);
+        while let Some(at) = b.find(" | kubectl apply --server-side -f -") {
+            applied += 1;
+            b.replace_range(
+                at..at + " | kubectl apply --server-side -f -".len(),
+                &format!(" > \"$HOME/apply-{applied}.yaml\""),
+            );
+        }
+        script.push_str(&b);
+        script.push('\n');
+    }
+    assert_eq!(applied, 2, "the kustomize and the decrypt deploy lines");
+    assert!(
+        script.contains("kseal encrypt -o base/db.enc.yaml")
+            && script.contains("kubectl kustomize --enable-alpha-plugins base"),
+        "{script}"
+    );
+    let out = shell(&script);
+    assert!(
+        out.status.success(),
+        "steps 2-7 failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(read(&sb.path("edits")).trim(), "3", "three edits ran");
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    // kustomize: the merged Secret, decrypted (both branches' changes and step 4's).
+    let built = read(&sb.path("apply-1.yaml"));
+    for want in [
+        format!("  password: {}\n", b64("n3w-pass")),
+        format!("  user: {}\n", b64("app")),
+        format!("  host: {}\n", b64("db.local")),
+        "  name: db\n".to_string(),
+    ] {
+        assert!(built.contains(&want), "{want} missing in {built}");
+    }
+    assert!(
+        !built.contains("ENC[") && !built.contains("KsealGenerator"),
+        "{built}"
+    );
+    // Without kustomize: the same Secret, and only it (no kustomization, no generator config).
+    let direct = read(&sb.path("apply-2.yaml"));
+    assert!(
+        direct.contains(&format!("  user: {}\n", b64("app"))),
+        "{direct}"
+    );
+    assert!(
+        !direct.contains("generators:") && !direct.contains("KsealGenerator"),
+        "{direct}"
+    );
+    assert!(
+        stderr(&out).contains("base/kustomization.yaml: skipped"),
+        "{}",
+        stderr(&out)
+    );
+    // The repository holds no plaintext.
+    let repo_text = tree_text(&sb.path("deploy"));
+    assert!(!repo_text.contains("s3cr3t") && !repo_text.contains("n3w-pass"));
+}
+
+/// docs/integrations/flux.md's commands up to what needs a cluster: the key, the `sops-age`
+/// Secret (with the `--dry-run=client -o yaml` the page gives for looking at it), the
+/// `.sops.yaml` and the encryption into `clusters/prod/`, in a repository that has that
+/// directory; then sops decrypts the file with the key, as the controller does.
+#[test]
+fn flux_commands_run_as_written() {
+    require("kubectl");
+    require("sops");
+    let md = read(&repo().join("docs/integrations/flux.md"));
+    let sb = Sandbox::new();
+    let shell = docs_shell(&sb, &[]);
+    let blocks = fenced_blocks(&md);
+    let sh: Vec<&str> = blocks
+        .iter()
+        .filter(|(_, l, _)| l == "sh")
+        .map(|(_, _, b)| b.as_str())
+        .collect();
+    assert!(sh.len() >= 3, "{sh:?}");
+    std::fs::create_dir_all(sb.path("clusters/prod")).unwrap();
+    let out = shell(sh[0]);
+    assert!(out.status.success(), "keygen: {}", stderr(&out));
+    let recipient = public_key_of(&sb.path("age.agekey"));
+    // The Secret for the cluster, shown instead of created (no cluster here).
+    assert!(sh[1].contains("kubectl -n flux-system create secret generic sops-age"));
+    let shown = shell(&sh[1].replace(
+        "create secret generic sops-age",
+        "create secret generic sops-age --dry-run=client -o yaml",
+    ));
+    let shown_text = ok(shown);
+    assert!(shown_text.contains("  age.agekey: "), "{shown_text}");
+    // .sops.yaml from the yaml block whose comment names it.
+    let config = blocks
+        .iter()
+        .find(|(_, l, b)| l == "yaml" && b.contains("creation_rules"))
+        .map(|(_, _, b)| b.replace("age1...", &recipient))
+        .expect("the .sops.yaml block");
+    sb.write(".sops.yaml", config);
+    let out = shell(sh[2]);
+    assert!(out.status.success(), "encrypt: {}", stderr(&out));
+    let enc = sb.path("clusters/prod/db.enc.yaml");
+    assert!(read(&enc).contains("ENC[AES256_GCM"));
+    let plain = ok(run(sb
+        .tool("sops")
+        .env("SOPS_AGE_KEY_FILE", sb.path("age.agekey"))
+        .args(["--disable-version-check", "decrypt"])
+        .arg(&enc)));
+    assert!(plain.contains("  password: czNjcjN0\n"), "{plain}");
+}
