@@ -1157,13 +1157,19 @@ fn sops_block_follows_the_document_indentation_like_sops() {
     );
     assert!(b4.contains("\n    version: 3.11.0"));
     let sops4 = first_sops_block(&read(&fixture("sops-made/indent-4.yaml")));
-    assert_eq!(block_shape(&b4), block_shape(&sops4));
+    // kseal's structural MAC is the block's last line; the rest is laid out as sops does.
+    let without_kseal_mac = |shape: Vec<String>| {
+        let (last, rest) = shape.split_last().unwrap();
+        assert!(last.trim_start() == "kseal_mac:", "{last}");
+        rest.to_vec()
+    };
+    assert_eq!(without_kseal_mac(block_shape(&b4)), block_shape(&sops4));
     // 2-space document -> indented by 2, like sops with `stores.yaml.indent: 2`.
     let (_, out2) = encrypt_into(&sb, &corpus_dir().join("kubectl-generic.yaml"), "i2.yaml");
     let b2 = first_sops_block(&out2);
     assert!(b2.starts_with("sops:\n  age:\n    - recipient: "), "{b2}");
     let sops2 = first_sops_block(&read(&fixture("sops-made/indent-2.yaml")));
-    assert_eq!(block_shape(&b2), block_shape(&sops2));
+    assert_eq!(without_kseal_mac(block_shape(&b2)), block_shape(&sops2));
     // lastmodified: quoted RFC 3339 UTC seconds.
     let lm = Regex::new(r#"(?m)^  lastmodified: "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"$"#).unwrap();
     assert!(lm.is_match(&b2), "{b2}");
@@ -1531,7 +1537,7 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
     sb.write(
         ".sops.yaml",
         format!(
-            "creation_rules:\n  - path_regex: ^partial/.*\\.yaml$\n    encrypted_regex: ^(stringData)$\n    age: {r2}\n  - path_regex: ^secrets/.*\\.yaml$\n    age: >-\n      {r1},\n      {r2}\n"
+            "creation_rules:\n  - path_regex: ^partial/.*\\.yaml$\n    encrypted_regex: ^(stringData|data)$\n    age: {r2}\n  - path_regex: ^narrow/.*\\.yaml$\n    encrypted_regex: ^(stringData)$\n    age: {r2}\n  - path_regex: ^secrets/.*\\.yaml$\n    age: >-\n      {r1},\n      {r2}\n"
         ),
     );
     let full = sb.write("secrets/db.yaml", BOTH);
@@ -1545,15 +1551,21 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
     assert!(out.contains("  encrypted_regex: ^(data|stringData)$"));
     assert!(!out.contains("czNjcjN0") && !out.contains("abcdefgh-token"));
 
-    // partial/: the rule's encrypted_regex leaves `data` clear.
+    // partial/: the rule's own encrypted_regex is stored.
     let out = ok(run(sb.kseal().arg("encrypt").arg(&partial)));
     assert_eq!(recipients_of(&out), vec![r2.clone()]);
-    assert!(out.contains("  encrypted_regex: ^(stringData)$"), "{out}");
     assert!(
-        out.contains("\n  password: czNjcjN0\n"),
-        "data must stay clear: {out}"
+        out.contains("  encrypted_regex: ^(stringData|data)$"),
+        "{out}"
     );
+    assert!(out.contains("\n  password: ENC[AES256_GCM,"));
     assert!(out.contains("\n  token: ENC[AES256_GCM,"));
+    // narrow/: a rule that leaves `data` clear is refused (issue 19), nothing written.
+    let narrow = sb.write("narrow/db.yaml", BOTH);
+    let o = run(sb.kseal().args(["encrypt", "-i"]).arg(&narrow));
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not write a Secret under the crypt rule"));
+    assert_eq!(read(&narrow), BOTH);
     let f = sb.write("partial.enc.yaml", &out);
     assert_eq!(ok(kseal_decrypt(&sb, &f, &key2_file())), BOTH);
     let s = sops_decrypt(&sb, &f, &key2_file());
@@ -1565,7 +1577,7 @@ fn sops_yaml_creation_rules_in_the_working_directory() {
         .arg("encrypt")
         .arg("db.yaml")
         .current_dir(sb.path("partial"))));
-    assert!(out.contains("  encrypted_regex: ^(stringData)$"));
+    assert!(out.contains("  encrypted_regex: ^(stringData|data)$"));
 
     // No rule matches -> exit 8.
     let o = run(sb.kseal().arg("encrypt").arg(&none));
@@ -1706,15 +1718,18 @@ fn config_flag_and_variables_point_at_a_config_elsewhere() {
     let conf = sb.write(
         "conf/rules.yaml",
         format!(
-            "creation_rules:\n  - path_regex: db\\.yaml$\n    encrypted_regex: ^(stringData)$\n    mac_only_encrypted: true\n    age: {r2}\n"
+            "creation_rules:\n  - path_regex: db\\.yaml$\n    encrypted_regex: ^(stringData|data)$\n    mac_only_encrypted: true\n    age: {r2}\n"
         ),
     );
     let input = sb.write("work/db.yaml", BOTH);
     let check = |out: &str, label: &str| {
         assert_eq!(recipients_of(out), vec![r2.clone()], "{label}");
-        assert!(out.contains("  encrypted_regex: ^(stringData)$"), "{label}");
+        assert!(
+            out.contains("  encrypted_regex: ^(stringData|data)$"),
+            "{label}"
+        );
         assert!(out.contains("  mac_only_encrypted: true\n"), "{label}");
-        assert!(out.contains("\n  password: czNjcjN0\n"), "{label}");
+        assert!(out.contains("\n  password: ENC[AES256_GCM,"), "{label}");
     };
     let out = ok(run(sb
         .kseal()
@@ -2332,9 +2347,15 @@ fn secret_text(entries: &std::collections::BTreeMap<String, (String, u8)>) -> St
     for (k, (v, _)) in entries {
         s.push_str(&format!("  {}: {}\n", key_text(k), b64(v.as_bytes())));
     }
+    // Other keys than data's: a key in both with one value empty is refused (issue 19, a
+    // clear stringData value shadowing data).
     s.push_str("stringData:\n");
     for (k, (v, style)) in entries {
-        s.push_str(&format!("  {}:{}", key_text(k), styled_value(v, *style)));
+        s.push_str(&format!(
+            "  {}:{}",
+            key_text(&format!("{k}-s")),
+            styled_value(v, *style)
+        ));
     }
     s
 }

@@ -1594,3 +1594,142 @@ fn required_structural_mac_refuses_files_without_it() {
         .arg(&file));
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
 }
+
+const RETARGET_PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: prod\n  annotations:\n    team: payments\ndata:\n  password: czNjcjN0\n";
+
+/// Attacks the sops MAC cannot see (it hashes the values only, run together) and kseal's
+/// structural MAC refuses: each file is also shown to pass the real sops, so the attack is real.
+#[test]
+fn attacks_on_key_names_and_empty_values_are_refused_by_the_structural_mac() {
+    let sops = require("sops");
+    let sb = Sandbox::new();
+    let cases: [(&str, &str, &str); 5] = [
+        // Attack 1: the Secret deployed under another name in another namespace.
+        (
+            "swap-name-namespace",
+            "  name: app\n  namespace: prod\n",
+            "  namespace: app\n  name: prod\n",
+        ),
+        (
+            "fold-namespace-into-name",
+            "  name: app\n  namespace: prod\n",
+            "  name: appprod\n",
+        ),
+        // Attack 2: keys with empty or null values, an annotation key renamed.
+        ("empty-key-added", "data:\n", "data:\n  extra: \"\"\n"),
+        ("null-key-added", "data:\n", "data:\n  extra: null\n"),
+        (
+            "annotation-renamed",
+            "    team: payments\n",
+            "    reflector.v1.k8s.emberstack.com/reflection-allowed: payments\n",
+        ),
+    ];
+    for (label, from, to) in cases {
+        let file = kseal_encrypted(&sb, &format!("{label}.yaml"), RETARGET_PLAIN);
+        let text = read(&file);
+        assert!(text.contains("  kseal_mac: v1:"), "{label}: {text}");
+        attacker_writes(&file, &replace_once(&text, from, to));
+        let s = run(sb
+            .tool(sops.to_str().unwrap())
+            .args(["decrypt"])
+            .arg(&file)
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert!(
+            s.status.success(),
+            "{label}: sops refused it too: {}",
+            stderr(&s)
+        );
+        refused_everywhere(&sb, label, &file, 6, "structural MAC mismatch");
+    }
+}
+
+/// Attack 5: the attacker appends their own recipient to the `sops:` block (harvesting the
+/// next data key that `rotate` or `updatekeys` wraps): the structural MAC covers the
+/// recipients, so the file is refused before anything is wrapped for anyone.
+#[test]
+fn attack_recipient_appended_is_refused_by_the_structural_mac() {
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(&sb, "harvest.yaml", RETARGET_PLAIN);
+    let text = read(&file);
+    let evil = replace_once(
+        &text,
+        "  lastmodified:",
+        "    - recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        AAAA\n        -----END AGE ENCRYPTED FILE-----\n  lastmodified:",
+    );
+    attacker_writes(&file, &evil);
+    refused_everywhere(&sb, "harvest", &file, 6, "structural MAC mismatch");
+    for args in [vec!["rotate"], vec!["updatekeys", "-y"]] {
+        let o = run(sb
+            .kseal()
+            .args(&args)
+            .arg("--identity")
+            .arg(key())
+            .arg(&file));
+        assert_ne!(code(&o), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(read(&file), evil, "{args:?} changed the file");
+    }
+    let o = run(sb
+        .kseal()
+        .args(["status", "--identity"])
+        .arg(key())
+        .arg(&file));
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(stdout(&o).contains("MAC: FAILED"), "{}", stdout(&o));
+}
+
+/// sops drops the field when it rewrites a file: `status` reports it missing, a required
+/// structural MAC refuses the file, and the next kseal write puts it back.
+#[test]
+fn a_file_rewritten_by_sops_is_reported_and_kseal_restores_the_field() {
+    let sops = require("sops");
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(&sb, "rewritten.yaml", RETARGET_PLAIN);
+    let status = |sb: &Sandbox| {
+        ok(run(sb
+            .kseal()
+            .args(["status", "--identity"])
+            .arg(key())
+            .arg(&file)))
+    };
+    assert!(
+        status(&sb).contains("  structural MAC: verified\n"),
+        "{}",
+        status(&sb)
+    );
+    let o = run(sb
+        .tool(sops.to_str().unwrap())
+        .args(["set"])
+        .arg(&file)
+        .args(["[\"data\"][\"other\"]", "\"b3RoZXI=\""])
+        .env("SOPS_AGE_KEY_FILE", key()));
+    assert!(o.status.success(), "sops set: {}", stderr(&o));
+    assert!(!read(&file).contains("kseal_mac"), "sops kept the field");
+    let report = status(&sb);
+    assert!(report.contains("  structural MAC: MISSING"), "{report}");
+    let json = ok(run(sb
+        .kseal()
+        .args(["status", "--json", "--identity"])
+        .arg(key())
+        .arg(&file)));
+    assert!(json.contains("\"structural_mac\": \"missing\""), "{json}");
+    let o = run(sb
+        .kseal()
+        .args(["--require-structural-mac", "decrypt", "--identity"])
+        .arg(key())
+        .arg(&file));
+    assert_eq!(code(&o), Some(6));
+    assert!(o.stdout.is_empty());
+    // Any kseal write adds it again.
+    ok(run(sb
+        .kseal()
+        .args(["set", "--identity"])
+        .arg(key())
+        .arg(&file)
+        .args(["third", "--value", "dGhpcmQ="])));
+    assert!(status(&sb).contains("  structural MAC: verified\n"));
+    ok(run(sb
+        .kseal()
+        .args(["--require-structural-mac", "decrypt", "--identity"])
+        .arg(key())
+        .arg(&file)));
+}

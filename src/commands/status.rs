@@ -43,6 +43,10 @@ struct FileStatus {
     mac: Option<&'static str>,
     /// Why the MAC is `unchecked`.
     mac_unchecked: Option<&'static str>,
+    /// kseal's structural MAC (`kseal_mac`): `verified`, `present` (not checked), `missing`
+    /// (sops rewrote the file, or the field was removed); `None`: not encrypted. A mismatch
+    /// makes `mac` `failed`.
+    structural: Option<&'static str>,
     error: Option<Error>,
 }
 
@@ -181,6 +185,11 @@ fn fill(
     let age = (now - rekey::modified_at(&meta)?).whole_seconds().max(0) as u64;
     st.age_seconds = Some(age);
     st.too_old = max_age.is_some_and(|m| age > m);
+    st.structural = Some(if meta.kseal_mac.is_some() {
+        "present"
+    } else {
+        "missing"
+    });
 
     if !planner.has_config() {
         st.rules = Some("no-config");
@@ -227,6 +236,9 @@ fn fill(
             Ok(d) => {
                 let ok = d.envelope.as_ref().is_some_and(|e| e.mac_ok);
                 st.mac = Some(if ok { "verified" } else { "failed" });
+                if d.envelope.as_ref().is_some_and(|e| e.structural) {
+                    st.structural = Some("verified");
+                }
             }
             Err(e) if e.kind == Kind::Integrity => st.mac = Some("failed"),
             Err(e) if e.kind == Kind::NoIdentity => {}
@@ -301,6 +313,13 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
             ),
         };
         out.push_str(&format!("  MAC: {mac}\n"));
+        let structural = match s.structural {
+            Some("verified") => "verified",
+            Some("present") if s.mac == Some("failed") => "FAILED (see MAC)",
+            Some("present") => "present, not checked",
+            _ => "MISSING: written or rewritten by another tool (sops drops it), or removed; key names, empty values and the sops: block are not authenticated (`kseal rotate` adds it)",
+        };
+        out.push_str(&format!("  structural MAC: {structural}\n"));
     }
     let count = |f: &dyn Fn(&FileStatus) -> bool| statuses.iter().filter(|s| f(s)).count();
     let encrypted = count(&|s| s.encrypted);
@@ -392,6 +411,7 @@ fn render_json(statuses: &[FileStatus], now: OffsetDateTime, max_age: Option<u64
                 "error",
                 js_opt(s.error.as_ref().map(|e| e.message.as_str())),
             ),
+            ("structural_mac", js_opt(s.structural)),
         ];
         out.push_str("    {\n");
         let n = fields.len();

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::mac::{self, MacHasher};
 use super::metadata::{self, AgeEntry, Metadata};
 use super::rules::CryptRule;
+use super::structural;
 use super::value::{self, IV_LEN};
 use crate::error::{display_path, Error, Kind, Result};
 use crate::secret::DataKey;
@@ -164,6 +165,8 @@ pub struct Envelope {
     pub policy: Option<&'static dyn EnvelopePolicy>,
     /// What the policy accepted only because it was relaxed (`--allow-narrow-rule`).
     pub warnings: Vec<String>,
+    /// The file carries kseal's structural MAC and it verified (`sops::structural`).
+    pub structural: bool,
 }
 
 pub struct Decrypted {
@@ -441,7 +444,10 @@ fn decrypt_inner(
         let same = m
             .and_then(|m| Metadata::from_mapping(m).ok())
             .is_some_and(|o| {
-                o.mac == meta.mac && o.lastmodified == meta.lastmodified && o.age == meta.age
+                o.mac == meta.mac
+                    && o.lastmodified == meta.lastmodified
+                    && o.age == meta.age
+                    && o.kseal_mac == meta.kseal_mac
             });
         if !same {
             return Err(Error::integrity(
@@ -491,6 +497,17 @@ fn decrypt_inner(
         _ => Vec::new(),
     };
     let key = opener.open(&meta)?;
+    // Checked before any value is opened: it needs only the data key and the text.
+    let structural_ok = match (&meta.kseal_mac, known) {
+        (Some(stored), None) => structural::verify(stored, stream, &enveloped, &meta, &key)?,
+        _ => true,
+    };
+    if !structural_ok && !opts.ignore_mac {
+        return Err(Error::integrity(
+            "structural MAC mismatch: the file was modified after kseal encrypted it (key names, empty or null values, documents, the crypt rule or the recipients)",
+        )
+        .with_hint("restore the file from version control; --ignore-mac decrypts anyway, for rescue only"));
+    }
     let mut stash = IvStash::default();
     let mut hasher = match known {
         Some(k) => MacCheck::Compare {
@@ -661,9 +678,11 @@ fn decrypt_inner(
                 && meta.mac_only_encrypted == k.meta.mac_only_encrypted
                 && meta.rule.key_value() == k.meta.rule.key_value()
                 && meta.version == k.meta.version
+                && meta.kseal_mac == k.meta.kseal_mac
         }
         (MacCheck::Compare { .. }, None) => false,
     };
+    let mac_ok = mac_ok && structural_ok;
     if !mac_ok && !opts.ignore_mac {
         return Err(Error::integrity(
             "MAC mismatch: the file was modified after it was encrypted (values, keys, documents or clear-text fields)",
@@ -678,6 +697,7 @@ fn decrypt_inner(
     Ok(Decrypted {
         text,
         envelope: Some(Envelope {
+            structural: meta.kseal_mac.is_some() && structural_ok,
             meta,
             key,
             stash,
@@ -865,7 +885,8 @@ pub fn encrypt_stream(
     settings: &EncryptSettings<'_>,
     select: &dyn Fn(&Document) -> bool,
 ) -> Result<String> {
-    encrypt_inner(src, stream, settings, select).map(|e| e.out)
+    let enc = encrypt_inner(src, stream, settings, select)?;
+    structural::seal_text(&enc.out, settings.key)
 }
 
 /// An encryption and what it is made of, for the check in [`encrypt_checked`].
@@ -1128,7 +1149,7 @@ fn encrypt_inner<'n>(
         mac_only_encrypted: settings.mac_only_encrypted,
         version: settings.version.clone(),
         other_key_sources: Vec::new(),
-        kseal_mac: None,
+        kseal_mac: Some(structural::PLACEHOLDER.to_string()),
     };
     for at in json_inserts {
         edits.push(Edit::new(at, at, json::render_metadata(&meta)));
@@ -1188,38 +1209,29 @@ fn encrypt_checked_as_is(
         plain_only: true,
         ..DecryptOptions::default()
     };
-    let checked = tree::parse(&enc.out)
-        .map_err(|e| {
-            Error::new(
-                Kind::Internal,
-                format!(
-                    "the encrypted output does not parse ({}); nothing was written",
-                    e.message
-                ),
-            )
-        })
-        .and_then(|st| {
-            if let Some(policy) = settings.policy {
-                policy.check_write(&st, &enc.docs, &enc.meta)?;
-            }
-            decrypt_inner(&enc.out, &st, settings.key, &opts, Some(&enc)).map_err(|e| {
-                Error::new(
-                    Kind::Internal,
-                    format!(
-                        "the encrypted output does not verify ({}); nothing was written",
-                        e.message
-                    ),
-                )
-            })
-        });
-    match checked {
-        Ok(d) if d.envelope.as_ref().is_some_and(|e| e.mac_ok) => Ok(enc.out),
-        Ok(_) => Err(Error::new(
+    let internal = |what: &str, e: Error| {
+        Error::new(
+            Kind::Internal,
+            format!(
+                "the encrypted output {what} ({}); nothing was written",
+                e.message
+            ),
+        )
+    };
+    let st = tree::parse(&enc.out).map_err(|e| internal("does not parse", e))?;
+    if let Some(policy) = settings.policy {
+        policy.check_write(&st, &enc.docs, &enc.meta)?;
+    }
+    let d = decrypt_inner(&enc.out, &st, settings.key, &opts, Some(&enc))
+        .map_err(|e| internal("does not verify", e))?;
+    if !d.envelope.as_ref().is_some_and(|e| e.mac_ok) {
+        return Err(Error::new(
             Kind::Internal,
             "the encrypted output does not read back as what was encrypted; nothing was written",
-        )),
-        Err(e) => Err(e),
+        ));
     }
+    // The structural MAC is over the output as checked; only its placeholder changes.
+    structural::seal(&enc.out, &st, &enc.docs, settings.key)
 }
 
 /// Encrypts edited plaintext into an existing envelope: same data key, same wrapped keys,
@@ -1334,13 +1346,16 @@ mod tests {
             policy: None,
         };
         let again = encrypt(&out.text, &settings, &|_| true).unwrap();
-        // sops 3.9 wrote empty key lists and `pgp: []`; kseal writes the 3.10+ layout.
+        // sops 3.9 wrote empty key lists and `pgp: []`; kseal writes the 3.10+ layout, and
+        // adds its structural MAC as the block's last line: all the rest is what sops wrote.
         let expected: String = src
             .lines()
             .filter(|l| !l.ends_with(": []"))
             .map(|l| format!("{l}\n"))
             .collect();
-        assert_eq!(again, expected);
+        let (body, last) = again.trim_end_matches('\n').rsplit_once('\n').unwrap();
+        assert!(last.starts_with("  kseal_mac: v1:"), "{last}");
+        assert_eq!(format!("{body}\n"), expected);
         let back = decrypt(&again, &key, &DecryptOptions::default()).unwrap();
         assert_eq!(back.text.as_str(), out.text.as_str());
     }
@@ -1525,12 +1540,16 @@ mod tests {
             Ok::<bool, Error>(d.envelope.unwrap().mac_ok)
         };
         assert!(check(&enc.out).unwrap(), "the untouched output must pass");
-        // The real decryption agrees.
+        // The real decryption agrees (once the structural MAC replaces its placeholder).
         assert_eq!(
-            decrypt(&enc.out, &key, &DecryptOptions::default())
-                .unwrap()
-                .text
-                .as_str(),
+            decrypt(
+                &structural::seal_text(&enc.out, &key).unwrap(),
+                &key,
+                &DecryptOptions::default()
+            )
+            .unwrap()
+            .text
+            .as_str(),
             src
         );
         let enc_of = |k: &str| {

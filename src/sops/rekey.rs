@@ -140,6 +140,9 @@ pub fn rewrap(
     refuse_foreign_keys(&env.meta)?;
     let mut meta = env.meta.clone();
     meta.age = age;
+    // The recipients are in the structural MAC: it is computed again (and added to files
+    // that had none, such as those sops wrote).
+    meta.kseal_mac = Some(super::structural::PLACEHOLDER.to_string());
     let stream = tree::parse(src)?;
     let eol = splice::eol_of(src);
     let mut edits = Vec::new();
@@ -149,6 +152,7 @@ pub fn rewrap(
         }
     }
     let out = splice::apply(src, edits)?.to_string();
+    let out = super::structural::seal_text(&out, key)?;
     if let Some(policy) = policy {
         policy.check_write(&tree::parse(&out)?, &env.docs, &meta)?;
     }
@@ -167,6 +171,7 @@ pub fn rewrap(
             && a.meta.mac == meta.mac
             && a.meta.lastmodified == meta.lastmodified
             && a.docs == env.docs
+            && a.structural
     }) && after.text.as_str() == before.text.as_str();
     if !same {
         return Err(Error::new(

@@ -1,0 +1,385 @@
+//! kseal's structural MAC (`kseal_mac`, a kseal extension of the `sops:` block): HMAC-SHA-256,
+//! keyed from the data key by HKDF-SHA-256, over a length-prefixed encoding of every document
+//! of the envelope (every key, every value of every type, empty and null ones included, the
+//! document boundaries) and of the `sops:` fields that decide what is encrypted and who opens
+//! the file. The sops MAC hashes the values only, run together: it misses key names, where
+//! one value ends, empty and null values, and the whole `sops:` block. Specified in
+//! docs/format.md ("The structural MAC").
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::metadata::Metadata;
+use crate::error::{Error, Kind, Result};
+use crate::secret::DataKey;
+use crate::yaml::scalar;
+use crate::yaml::tree::{Node, Stream};
+
+/// The field's name in the `sops:` block.
+pub const FIELD: &str = "kseal_mac";
+/// The version prefix of the field's value.
+pub const PREFIX: &str = "v1:";
+/// What kseal writes before it knows the digest; replaced in place (same length).
+pub const PLACEHOLDER: &str = "v1:0000000000000000000000000000000000000000000000000000000000000000";
+/// HKDF-SHA-256 `info` for the MAC key (no salt: the data key is uniformly random).
+const HKDF_INFO: &[u8] = b"kseal structural mac v1";
+/// The first bytes of the MAC input (domain separation from any other use of the key).
+const DOMAIN: &[u8] = b"kseal-structural-mac-v1";
+
+/// Nodes the encoding may visit through aliases before the input is called hostile.
+const BUDGET: u64 = 10_000_000;
+
+struct Encoder {
+    mac: Hmac<Sha256>,
+    budget: u64,
+}
+
+impl Encoder {
+    fn new(key: &DataKey) -> Self {
+        let hk = Hkdf::<Sha256>::new(None, key.expose());
+        let mut k = Zeroizing::new([0u8; 32]);
+        hk.expand(HKDF_INFO, &mut *k)
+            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&*k).expect("HMAC takes any key length");
+        Encoder {
+            mac,
+            budget: BUDGET,
+        }
+    }
+
+    fn tag(&mut self, t: u8) {
+        self.mac.update(&[t]);
+    }
+
+    fn count(&mut self, n: usize) {
+        self.mac.update(&(n as u64).to_be_bytes());
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.count(b.len());
+        self.mac.update(b);
+    }
+
+    /// One node; `skip_sops` leaves out the `sops` key of a document's root mapping.
+    fn node(&mut self, node: &Node, skip_sops: bool) -> Result<()> {
+        if self.budget == 0 {
+            return Err(Error::format(
+                "the document expands to too many values (an alias bomb?)",
+            ));
+        }
+        self.budget -= 1;
+        match node {
+            Node::Alias(target, ..) => self.node(target, false),
+            Node::Sequence(q) => {
+                self.tag(b'S');
+                self.count(q.items.len());
+                for item in &q.items {
+                    self.node(item, false)?;
+                }
+                Ok(())
+            }
+            Node::Mapping(m) => {
+                let is_sops =
+                    |k: &Node| skip_sops && k.as_scalar().is_some_and(|s| s.value == "sops");
+                let entries: Vec<_> = m.entries.iter().filter(|(k, _)| !is_sops(k)).collect();
+                self.tag(b'M');
+                self.count(entries.len());
+                for (k, v) in entries {
+                    let key = match k {
+                        Node::Scalar(s) => s,
+                        _ => return Err(Error::format("a mapping key is a mapping or a list")),
+                    };
+                    self.bytes(key.value.as_bytes());
+                    self.node(v, false)?;
+                }
+                Ok(())
+            }
+            Node::Scalar(s) => {
+                let text = s.value.trim_end_matches('\n');
+                if text.starts_with(super::value::PREFIX) {
+                    // The ciphertext as stored, however it is quoted or blocked.
+                    self.tag(b'E');
+                    self.bytes(text.as_bytes());
+                    return Ok(());
+                }
+                match scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
+                    Ok(scalar::Typed::Null) => self.tag(b'N'),
+                    Ok(t) => {
+                        self.tag(b'V');
+                        self.bytes(t.sops_type().as_bytes());
+                        self.bytes(&t.to_sops_bytes());
+                    }
+                    // A value YAML cannot type (a local tag): its tag and text as written.
+                    Err(_) => {
+                        self.tag(b'R');
+                        self.bytes(s.tag.as_deref().unwrap_or("").as_bytes());
+                        self.bytes(s.value.as_bytes());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn metadata(&mut self, meta: &Metadata) {
+        let (rk, rv) = meta.rule.key_value();
+        self.bytes(rk.as_bytes());
+        self.bytes(rv.as_bytes());
+        self.tag(u8::from(meta.mac_only_encrypted));
+        self.count(meta.age.len());
+        for a in &meta.age {
+            self.bytes(a.recipient.as_bytes());
+            self.bytes(a.enc.as_bytes());
+        }
+        self.count(meta.other_key_sources.len());
+        for k in &meta.other_key_sources {
+            self.bytes(k.as_bytes());
+        }
+        self.bytes(meta.lastmodified.as_bytes());
+        self.bytes(meta.mac.as_bytes());
+    }
+}
+
+/// The field's value for the documents `docs` of `stream` (the envelope) and `meta`.
+pub fn compute(stream: &Stream, docs: &[usize], meta: &Metadata, key: &DataKey) -> Result<String> {
+    let mut e = Encoder::new(key);
+    e.mac.update(DOMAIN);
+    e.count(docs.len());
+    for &i in docs {
+        let root = stream
+            .docs
+            .get(i)
+            .and_then(|d| d.root.as_ref())
+            .ok_or_else(|| Error::new(Kind::Internal, "an enveloped document is empty"))?;
+        e.tag(b'D');
+        e.node(root, true).map_err(|err| err.in_doc(i))?;
+    }
+    e.metadata(meta);
+    let digest = e.mac.finalize().into_bytes();
+    let mut out = String::with_capacity(PREFIX.len() + 64);
+    out.push_str(PREFIX);
+    for b in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    Ok(out)
+}
+
+/// Checks a stored value against the file: `Ok(true)` when it matches.
+pub fn verify(
+    stored: &str,
+    stream: &Stream,
+    docs: &[usize],
+    meta: &Metadata,
+    key: &DataKey,
+) -> Result<bool> {
+    let stored = stored.trim();
+    if !stored.starts_with(PREFIX) {
+        if stored.len() > 1 && stored.starts_with('v') && stored.contains(':') {
+            return Err(Error::new(
+                Kind::Unsupported,
+                "the structural MAC (`kseal_mac`) has a version this kseal does not know",
+            )
+            .with_hint("upgrade kseal"));
+        }
+        return Ok(false);
+    }
+    let computed = compute(stream, docs, meta, key)?;
+    Ok(super::mac::equal(stored.as_bytes(), computed.as_bytes()))
+}
+
+/// `src` (an encrypted file kseal just wrote, parsed as `stream`, with the placeholder in every
+/// `sops:` block) with the placeholder replaced by the structural MAC.
+pub fn seal(src: &str, stream: &Stream, docs: &[usize], key: &DataKey) -> Result<String> {
+    let internal = |m: &str| Error::new(Kind::Internal, m.to_string());
+    let blocks: Vec<&crate::yaml::tree::Mapping> = docs
+        .iter()
+        .filter_map(|&i| {
+            stream
+                .docs
+                .get(i)?
+                .root_mapping()?
+                .get("sops")?
+                .as_mapping()
+        })
+        .collect();
+    let first = blocks
+        .first()
+        .ok_or_else(|| internal("no `sops:` block to seal"))?;
+    let meta = Metadata::from_mapping(first)?;
+    let value = compute(stream, docs, &meta, key)?;
+    let mut spans = Vec::with_capacity(blocks.len());
+    for b in &blocks {
+        let s = b
+            .get(FIELD)
+            .and_then(Node::as_scalar)
+            .filter(|s| s.value == PLACEHOLDER && src.get(s.start..s.end) == Some(PLACEHOLDER))
+            .ok_or_else(|| internal("a `sops:` block lacks the structural MAC placeholder"))?;
+        spans.push(s.start..s.end);
+    }
+    spans.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(src.len());
+    let mut at = 0;
+    for r in spans {
+        out.push_str(&src[at..r.start]);
+        out.push_str(&value);
+        at = r.end;
+    }
+    out.push_str(&src[at..]);
+    Ok(out)
+}
+
+/// `seal` for a text that still has to be parsed: every document with a `sops:` block is in
+/// the envelope.
+pub fn seal_text(src: &str, key: &DataKey) -> Result<String> {
+    let stream = crate::yaml::tree::parse(src)?;
+    let docs: Vec<usize> = stream
+        .docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.root_mapping().and_then(|m| m.get("sops")).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    seal(src, &stream, &docs, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::tree::parse;
+
+    const VECTOR: &str = "tests/fixtures/structural/vector.yaml";
+
+    fn vector() -> String {
+        std::fs::read_to_string(VECTOR).unwrap()
+    }
+
+    fn key() -> DataKey {
+        DataKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn mac_of(text: &str) -> String {
+        let st = parse(text).unwrap();
+        let sops = st.docs[0].root_mapping().unwrap().get("sops").unwrap();
+        let meta = Metadata::from_mapping(sops.as_mapping().unwrap()).unwrap();
+        compute(&st, &[0], &meta, &key()).unwrap()
+    }
+
+    /// The vector of docs/format.md: the stored value is what the key gives (an independent
+    /// Python implementation of the specification gave the same value).
+    #[test]
+    fn test_vector() {
+        let text = vector();
+        let stored = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("kseal_mac: "))
+            .unwrap();
+        assert_eq!(
+            stored,
+            "v1:398741c20370c225a25407b53ea3a3a8a665de7b38a966b250f5144fdc089642"
+        );
+        assert_eq!(mac_of(&text), stored);
+    }
+
+    /// Every change the sops MAC cannot see changes the structural MAC; presentation does not.
+    #[test]
+    fn covers_what_the_sops_mac_misses() {
+        let text = vector();
+        let base = mac_of(&text);
+        let changed = [
+            (
+                "swapped key names",
+                "  name: app\n  namespace: prod\n",
+                "  namespace: app\n  name: prod\n",
+            ),
+            (
+                "folded values",
+                "  name: app\n  namespace: prod\n",
+                "  name: appprod\n",
+            ),
+            (
+                "empty value added",
+                "  empty: \"\"\n",
+                "  empty: \"\"\n  more: \"\"\n",
+            ),
+            (
+                "null value added",
+                "  none: null\n",
+                "  none: null\n  more: null\n",
+            ),
+            ("empty became null", "  empty: \"\"\n", "  empty: null\n"),
+            (
+                "annotation key renamed",
+                "    note: \"\"\n",
+                "    reflector: \"\"\n",
+            ),
+            ("value retyped", "    flag: true\n", "    flag: \"True\"\n"),
+            ("list item moved out", "  - 1\n  - 1.5\n", "  - 1\n"),
+            (
+                "rule narrowed",
+                "encrypted_regex: ^(data|stringData)$",
+                "encrypted_regex: ^data$",
+            ),
+            (
+                "mac_only_encrypted set",
+                "  version: 3.11.0\n",
+                "  version: 3.11.0\n  mac_only_encrypted: true\n",
+            ),
+            ("recipient changed", "age1yefmw2my", "age1yefmw2mz"),
+            (
+                "recipient added",
+                "  lastmodified:",
+                "    - recipient: age1evil\n      enc: x\n  lastmodified:",
+            ),
+            ("enc changed", "        AAAA\n", "        AAAB\n"),
+            (
+                "lastmodified changed",
+                "2026-01-01T00:00:00Z",
+                "2026-01-01T00:00:01Z",
+            ),
+            (
+                "ciphertext changed",
+                "password: ENC[AES256_GCM,data:AAAA",
+                "password: ENC[AES256_GCM,data:AAAB",
+            ),
+        ];
+        for (what, from, to) in changed {
+            assert!(text.contains(from), "{what}");
+            let other = text.replacen(from, to, 1);
+            assert_ne!(mac_of(&other), base, "{what}");
+        }
+        let same = [
+            ("quotes", "  name: app\n", "  name: 'app'\n"),
+            ("flow list", "  - 1\n  - 1.5\n", "  - 1\n  - 1.50\n"),
+            ("the field itself", "kseal_mac: v1:39", "kseal_mac: v1:00"),
+            ("version", "version: 3.11.0", "version: 3.12.0"),
+        ];
+        for (what, from, to) in same {
+            assert!(text.contains(from), "{what}");
+            assert_eq!(mac_of(&text.replacen(from, to, 1)), base, "{what}");
+        }
+        // Another data key gives another MAC.
+        let st = parse(&text).unwrap();
+        let sops = st.docs[0].root_mapping().unwrap().get("sops").unwrap();
+        let meta = Metadata::from_mapping(sops.as_mapping().unwrap()).unwrap();
+        let other = DataKey::from_bytes(&[7u8; 32]).unwrap();
+        assert_ne!(compute(&st, &[0], &meta, &other).unwrap(), base);
+    }
+
+    #[test]
+    fn verify_refuses_unknown_versions_and_garbage() {
+        let text = vector();
+        let st = parse(&text).unwrap();
+        let sops = st.docs[0].root_mapping().unwrap().get("sops").unwrap();
+        let meta = Metadata::from_mapping(sops.as_mapping().unwrap()).unwrap();
+        let good = mac_of(&text);
+        assert!(verify(&good, &st, &[0], &meta, &key()).unwrap());
+        assert!(!verify(PLACEHOLDER, &st, &[0], &meta, &key()).unwrap());
+        assert!(!verify("garbage", &st, &[0], &meta, &key()).unwrap());
+        assert!(!verify(&good[..good.len() - 1], &st, &[0], &meta, &key()).unwrap());
+        let e = verify("v2:00", &st, &[0], &meta, &key()).unwrap_err();
+        assert_eq!(e.kind, Kind::Unsupported);
+    }
+}
