@@ -683,8 +683,9 @@ fn updatekeys_reports_failures_and_goes_on() {
         "prod",
     ]));
     assert_eq!(code(&o), 6, "{}", stderr(&o));
+    // kseal's own files fail the structural MAC first (checked before any value is opened).
     assert!(
-        stderr(&o).contains("dev/api.yaml: MAC mismatch"),
+        stderr(&o).contains("dev/api.yaml: structural MAC mismatch"),
         "{}",
         stderr(&o)
     );
@@ -824,7 +825,8 @@ fn status_json_is_stable_and_max_age_fails_exactly_on_old_files() {
       "missing_recipients": [{missing}],
       "extra_recipients": [],
       "mac": "verified",
-      "error": null
+      "error": null,
+      "structural_mac": "verified"
     }}"#
             )
         };
@@ -855,7 +857,8 @@ fn status_json_is_stable_and_max_age_fails_exactly_on_old_files() {
       "missing_recipients": [],
       "extra_recipients": [],
       "mac": null,
-      "error": null
+      "error": null,
+      "structural_mac": null
     }}
   ],
   "summary": {{
