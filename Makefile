@@ -4,7 +4,7 @@ CARGO ?= cargo
 KSEAL := target/debug/kseal
 DEMO := keys-example
 
-.PHONY: all build demo test lint fmt bench fuzz clean man install uninstall
+.PHONY: all build demo test lint fmt bench fuzz mutants clean man install uninstall
 
 all: build
 
@@ -99,6 +99,22 @@ fuzz:
 	  echo "== fuzz $$t for $(FUZZ_TIME)s"; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t $$seeds -- -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048; \
 	done
+
+# Mutation testing of the crypto core with cargo-mutants (`cargo install --locked
+# cargo-mutants@27.1.0`): src/sops/, src/yaml/splice.rs and src/keys/ against the library's
+# unit tests (.cargo/mutants.toml). Not part of `make test` or CI: it rebuilds the library for
+# every mutant (hours on 2 cores). MUTANTS_RE narrows it to the mutants whose name matches, e.g.
+# `make mutants MUTANTS_RE=src/sops/value.rs`; MUTANTS_JOBS builds in parallel. cargo-mutants
+# tests a copy of the tree: the copy goes under target/mutants/tmp beside a link to ../shared
+# (library tests read interop files from there), the build under target/mutants/build, the
+# results (caught.txt, missed.txt, ...) to target/mutants/mutants.out.
+MUTANTS_JOBS ?= 1
+MUTANTS_RE ?=
+mutants:
+	@command -v cargo-mutants >/dev/null || { echo "cargo-mutants is missing: cargo install --locked cargo-mutants@27.1.0"; exit 1; }
+	@mkdir -p target/mutants/tmp && ln -sfn "$(CURDIR)/../shared" target/mutants/tmp/shared
+	TMPDIR="$(CURDIR)/target/mutants/tmp" CARGO_TARGET_DIR="$(CURDIR)/target/mutants/build" \
+	  $(CARGO) mutants -j $(MUTANTS_JOBS) -o target/mutants $(if $(MUTANTS_RE),-F '$(MUTANTS_RE)')
 
 clean:
 	$(CARGO) clean
