@@ -1084,3 +1084,66 @@ fn flux_commands_run_as_written() {
         .arg(&enc)));
     assert!(plain.contains("  password: czNjcjN0\n"), "{plain}");
 }
+
+/// The README's command examples for encrypt, decrypt, get, updatekeys and status, run as
+/// written in one repository where the files they name exist (`secret.yaml`, `deploy/`,
+/// `db.enc.yaml`, a `.sops.yaml` whose rules cover them); only `age1...` becomes a real key
+/// and `| kubectl apply --server-side -f -` (a cluster) a file.
+#[test]
+fn readme_command_examples_run_as_written() {
+    require("kubectl");
+    let md = read(&repo().join("README.md"));
+    let sb = Sandbox::new();
+    let shell = docs_shell(&sb, &[]);
+    ok(shell("kseal keygen -o ~/.config/sops/age/keys.txt"));
+    let recipient = public_key_of(&sb.path(".config/sops/age/keys.txt"));
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {recipient}\n"),
+    );
+    sb.write("secret.yaml", SECRET);
+    sb.write(
+        "deploy/prod/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let wanted = [
+        "kseal encrypt",
+        "kseal decrypt",
+        "kseal get",
+        "kseal updatekeys",
+        "kseal status",
+    ];
+    let blocks: Vec<(String, String, String)> = fenced_blocks(&md)
+        .into_iter()
+        .filter(|(h, l, _)| l == "sh" && h == "Commands")
+        .collect();
+    let mut ran = 0;
+    for (_, _, block) in &blocks {
+        if !wanted.iter().any(|w| block.trim_start().starts_with(w)) {
+            continue;
+        }
+        let mut b = block.replace("age1...", &recipient);
+        b = b.replace(
+            " | kubectl apply --server-side -f -",
+            " > \"$HOME/applied.yaml\"",
+        );
+        if b.contains("kseal decrypt deploy/") {
+            // Something encrypted to deploy: the file the encrypt examples made.
+            ok(shell("cp db.enc.yaml deploy/prod/db.enc.yaml"));
+        }
+        let out = shell(&b);
+        assert!(
+            out.status.success(),
+            "README block failed ({:?}):\n{b}\n{}",
+            out.status.code(),
+            stderr(&out)
+        );
+        ran += 1;
+    }
+    assert_eq!(ran, wanted.len(), "README blocks run");
+    let applied = read(&sb.path("applied.yaml"));
+    assert!(
+        applied.contains("  password: czNjcjN0\n") && applied.contains("name: c\n"),
+        "{applied}"
+    );
+}
