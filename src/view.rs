@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::kube;
 use crate::secrets;
+use crate::yaml::json;
 use crate::yaml::scalar::{self, double_quoted, plain_is_safe, Style, Typed};
 use crate::yaml::splice::{self, Edit, RenderContext};
 use crate::yaml::tree::{self, Mapping, Node, Scalar};
@@ -45,9 +46,15 @@ fn value_region(src: &str, s: &Scalar) -> (usize, usize) {
     }
 }
 
-fn data_mapping<'a>(secret: &'a Mapping<'a>) -> Option<&'a Mapping<'a>> {
-    secret.get("data")?.as_mapping().filter(|m| !m.flow)
+/// The `data` mapping of a Secret: block YAML, or any mapping of a JSON document (a flow
+/// mapping in YAML keeps its base64, which kseal cannot re-encode in place).
+fn data_mapping<'a>(secret: &'a Mapping<'a>, json: bool) -> Option<&'a Mapping<'a>> {
+    secret.get("data")?.as_mapping().filter(|m| json || !m.flow)
 }
+
+/// In a JSON buffer there are no tags: a value that is not text is shown as this prefix and
+/// its base64, and read back from that form.
+const JSON_BINARY: &str = "!!binary ";
 
 fn key_of(k: &Node) -> String {
     k.as_scalar()
@@ -70,7 +77,8 @@ pub fn to_view(plain: &str) -> Result<(Zeroizing<String>, ViewState)> {
     let mut edits = Vec::new();
     for secret in secrets::all(&stream) {
         let di = secret.doc;
-        let Some(data) = data_mapping(secret.map) else {
+        let json = json::is_json_doc(plain, &stream.docs[di]);
+        let Some(data) = data_mapping(secret.map, json) else {
             continue;
         };
         let unit = indent_unit_of(plain, data);
@@ -95,6 +103,12 @@ pub fn to_view(plain: &str) -> Result<(Zeroizing<String>, ViewState)> {
             let key = key_of(k);
             let text = Zeroizing::new(plain[start..end].to_string());
             match is_text(&bytes) {
+                Some(t) if json => edits.push(Edit::new(start, end, json::string(t))),
+                None if json => edits.push(Edit::new(
+                    start,
+                    end,
+                    json::string(&format!("{JSON_BINARY}{compact}")),
+                )),
                 Some(t) => {
                     let ctx = RenderContext {
                         src: plain,
@@ -140,7 +154,7 @@ pub fn header(file: &str) -> String {
     format!(
         "{MARK} kseal edit {file}\n\
          {MARK} Values under `data` are shown decoded; kseal encodes them to base64 when you save.\n\
-         {MARK} Values tagged !!binary are not text and stay base64. Unchanged values keep their ciphertext.\n\
+         {MARK} Values tagged !!binary (in JSON: \"!!binary ...\") are not text and stay base64. Unchanged values keep their ciphertext.\n\
          {MARK} Lines starting with {MARK} are removed on save. Save an empty file to cancel.\n"
     )
 }
@@ -174,7 +188,8 @@ pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
                 .at_path(format!("{prefix}data"))
                 .in_doc(di));
         };
-        if data.flow {
+        let json = json::is_json_doc(view, &stream.docs[di]);
+        if data.flow && !json {
             continue;
         }
         for (k, v) in &data.entries {
@@ -192,7 +207,15 @@ pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
             }
             let (mut start, end) = value_region(view, s);
             let binary = s.tag.as_deref() == Some(BINARY_TAG);
-            let bytes: Zeroizing<Vec<u8>> = if binary {
+            let json_binary = json.then(|| s.value.strip_prefix(JSON_BINARY)).flatten();
+            let bytes: Zeroizing<Vec<u8>> = if let Some(b64) = json_binary {
+                let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+                Zeroizing::new(STANDARD.decode(compact.as_bytes()).map_err(|_| {
+                    Error::format(format!("the {JSON_BINARY}value is not valid base64"))
+                        .at_path(format!("{prefix}data.{key}"))
+                        .in_doc(di)
+                })?)
+            } else if binary {
                 // The tag sits before the value: replace it too.
                 if let Some(i) = view[s.prev_end.min(start)..start].find("!!binary") {
                     start = s.prev_end.min(start) + i;
@@ -209,6 +232,7 @@ pub fn from_view(view: &str, state: &ViewState) -> Result<Zeroizing<String>> {
             let block_break = view[start..end].ends_with('\n');
             let mut text = match state.originals.get(&(di, secret.item, key.clone())) {
                 Some(o) if *o.bytes == *bytes => o.text.to_string(),
+                _ if json => json::string(&STANDARD.encode(&bytes[..])),
                 _ => {
                     let b64 = STANDARD.encode(&bytes[..]);
                     if plain_is_safe(&b64) {

@@ -217,6 +217,60 @@ fn invalid_save_without_a_terminal_stops_with_exit_11() {
     assert_no_plaintext_left(&sb);
 }
 
+/// Before: the JSON file sops wrote showed base64 under a header saying values are decoded,
+/// and any change reopened the editor with "encrypting JSON ... is not supported yet". Now the
+/// buffer is JSON with `data` decoded (a binary value as "!!binary BASE64"), the file is
+/// written back in sops's JSON layout, and sops opens it.
+#[test]
+fn a_json_file_the_sops_cli_wrote_is_edited_as_json() {
+    require("sops");
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let f = sb.write(
+        "secret.json",
+        std::fs::read(fixture("sops-made/kubectl-secret.json")).unwrap(),
+    );
+    let seen = sb.path("seen.txt");
+    let o = edit(
+        &sb,
+        &f,
+        &format!(
+            "cp \"$f\" {}\nsed -i 's/\"a\": \"b\"/\"a\": \"new value\", \"bin\": \"!!binary \\/wD+\"/' \"$f\"",
+            seen.display()
+        ),
+    );
+    ok(o);
+    let buffer = read(&seen);
+    std::fs::remove_file(&seen).unwrap();
+    assert!(
+        buffer.contains("\n\t\"data\": {\n\t\t\"a\": \"b\"\n\t}\n"),
+        "{buffer}"
+    );
+    let want = "{\n\t\"kind\": \"Secret\",\n\t\"apiVersion\": \"v1\",\n\t\"metadata\": {\n\t\t\"name\": \"x\",\n\t\t\"creationTimestamp\": null\n\t},\n\t\"data\": {\n\t\t\"a\": \"bmV3IHZhbHVl\",\n\t\t\"bin\": \"/wD+\"\n\t}\n}\n";
+    assert_eq!(decrypt(&sb, &f), want);
+    let by_sops = ok(run(sb
+        .tool("sops")
+        .env("SOPS_AGE_KEY_FILE", key())
+        .args(["decrypt"])
+        .arg(&f)));
+    assert_eq!(by_sops, want);
+    assert!(read(&f).contains("\n\t\"sops\": {\n"));
+
+    // The binary value is shown as "!!binary ..." the next time; unchanged, the file is left
+    // alone.
+    let before = read(&f);
+    let o = edit(&sb, &f, &format!("cp \"$f\" {}", seen.display()));
+    ok(o);
+    assert!(
+        read(&seen).contains("\"bin\": \"!!binary /wD+\""),
+        "{}",
+        read(&seen)
+    );
+    std::fs::remove_file(&seen).unwrap();
+    assert_eq!(read(&f), before);
+    assert_no_plaintext_left(&sb);
+}
+
 /// A `kind: List` of Secrets: the items' data is shown decoded, and a change re-encodes only
 /// the changed value (before, a List could not even be encrypted).
 #[test]

@@ -816,6 +816,47 @@ fn set_unset_and_get_reach_the_secrets_of_a_list() {
     sops_decrypt(&sb, &file);
 }
 
+/// Before: `set` on a JSON file exited 9 ("JSON ... kseal cannot re-encrypt yet"). Now set and
+/// unset work on the JSON file the real sops wrote, the result stays in sops's JSON layout,
+/// unchanged values keep their ciphertext, and sops opens it.
+#[test]
+fn set_and_unset_on_a_json_file_the_sops_cli_wrote() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "secret.json",
+        fs::read(fixture("sops-made/kubectl-secret.json")).unwrap(),
+    );
+    let before = read(&file);
+    set(&sb, &file, &["token", "--value", "t0k"]);
+    set(&sb, &file, &["note", "--string", "--value", "a<b>\n"]);
+    let after = read(&file);
+    // The value sops sealed keeps its ciphertext; the layout is sops's (tabs, sops last).
+    let a_line = before.lines().find(|l| l.contains("\"a\": ")).unwrap();
+    assert!(after.contains(a_line.trim_end_matches(',')), "{after}");
+    assert!(
+        after.contains("\n\t\"stringData\": {\n\t\t\"note\": \"ENC[AES256_GCM,"),
+        "{after}"
+    );
+    assert!(
+        after.contains("\n\t\"sops\": {\n\t\t\"age\": [\n"),
+        "{after}"
+    );
+    assert!(after.ends_with("\n\t}\n}\n"), "{after}");
+    let want = "{\n\t\"kind\": \"Secret\",\n\t\"apiVersion\": \"v1\",\n\t\"metadata\": {\n\t\t\"name\": \"x\",\n\t\t\"creationTimestamp\": null\n\t},\n\t\"data\": {\n\t\t\"a\": \"Yg==\",\n\t\t\"token\": \"dDBr\"\n\t},\n\t\"stringData\": {\n\t\t\"note\": \"a\\u003cb\\u003e\\n\"\n\t}\n}\n";
+    assert_eq!(decrypt(&sb, &file), want);
+    assert_eq!(sops_decrypt(&sb, &file), want);
+    assert_eq!(ok(get(&sb, &file, &["note"])), "a<b>\n");
+
+    ok(kseal_id(&sb, &["unset", file.to_str().unwrap(), "note"]));
+    ok(kseal_id(&sb, &["unset", file.to_str().unwrap(), "token"]));
+    let plain = decrypt(&sb, &file);
+    assert!(
+        !plain.contains("stringData") && !plain.contains("token"),
+        "{plain}"
+    );
+    assert_eq!(sops_decrypt(&sb, &file), plain);
+}
+
 // ---------------------------------------------------------------------------------------------
 // kseal encrypt --previous
 // ---------------------------------------------------------------------------------------------

@@ -339,6 +339,9 @@ pub fn set_edits(
     value: &str,
     string: bool,
 ) -> Result<SetChange> {
+    if super::set_json::is_json(src, root) {
+        return super::set_json::set_edits(src, root, key, value, string);
+    }
     block_mapping(root)?;
     let (target, other) = if string {
         ("stringData", "data")
@@ -513,6 +516,9 @@ fn replace_edit(
 /// document's root, or a List item); none when it is absent. A mapping left empty is removed
 /// with its key.
 pub fn unset_edits(src: &str, root: &Mapping, key: &str) -> Result<Vec<Edit>> {
+    if super::set_json::is_json(src, root) {
+        return Ok(super::set_json::unset_edits(src, root, key));
+    }
     block_mapping(root)?;
     let mut edits = Vec::new();
     for field in ["data", "stringData"] {
