@@ -127,6 +127,37 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Makes text from a file safe to show on a terminal: control characters (C0 but tab, DEL,
+/// C1, which start escape sequences that could clear the screen, rewrite earlier lines or set
+/// the window title) and the bidirectional overrides (which reorder what is shown) become
+/// visible escapes (`\x1b`, `\u{9b}`). A line break is shown as `\n` unless `lines` is set
+/// (multi-line output whose own lines are kseal's, like `kseal diff`), so a key name cannot
+/// fake a line of kseal's own. Key names and file names are attacker-chosen in a repository.
+pub fn escape_controls(s: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t' && !(lines && c == '\n'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if c == '\n' {
+            out.push_str("\\n");
+        } else if c == '\r' {
+            out.push_str("\\r");
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Renders a key path the way users read it: `data.password`, `metadata.name`.
 pub fn display_path(path: &[String]) -> String {
     if path.is_empty() {
@@ -151,5 +182,16 @@ mod tests {
             "s.yaml: document 2: data.password: value failed authentication"
         );
         assert_eq!(e.exit_code(), 6);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain key\ttab", false), "plain key\ttab");
+        assert_eq!(
+            escape_controls("a\x1b[2Jb\x07\x7f\u{9b}31m\u{202e}x\r\ny", false),
+            "a\\x1b[2Jb\\x07\\x7f\\u{9b}31m\\u{202e}x\\r\\ny"
+        );
+        assert_eq!(escape_controls("l1\nl2\x1b", true), "l1\nl2\\x1b");
+        assert_eq!(escape_controls("été ✓", false), "été ✓");
     }
 }

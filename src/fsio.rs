@@ -126,9 +126,10 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<Vec<Input>> {
             let mut files = Vec::new();
             walk_dir(a, &mut files)?;
             if files.is_empty() {
+                let msg = format!("{}: no *.yaml, *.yml or *.json files found", a.display());
                 eprintln!(
-                    "kseal: warning: {}: no *.yaml, *.yml or *.json files found",
-                    a.display()
+                    "kseal: warning: {}",
+                    kseal::error::escape_controls(&msg, false)
                 );
             }
             files.sort();

@@ -8,6 +8,7 @@ mod harden;
 mod signals;
 
 use clap::Parser;
+use kseal::error::escape_controls;
 
 use cli::{Cli, Command};
 
@@ -63,9 +64,10 @@ fn report(result: kseal::error::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("kseal: error: {e}");
+            // Messages quote file and key names, which whoever wrote the file chose.
+            eprintln!("kseal: error: {}", escape_controls(&e.to_string(), false));
             if let Some(h) = &e.hint {
-                eprintln!("  hint: {h}");
+                eprintln!("  hint: {}", escape_controls(h, false));
             }
             e.exit_code()
         }

@@ -1263,3 +1263,61 @@ fn children_do_not_inherit_identity_variables() {
         "{env}"
     );
 }
+
+/// Attack 8: an attacker-chosen key name with terminal escape sequences reached the terminal
+/// raw (clear the screen, rewrite lines, set the title).
+#[test]
+fn escape_sequences_in_key_names_are_shown_escaped() {
+    let sb = Sandbox::new();
+    let evil = "\"x\\e[2J\\e]0;pwned\\a\\u009b31m\\u202e\"";
+    let secret = |v: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  {evil}: {v}\n  ok: fine\n")
+    };
+    sb.write("old.yaml", secret("one"));
+    sb.write("new.yaml", secret("two"));
+    for f in ["old.yaml", "new.yaml"] {
+        ok(run(sb
+            .kseal()
+            .args(["encrypt", "-i", "--age", RECIPIENT, f])));
+    }
+    let raw = |b: &[u8]| {
+        b.iter().any(|&c| c == 0x1b || c == 0x07)
+            || String::from_utf8_lossy(b).contains(['\u{9b}', '\u{202e}'])
+    };
+    let o = run(sb.kseal().args(["diff", "old.yaml", "new.yaml"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!raw(&o.stdout), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("x\\x1b[2J\\x1b]0;pwned\\x07\\u{9b}31m\\u{202e}"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(sb.kseal().args(["diff", "--json", "old.yaml", "new.yaml"]));
+    assert!(!raw(&o.stdout), "{}", stdout(&o));
+    // In an error message: a data value that is not base64, under the evil key.
+    sb.write(
+        "bad.yaml",
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  {evil}: not base64!\n"
+        ),
+    );
+    let o = run(sb.kseal().args(["encrypt", "--age", RECIPIENT, "bad.yaml"]));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(!raw(&o.stderr), "{}", stderr(&o));
+    assert!(stderr(&o).contains("data.x\\x1b[2J"), "{}", stderr(&o));
+    // In check's findings (stdout) and a warning (stderr).
+    sb.write("plain.yaml", secret("three"));
+    let o = run(sb.kseal().args(["check", "plain.yaml"]));
+    assert_eq!(o.status.code(), Some(10));
+    assert!(
+        !raw(&o.stdout) && !raw(&o.stderr),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("stringData.x\\x1b[2J"),
+        "{}",
+        stdout(&o)
+    );
+}

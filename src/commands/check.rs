@@ -177,7 +177,8 @@ pub fn run(a: &CheckArgs) -> Result<()> {
     let out = if a.json {
         json(&all, errors, warnings, inputs.len())
     } else {
-        human(&all)
+        // Findings quote key and file names: control characters are shown escaped.
+        kseal::error::escape_controls(&human(&all), true).into_owned()
     };
     fsio::write_stdout(out.as_bytes())?;
     let unread: Vec<&str> = all

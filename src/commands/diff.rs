@@ -51,7 +51,9 @@ pub fn run(a: &DiffArgs) -> Result<()> {
     let text = if a.json {
         json(&report)
     } else {
-        human(&report, &old_name, &new_name)
+        // Key and document names come from the files: no raw escape sequence reaches the
+        // terminal.
+        kseal::error::escape_controls(&human(&report, &old_name, &new_name), true).into_owned()
     };
     fsio::write_stdout(text.as_bytes())?;
     if a.exit_code {
@@ -159,7 +161,13 @@ pub fn json_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // DEL, C1 and the bidirectional overrides too (JSON allows them raw; a terminal
+            // may act on them).
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c => out.push(c),
         }
     }

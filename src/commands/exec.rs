@@ -170,7 +170,11 @@ fn not_started(name: &str, e: &std::io::Error) -> i32 {
             "check that it is an executable file (mode +x, a valid interpreter line)",
         ),
     };
-    eprintln!("kseal: error: cannot run `{name}`: {what}");
+    let line = format!("cannot run `{name}`: {what}");
+    eprintln!(
+        "kseal: error: {}",
+        kseal::error::escape_controls(&line, false)
+    );
     eprintln!("  hint: {hint}");
     code
 }

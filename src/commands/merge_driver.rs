@@ -73,7 +73,11 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
         Outcome::Merged(t) => t,
         Outcome::Conflicts(list) => {
             for c in &list {
-                eprintln!("kseal: merge conflict: {shown}: {c}");
+                let line = format!("{shown}: {c}");
+                eprintln!(
+                    "kseal: merge conflict: {}",
+                    kseal::error::escape_controls(&line, false)
+                );
             }
             return Err(Error::new(
                 Kind::Refused,

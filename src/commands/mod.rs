@@ -25,7 +25,7 @@ pub mod textconv;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kseal::error::{Error, Kind, Result};
+use kseal::error::{escape_controls, Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::secret::DataKey;
 use kseal::sops::file::{DecryptOptions, KeyOpener};
@@ -47,12 +47,13 @@ pub fn without_identities(cmd: &mut std::process::Command) -> &mut std::process:
 }
 
 /// Prints a warning or note on stderr (never a value).
+/// Control characters in them (from file and key names) are shown escaped.
 pub fn warn(msg: &str) {
-    eprintln!("kseal: warning: {msg}");
+    eprintln!("kseal: warning: {}", escape_controls(msg, false));
 }
 
 pub fn note(msg: &str) {
-    eprintln!("kseal: {msg}");
+    eprintln!("kseal: {}", escape_controls(msg, false));
 }
 
 /// `1 file`, `2 files`: a count and its noun, in the right number.

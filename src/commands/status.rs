@@ -94,7 +94,7 @@ pub fn run(args: &StatusArgs) -> Result<()> {
     let text = if args.json {
         render_json(&statuses, now, max_age)
     } else {
-        render_text(&statuses, max_age)
+        kseal::error::escape_controls(&render_text(&statuses, max_age), true).into_owned()
     };
     fsio::write_stdout(text.as_bytes())?;
 

@@ -110,9 +110,10 @@ pub fn say(line: &str) -> Result<()> {
 
 /// Reports one failed file on stderr, like `main` reports an error.
 pub fn report_failure(e: &Error) {
-    eprintln!("kseal: error: {e}");
+    let show = |s: &str| kseal::error::escape_controls(s, false).into_owned();
+    eprintln!("kseal: error: {}", show(&e.to_string()));
     if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
+        eprintln!("  hint: {}", show(h));
     }
 }
 
