@@ -5,6 +5,7 @@
 //! belong to the binary's `commands` layer.
 
 pub mod config;
+pub mod config_search;
 pub mod error;
 pub mod keys;
 pub mod kube;

@@ -1321,3 +1321,55 @@ fn escape_sequences_in_key_names_are_shown_escaped() {
         stdout(&o)
     );
 }
+
+/// Attack 8: a `.sops.yaml` planted in a world-writable parent directory, or sitting above the
+/// repository, picked the recipients of new secrets.
+#[test]
+fn planted_sops_yaml_files_are_ignored() {
+    let sb = Sandbox::new();
+    let rules = format!("creation_rules:\n  - age: {RECIPIENT2}\n");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  p: x\n";
+    // World-writable parent (like /tmp): the file is ignored, with a warning naming it.
+    let ww = sb.path("shared");
+    fs::create_dir_all(ww.join("app")).unwrap();
+    fs::set_permissions(&ww, fs::Permissions::from_mode(0o1777)).unwrap();
+    let planted = sb.write("shared/.sops.yaml", &rules);
+    sb.write("shared/app/s.yaml", secret);
+    let o = run(sb
+        .kseal()
+        .current_dir(ww.join("app"))
+        .args(["encrypt", "s.yaml"]));
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{}: ignored", planted.display())),
+        "{err}"
+    );
+    assert!(err.contains("writable by every user"), "{err}");
+    // check does not take its path rules either.
+    let o = run(sb
+        .kseal()
+        .current_dir(ww.join("app"))
+        .args(["check", "s.yaml"]));
+    assert!(stderr(&o).contains("ignored"), "{}", stderr(&o));
+    // Above the repository's top: not looked at.
+    sb.write(".sops.yaml", &rules);
+    fs::create_dir_all(sb.path("repo/.git")).unwrap();
+    sb.write("repo/s.yaml", secret);
+    let o = run(sb
+        .kseal()
+        .current_dir(sb.path("repo"))
+        .args(["encrypt", "s.yaml"]));
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    // The repository's own file is used.
+    sb.write(
+        "repo/.sops.yaml",
+        format!("creation_rules:\n  - age: {RECIPIENT}\n"),
+    );
+    let out = ok(run(sb
+        .kseal()
+        .current_dir(sb.path("repo"))
+        .args(["encrypt", "s.yaml"])));
+    assert!(out.contains(RECIPIENT) && !out.contains(RECIPIENT2));
+}

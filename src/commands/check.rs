@@ -18,7 +18,8 @@ struct Located {
     finding: Finding,
 }
 
-/// The `.sops.yaml` for a file: `--config`, else the nearest one above it (cached per dir).
+/// The `.sops.yaml` for a file: `--config`, else the nearest one above it, up to the
+/// repository's top or `$HOME` (cached per dir).
 struct Configs {
     explicit: Option<(PathBuf, Config)>,
     found: HashMap<PathBuf, Option<(PathBuf, Config)>>,
@@ -32,14 +33,10 @@ impl Configs {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
         if !self.found.contains_key(&dir) {
-            let mut hit = None;
-            for d in dir.ancestors().take(100) {
-                let c = d.join(".sops.yaml");
-                if c.is_file() {
-                    hit = Some(load(&c)?);
-                    break;
-                }
-            }
+            let hit = match super::find_sops_yaml(&dir) {
+                Some(c) => Some(load(&c)?),
+                None => None,
+            };
             self.found.insert(dir.clone(), hit);
         }
         Ok(self.found.get(&dir).and_then(|c| c.as_ref()))

@@ -295,7 +295,8 @@ fn recipients_from_flags(age: &[String], recipients_files: &[PathBuf]) -> Result
 }
 
 /// The `.sops.yaml` in effect: `--config`, `KSEAL_CONFIG`/`SOPS_CONFIG`, or the first one found
-/// from the working directory upward.
+/// from the working directory upward (to the repository's top or `$HOME`; see
+/// `kseal::config_search`).
 fn load_config(flag: Option<&Path>) -> Result<Option<(PathBuf, Config)>> {
     let explicit = flag.map(Path::to_path_buf).or_else(|| {
         env_var("KSEAL_CONFIG")
@@ -308,12 +309,7 @@ fn load_config(flag: Option<&Path>) -> Result<Option<(PathBuf, Config)>> {
         None => {
             let cwd = std::env::current_dir()
                 .map_err(|e| Error::new(Kind::Config, format!("no working directory: {e}")))?;
-            match cwd
-                .ancestors()
-                .take(100)
-                .map(|d| d.join(".sops.yaml"))
-                .find(|p| p.is_file())
-            {
+            match super::find_sops_yaml(&cwd) {
                 Some(p) => p,
                 None => return Ok(None),
             }

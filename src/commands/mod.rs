@@ -37,6 +37,29 @@ pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The `.sops.yaml` that applies from `dir` (see `kseal::config_search`), with a warning for
+/// each one passed over because other users can write it (once per file and process).
+pub fn find_sops_yaml(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    static WARNED: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let home = env_var("HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from);
+    let found = kseal::config_search::find(dir, home.as_deref());
+    for (path, why) in &found.ignored {
+        if let Ok(mut warned) = WARNED.lock() {
+            if warned.contains(path) {
+                continue;
+            }
+            warned.push(path.clone());
+        }
+        warn(&format!(
+            "{}: ignored: {why}, so someone else may have written it (its rules pick the recipients)",
+            path.display()
+        ));
+    }
+    found.path
+}
+
 /// Takes the identity variables out of the environment of a program kseal starts for the
 /// user (editor, `exec-env`, `exec-file`): see `keys::IDENTITY_VARS`.
 pub fn without_identities(cmd: &mut std::process::Command) -> &mut std::process::Command {
