@@ -181,7 +181,7 @@ pub struct RecipientArgs {
     /// A file of recipients, one per line (# comments allowed)
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_file: Vec<PathBuf>,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -408,7 +408,7 @@ pub struct EncryptArgs {
     /// A file of recipients, one per line (# comments allowed)
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_file: Vec<PathBuf>,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Match .sops.yaml path rules (and name the input in messages) as if the file were at
@@ -612,7 +612,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub workloads: bool,
     /// The .sops.yaml whose path rules say which files must be encrypted (default: search
-    /// upward from each path)
+    /// upward from each path, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -662,7 +662,7 @@ pub struct UpdatekeysArgs {
     /// new one (the removed recipient may still hold the current key)
     #[arg(long)]
     pub keep_data_key: bool,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory)
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// An age identity file (repeatable)
@@ -706,7 +706,7 @@ pub struct StatusArgs {
     /// (stale: `kseal updatekeys` fixes it); for CI. Without a .sops.yaml: exit 8
     #[arg(long)]
     pub fail_stale: bool,
-    /// The .sops.yaml to compare recipients with (default: search upward from the current directory)
+    /// The .sops.yaml to compare recipients with (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// An age identity file (repeatable)
