@@ -213,12 +213,18 @@ pub fn seal(src: &str, stream: &Stream, docs: &[usize], key: &DataKey) -> Result
     let value = compute(stream, docs, &meta, key)?;
     let mut spans = Vec::with_capacity(blocks.len());
     for b in &blocks {
-        let s = b
+        // Plain in YAML, a quoted string in a JSON file.
+        let span = b
             .get(FIELD)
             .and_then(Node::as_scalar)
-            .filter(|s| s.value == PLACEHOLDER && src.get(s.start..s.end) == Some(PLACEHOLDER))
+            .filter(|s| s.value == PLACEHOLDER)
+            .and_then(|s| {
+                [s.start..s.end, s.start + 1..s.end.saturating_sub(1)]
+                    .into_iter()
+                    .find(|r| src.get(r.clone()) == Some(PLACEHOLDER))
+            })
             .ok_or_else(|| internal("a `sops:` block lacks the structural MAC placeholder"))?;
-        spans.push(s.start..s.end);
+        spans.push(span);
     }
     spans.sort_by_key(|r| r.start);
     let mut out = String::with_capacity(src.len());
