@@ -1733,3 +1733,45 @@ fn a_file_rewritten_by_sops_is_reported_and_kseal_restores_the_field() {
         .arg(key())
         .arg(&file)));
 }
+
+/// `status` compares the stored crypt rule and `mac_only_encrypted` with `.sops.yaml`, not only
+/// the recipients: a changed rule is `stale`, even without opening the file.
+#[test]
+fn status_flags_a_stored_rule_that_differs_from_sops_yaml() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {RECIPIENT}\n"),
+    );
+    let file = sb.path("rule.yaml");
+    std::fs::write(&file, RETARGET_PLAIN).unwrap();
+    ok(run(sb.kseal().args(["encrypt", "-i"]).arg(&file)));
+    let status = |sb: &Sandbox| run(sb.kseal().args(["status", "--no-verify"]).arg(&file));
+    assert!(stdout(&status(&sb)).contains("  rules: up to date\n"));
+    let text = strip_kseal_mac(&read(&file));
+    for (label, evil) in [
+        (
+            "rule",
+            replace_once(
+                &text,
+                "encrypted_regex: ^(data|stringData)$",
+                "encrypted_regex: ^(data|stringData|x)$",
+            ),
+        ),
+        (
+            "mac_only_encrypted",
+            replace_once(&text, "  version:", "  mac_only_encrypted: true\n  version:"),
+        ),
+    ] {
+        attacker_writes(&file, &evil);
+        let o = status(&sb);
+        let out = stdout(&o);
+        assert!(out.contains("  rules: STALE"), "{label}: {out}");
+        assert!(out.contains(".sops.yaml says"), "{label}: {out}");
+        let json = stdout(&run(sb
+            .kseal()
+            .args(["status", "--json", "--no-verify"])
+            .arg(&file)));
+        assert!(json.contains("\"rules\": \"stale\""), "{label}: {json}");
+    }
+}

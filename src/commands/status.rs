@@ -202,10 +202,12 @@ fn fill(
                     .iter()
                     .map(|r| r.text().to_string())
                     .collect();
-                let diff = rekey::diff_recipients(&st.recipients, &wanted);
+                let diff =
+                    rekey::compare_with_rule(&meta, &wanted, &plan.rule, plan.mac_only_encrypted);
                 st.rules = Some(if diff.is_empty() { "match" } else { "stale" });
-                st.missing = diff.added;
-                st.extra = diff.removed;
+                st.rules_message = diff.rule;
+                st.missing = diff.recipients.added;
+                st.extra = diff.recipients.removed;
             }
             Err(e) => {
                 st.rules = Some(if e.kind == Kind::Config {
@@ -297,6 +299,11 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
                 }
                 for x in &s.extra {
                     r.push_str(&format!("\n    - {x}"));
+                }
+                if let Some(m) = &s.rules_message {
+                    r.push_str(&format!(
+                        "\n    {m} (changed by hand or by someone without the key? restore the file, or decrypt and encrypt it again)"
+                    ));
                 }
                 r
             }

@@ -96,6 +96,49 @@ pub fn diff_recipients(current: &[String], wanted: &[String]) -> RecipientDiff {
     diff
 }
 
+/// How a file's envelope differs from what its `.sops.yaml` rule wants: the recipients, and
+/// the crypt rule with `mac_only_encrypted` (someone who can push may have changed either;
+/// `status` shows it, `status --fail-stale` fails on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvelopeDiff {
+    pub recipients: RecipientDiff,
+    /// How the stored crypt rule or `mac_only_encrypted` differs, for people.
+    pub rule: Option<String>,
+}
+
+impl EnvelopeDiff {
+    pub fn is_empty(&self) -> bool {
+        self.recipients.is_empty() && self.rule.is_none()
+    }
+}
+
+/// Compares a file's `sops:` block with the recipients, crypt rule and `mac_only_encrypted`
+/// its rule wants.
+pub fn compare_with_rule(
+    meta: &Metadata,
+    wanted_recipients: &[String],
+    wanted_rule: &super::rules::CryptRule,
+    wanted_mac_only_encrypted: bool,
+) -> EnvelopeDiff {
+    let current: Vec<String> = meta.age.iter().map(|a| a.recipient.clone()).collect();
+    let recipients = diff_recipients(&current, wanted_recipients);
+    let (sk, sv) = meta.rule.key_value();
+    let (wk, wv) = wanted_rule.key_value();
+    let rule = if (sk, sv) != (wk, wv) {
+        Some(format!(
+            "the stored crypt rule is `{sk}: {sv}`, .sops.yaml says `{wk}: {wv}`"
+        ))
+    } else if meta.mac_only_encrypted != wanted_mac_only_encrypted {
+        Some(format!(
+            "the file stores mac_only_encrypted: {}, .sops.yaml says {}",
+            meta.mac_only_encrypted, wanted_mac_only_encrypted
+        ))
+    } else {
+        None
+    };
+    EnvelopeDiff { recipients, rule }
+}
+
 fn refuse_foreign_keys(meta: &Metadata) -> Result<()> {
     if meta.other_key_sources.is_empty() {
         return Ok(());
