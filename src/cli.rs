@@ -682,6 +682,16 @@ pub struct RotateArgs {
     /// Remove a recipient (repeatable, or comma-separated)
     #[arg(long = "rm-age", value_name = "RECIPIENT")]
     pub rm_age: Vec<String>,
+    /// Also give the new data key to the file's recipients that no .sops.yaml rule (or
+    /// --add-age) names; without it they are dropped (and named on stderr) when a rule
+    /// applies, and plugin recipients are refused when none does: recipients come from the
+    /// rules, not from the file, which anyone who can push may have changed
+    #[arg(long)]
+    pub keep_unknown_recipients: bool,
+    /// The .sops.yaml whose rules name the recipients (default: search upward from the
+    /// current directory)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// An age identity file (repeatable)
     #[arg(long = "identity", value_name = "FILE")]
     pub identity: Vec<PathBuf>,

@@ -1760,7 +1760,11 @@ fn status_flags_a_stored_rule_that_differs_from_sops_yaml() {
         ),
         (
             "mac_only_encrypted",
-            replace_once(&text, "  version:", "  mac_only_encrypted: true\n  version:"),
+            replace_once(
+                &text,
+                "  version:",
+                "  mac_only_encrypted: true\n  version:",
+            ),
         ),
     ] {
         attacker_writes(&file, &evil);
@@ -1774,4 +1778,71 @@ fn status_flags_a_stored_rule_that_differs_from_sops_yaml() {
             .arg(&file)));
         assert!(json.contains("\"rules\": \"stale\""), "{label}: {json}");
     }
+}
+
+/// Attack 5 on a file without the structural MAC (as sops writes them): `rotate` takes the
+/// recipients from `.sops.yaml`, so an appended recipient does not get the new data key, and an
+/// injected plugin recipient never makes kseal run a plugin binary.
+#[test]
+fn rotate_takes_recipients_from_the_rules_not_from_the_file() {
+    let sb = Sandbox::new();
+    let attacker = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    let stanza = |r: &str| {
+        format!("        - recipient: {r}\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            AAAA\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified:")
+    };
+    let text = made("kubectl-generic.yaml");
+    // With a rule: the appended recipient is dropped and named.
+    sb.write(
+        "repo/.sops.yaml",
+        format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {RECIPIENT}\n"),
+    );
+    let file = sb.write(
+        "repo/harvest.yaml",
+        replace_once(&text, "    lastmodified:", &stanza(attacker)),
+    );
+    let o = run(sb
+        .kseal()
+        .current_dir(sb.path("repo"))
+        .args(["rotate", "--identity"])
+        .arg(key())
+        .arg("harvest.yaml"));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(attacker) && stderr(&o).contains("no .sops.yaml rule names it"));
+    let after = read(&file);
+    assert!(!after.contains(attacker), "{after}");
+    assert!(after.contains(RECIPIENT) && after.contains("kseal_mac: v1:"));
+    // Without any rule: an injected plugin recipient is refused before anything runs.
+    let bin = sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = sb.path("plugin-ran");
+    let plugin = bin.join("age-plugin-evil");
+    std::fs::write(
+        &plugin,
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let evil = replace_once(
+        &text,
+        "    lastmodified:",
+        &stanza("age1evil1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq3anxvg"),
+    );
+    let file = sb.write("alone/plugin.yaml", &evil);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = run(sb
+        .kseal()
+        .current_dir(sb.path("alone"))
+        .env("PATH", &path)
+        .args(["rotate", "--identity"])
+        .arg(key())
+        .arg("plugin.yaml"));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    assert!(stderr(&o).contains("plugin recipient"), "{}", stderr(&o));
+    assert!(!marker.exists(), "the plugin ran");
+    assert_eq!(read(&file), evil);
 }

@@ -9,6 +9,7 @@ use kseal::sops::file::KeyOpener;
 use kseal::sops::metadata;
 use kseal::sops::rekey;
 
+use super::encrypt::Planner;
 use super::updatekeys::{
     failed_files, load, plural, recipients_of, report_failure, say, targets, wrap_all, Target,
 };
@@ -31,6 +32,8 @@ struct Job<'a> {
     remove: Vec<String>,
     identity_flags: &'a [std::path::PathBuf],
     ids: Option<Identities>,
+    planner: Planner,
+    keep_unknown: bool,
 }
 
 pub fn run(args: &RotateArgs) -> Result<()> {
@@ -46,6 +49,8 @@ pub fn run(args: &RotateArgs) -> Result<()> {
             .collect(),
         identity_flags: &args.identity,
         ids: None,
+        planner: Planner::from_config(args.config.as_deref())?,
+        keep_unknown: args.keep_unknown_recipients,
     };
     let targets = targets(&args.files)?;
     let (mut done, mut plain, mut failed) = (0, 0, 0);
@@ -80,6 +85,81 @@ pub fn run(args: &RotateArgs) -> Result<()> {
     }
 }
 
+/// The recipients the new data key is wrapped for, before `--rm-age`/`--add-age`: those of the
+/// `.sops.yaml` rule that matches the file, not the file's own (someone who can push may have
+/// appended a recipient to harvest the next data key). The file's others are dropped and
+/// named, unless `--keep-unknown-recipients`. Without a rule the file's recipients are used,
+/// except plugin recipients no flag names: wrapping for them would run a binary from PATH
+/// chosen by whoever wrote the file.
+fn base_recipients(
+    t: &Target,
+    loaded: &super::updatekeys::Loaded,
+    job: &Job<'_>,
+) -> Result<Vec<Recipient>> {
+    let name = t.path.display();
+    let current = recipients_of(&loaded.meta);
+    let named_by_flag = |c: &str| {
+        job.add
+            .iter()
+            .any(|a| rekey::recipient_id(a.text()) == rekey::recipient_id(c))
+    };
+    let plan = match job.planner.has_config() {
+        true => match job
+            .planner
+            .plan_for_namespaces(Some(&t.path), &loaded.namespaces)
+        {
+            Ok(p) => Some(p),
+            Err(e) if e.kind == Kind::Config => None,
+            Err(e) => return Err(e),
+        },
+        false => None,
+    };
+    let Some(plan) = plan else {
+        let mut out = Vec::new();
+        for c in &current {
+            let r = Recipient::parse(c)?;
+            if r.is_plugin() && !job.keep_unknown && !named_by_flag(c) {
+                return Err(Error::new(
+                    Kind::Config,
+                    format!("the file names the plugin recipient {c}, which no .sops.yaml rule names: wrapping for it would run its plugin"),
+                )
+                .with_hint("name it with --add-age (or --keep-unknown-recipients) if it is yours, or remove it with --rm-age"));
+            }
+            out.push(r);
+        }
+        return Ok(out);
+    };
+    let wanted: Vec<String> = plan
+        .recipients
+        .iter()
+        .map(|r| r.text().to_string())
+        .collect();
+    for c in rekey::diff_recipients(&current, &wanted).removed {
+        if named_by_flag(&c) || job.remove.contains(&rekey::recipient_id(&c)) {
+            continue;
+        }
+        if job.keep_unknown {
+            warn(&format!(
+                "{name}: keeping {c}, which no .sops.yaml rule names (--keep-unknown-recipients)"
+            ));
+        } else {
+            warn(&format!("{name}: {c} is a recipient of the file but no .sops.yaml rule names it: it does not get the new data key (--keep-unknown-recipients keeps it)"));
+        }
+    }
+    let mut out = plan.recipients;
+    if job.keep_unknown {
+        for c in &current {
+            if !wanted
+                .iter()
+                .any(|w| rekey::recipient_id(w) == rekey::recipient_id(c))
+            {
+                out.push(Recipient::parse(c)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Rotates one file. `Ok(None)`: a plain file found in a directory (skipped); otherwise the
 /// number of recipients of the new version.
 fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
@@ -102,12 +182,8 @@ fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
             ));
         }
     }
-    let mut wanted: Vec<Recipient> = Vec::new();
-    for c in &current {
-        if !job.remove.contains(&rekey::recipient_id(c)) {
-            wanted.push(Recipient::parse(c)?);
-        }
-    }
+    let mut wanted = base_recipients(t, &loaded, job)?;
+    wanted.retain(|r| !job.remove.contains(&rekey::recipient_id(r.text())));
     wanted.extend(job.add.iter().cloned());
     let mut seen = Vec::new();
     wanted.retain(|r| {

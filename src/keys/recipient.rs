@@ -87,6 +87,11 @@ impl Recipient {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// Whether wrapping for this recipient runs an `age-plugin-<name>` binary.
+    pub fn is_plugin(&self) -> bool {
+        matches!(self.inner, Inner::Plugin(_))
+    }
 }
 
 impl fmt::Display for Recipient {
