@@ -18,9 +18,11 @@ Exit codes:
   9   unsupported: key types or features kseal does not support (post-quantum age, Shamir)
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
       `status --max-age`: a secret is older than the limit; `status --fail-stale`:
-      recipients differ from .sops.yaml; `check`: problems found;
-      `merge-driver`: conflicting changes (the encrypted file is left as it was)
-  11  the editor failed or the edit was interrupted: nothing was written
+      recipients differ from .sops.yaml; `check`: problems found; `diff --exit-code`:
+      Secret values in plaintext; `merge-driver`: conflicting changes (the encrypted file
+      is left as it was)
+  11  the editor failed or the edit was interrupted (or an invalid edit with no terminal
+      to ask): nothing was written
   exec-env, exec-file: the command's own exit code (128+N when killed by signal N);
   126 when it cannot be executed, 127 when it is not found (as in a shell)";
 
