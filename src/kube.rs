@@ -814,4 +814,91 @@ mod tests {
         assert_eq!(objects(&plain.docs[0]).len(), 1);
         assert!(hidden_secret(&plain.docs[0]).is_none());
     }
+
+    fn policy_check(src: &str, rule: &str, strict: bool) -> Result<()> {
+        let st = parse(src).unwrap();
+        let rule = CryptRule::from_key("encrypted_regex", rule).unwrap();
+        check_encrypted_secrets(&st, &[0], &rule, strict)
+    }
+
+    const ENC: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]";
+
+    #[test]
+    fn secret_policy_refuses_clear_shadowing_and_narrow_rules() {
+        let k8s = "^(data|stringData)$";
+        let ok = format!(
+            "kind: Secret\ndata:\n  a: {ENC}\n  e: \"\"\n  n: null\nstringData:\n  b: {ENC}\n"
+        );
+        assert!(policy_check(&ok, k8s, true).is_ok());
+        // A key in both sections, both encrypted: the author wrote both.
+        let both = format!("kind: Secret\ndata:\n  a: {ENC}\nstringData:\n  a: {ENC}\n");
+        assert!(policy_check(&both, k8s, true).is_ok());
+        for (what, src, rule, lenient_ok) in [
+            (
+                "clear data",
+                format!("kind: Secret\ndata:\n  a: YQ==\n"),
+                k8s,
+                true,
+            ),
+            (
+                "clear stringData",
+                format!("kind: Secret\nstringData:\n  a: x\n"),
+                k8s,
+                true,
+            ),
+            (
+                "shadow",
+                format!("kind: Secret\ndata:\n  a: {ENC}\nstringData:\n  a: \"\"\n"),
+                k8s,
+                false,
+            ),
+            (
+                "shadow by null",
+                format!("kind: Secret\ndata:\n  a: {ENC}\nstringData:\n  a: null\n"),
+                k8s,
+                false,
+            ),
+            (
+                "narrow",
+                format!("kind: Secret\ndata:\n  a: {ENC}\n"),
+                "^data$",
+                true,
+            ),
+            (
+                "per key",
+                format!("kind: Secret\ndata:\n  password: {ENC}\n"),
+                "^password$",
+                true,
+            ),
+        ] {
+            let e = policy_check(&src, rule, true).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Integrity, "{what}");
+            assert!(!e.to_string().contains("YQ=="), "{what}: {e}");
+            assert_eq!(
+                policy_check(&src, rule, false).is_ok(),
+                lenient_ok,
+                "{what}"
+            );
+        }
+        // Not a Secret: nothing to check, whatever the rule.
+        let cm = "kind: ConfigMap\ndata:\n  a: b\n";
+        assert!(policy_check(cm, "^x$", true).is_ok());
+        // Malformed ENC values are left to decryption (exit 4 there, not 6 here).
+        let bad = "kind: Secret\ndata:\n  a: ENC[garbage]\n";
+        assert!(policy_check(bad, k8s, true).is_ok());
+    }
+
+    #[test]
+    fn rule_coverage_uses_a_probe_and_every_key() {
+        let st = parse("kind: Secret\ndata:\n  x_unencrypted: a\n").unwrap();
+        let suffix = CryptRule::default_rule();
+        assert!(!rule_covers(&suffix, &st, &[0]));
+        let st = parse("kind: Secret\ndata:\n  x: a\n").unwrap();
+        assert!(rule_covers(&suffix, &st, &[0]));
+        assert!(rule_covers(&CryptRule::kubernetes(), &st, &[0]));
+        let only_data = CryptRule::from_key("encrypted_regex", "^data$").unwrap();
+        assert!(!rule_covers(&only_data, &st, &[0]));
+        // No Secret in the envelope: any rule.
+        assert!(rule_covers(&only_data, &st, &[]));
+    }
 }
