@@ -313,7 +313,7 @@ fn the_secrets_of_a_list_are_shown_decoded() {
     assert!(
         changed
             .iter()
-            .all(|k| ["token", "lastmodified", "mac"].contains(&k.as_str())),
+            .all(|k| ["token", "lastmodified", "mac", "kseal_mac"].contains(&k.as_str())),
         "{changed:?}"
     );
 }
