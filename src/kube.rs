@@ -836,13 +836,13 @@ mod tests {
         for (what, src, rule, lenient_ok) in [
             (
                 "clear data",
-                format!("kind: Secret\ndata:\n  a: YQ==\n"),
+                "kind: Secret\ndata:\n  a: YQ==\n".to_string(),
                 k8s,
                 true,
             ),
             (
                 "clear stringData",
-                format!("kind: Secret\nstringData:\n  a: x\n"),
+                "kind: Secret\nstringData:\n  a: x\n".to_string(),
                 k8s,
                 true,
             ),
