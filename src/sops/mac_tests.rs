@@ -50,3 +50,22 @@ fn equal_needs_the_same_length_and_bytes() {
     assert!(!equal(b"ABCD", b"ABC"));
     assert!(!equal(b"", b"A"));
 }
+
+/// The structural MAC's version check: only `v<something>:` is another version (refused, so
+/// a newer file is not silently treated as unsealed); anything else is simply not a MAC.
+#[test]
+fn structural_mac_of_another_version_is_refused_and_junk_is_no_mac() {
+    use crate::sops::metadata::Metadata;
+    use crate::sops::structural::verify;
+    let text = "a: 1\nsops:\n  age:\n    - recipient: age1x\n      enc: e\n  lastmodified: \"2024-01-02T03:04:05Z\"\n";
+    let st = crate::yaml::tree::parse(text).unwrap();
+    let sops = st.docs[0].root_mapping().unwrap().get("sops").unwrap();
+    let meta = Metadata::from_mapping(sops.as_mapping().unwrap()).unwrap();
+    let key = crate::secret::DataKey::from_bytes(&[7; 32]).unwrap();
+    let check = |stored: &str| verify(stored, &st, &[0], &meta, &key);
+    let e = check(" v2:abc ").err().unwrap();
+    assert_eq!(e.kind, crate::error::Kind::Unsupported);
+    for junk in ["", "v", "x:y", "v2", "abc"] {
+        assert!(!check(junk).unwrap(), "{junk:?}");
+    }
+}
