@@ -15,7 +15,7 @@ Exit codes:
   6   MAC mismatch or tampering: a value, the metadata or a document was changed
   7   the output could not be written
   8   recipients or .sops.yaml configuration missing or invalid
-  9   unsupported: key types or features kseal does not support (post-quantum age, Shamir)
+  9   unsupported: key types or features kseal does not support (Shamir key groups, pgp/kms)
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
       `status --max-age`: a secret is older than the limit; `status --fail-stale`:
       recipients differ from .sops.yaml; `check`: problems found; `diff --exit-code`:
@@ -467,6 +467,10 @@ pub struct KeygenArgs {
     /// scrypt-encrypted identity file, like `age -p` makes
     #[arg(short = 'p', long)]
     pub passphrase: bool,
+    /// A hybrid post-quantum identity (ML-KEM-768 + X25519, `age1pq1...` recipient, about 2,000
+    /// characters), as `age-keygen -pq` makes; read by sops >= 3.12, Flux >= 2.9, age >= 1.3
+    #[arg(long)]
+    pub pq: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -336,7 +336,7 @@ fn canonical_base64(b: &[u8]) -> bool {
         }
         t
     };
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return false;
     }
     let pad = b.iter().rev().take_while(|c| **c == b'=').count();

@@ -1856,18 +1856,33 @@ fn ssh_ed25519_recipient() {
 }
 
 #[test]
-fn post_quantum_recipient_exits_9_and_garbage_exits_8() {
+fn post_quantum_recipient_encrypts_and_garbage_exits_8() {
     let sb = Sandbox::new();
-    let pq = public_key(&fixture("keys/flux-age-pq.txt"));
+    let pq_key = fixture("keys/flux-age-pq.txt");
+    let pq = public_key(&pq_key);
     assert!(pq.starts_with("age1pq1"));
     let path = corpus_dir().join("basic-auth.yaml");
     let o = run(sb.kseal().arg("encrypt").arg("--age").arg(&pq).arg(&path));
-    assert_eq!(code(&o), Some(9), "{}", stderr(&o));
-    assert!(stdout(&o).is_empty());
-    for bad in ["garbage", "age1notarecipient", "ssh-ed25519 notbase64"] {
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let enc = sb.write("pq.yaml", &o.stdout);
+    assert!(stdout(&o).contains(&pq), "the whole recipient is stored");
+    let d = run(sb
+        .kseal()
+        .arg("decrypt")
+        .arg("--identity")
+        .arg(&pq_key)
+        .arg(&enc));
+    assert_eq!(code(&d), Some(0), "{}", stderr(&d));
+    for bad in [
+        "garbage",
+        "age1notarecipient",
+        "ssh-ed25519 notbase64",
+        &pq[..pq.len() - 1],
+    ] {
         let o = run(sb.kseal().arg("encrypt").arg("--age").arg(bad).arg(&path));
         assert_eq!(code(&o), Some(8), "{bad}: {}", stderr(&o));
         assert!(stdout(&o).is_empty());
+        assert!(stderr(&o).len() < 1000, "{}", stderr(&o));
     }
 }
 

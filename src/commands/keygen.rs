@@ -1,5 +1,6 @@
-//! `kseal keygen`: a new X25519 identity in age's identity-file format, optionally protected
-//! by a passphrase (scrypt, armored, as `age -p` writes it).
+//! `kseal keygen`: a new X25519 (or, with `--pq`, hybrid post-quantum) identity in age's
+//! identity-file format, optionally protected by a passphrase (scrypt, armored, as `age -p`
+//! writes it).
 
 use std::path::Path;
 
@@ -16,8 +17,18 @@ pub fn run(args: &KeygenArgs) -> Result<()> {
     let (text, recipient) = if args.passphrase {
         // Asked before anything is generated or written: a typo leaves nothing behind.
         let passphrase = kseal::keys::ask_new_passphrase()?;
-        let (file, recipient) = kseal::keys::generate_protected_identity(passphrase)?;
+        let (file, recipient) = if args.pq {
+            let (plain, recipient) = kseal::keys::generate_pq_identity();
+            (
+                kseal::keys::protect_identity(&plain, passphrase)?,
+                recipient,
+            )
+        } else {
+            kseal::keys::generate_protected_identity(passphrase)?
+        };
         (zeroize::Zeroizing::new(file), recipient)
+    } else if args.pq {
+        kseal::keys::generate_pq_identity()
     } else {
         kseal::keys::generate_identity()
     };

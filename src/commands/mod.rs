@@ -133,14 +133,12 @@ impl KeyOpener for IdentityOpener<'_> {
                 Err(e) => return Err(e),
             }
         }
-        let recipients: Vec<&str> = meta.age.iter().map(|a| a.recipient.as_str()).collect();
-        if recipients.iter().all(|r| r.starts_with("age1pq1")) {
-            return Err(Error::new(
-                Kind::Unsupported,
-                "the data key is wrapped only for post-quantum age recipients (age1pq1...), which kseal does not support yet",
-            )
-            .with_hint("decrypt it with sops >= 3.12, or add an X25519 recipient with `sops updatekeys`"));
-        }
+        // Post-quantum recipients are ~2,000 characters: shown as prefix...suffix.
+        let recipients: Vec<String> = meta
+            .age
+            .iter()
+            .map(|a| kseal::keys::shorten_recipient(&a.recipient))
+            .collect();
         let detail = last.map(|e| e.message).unwrap_or_default();
         let mut msg = if self.ids.is_empty() {
             "no age identity found to open the data key".to_string()

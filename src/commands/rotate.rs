@@ -28,7 +28,7 @@ fn recipient_flags(values: &[String]) -> Result<Vec<Recipient>> {
 struct Job<'a> {
     add: Vec<Recipient>,
     /// `recipient_id`s to remove. They are only compared, never parsed: a key type kseal
-    /// cannot wrap for (post-quantum) can still be removed.
+    /// cannot wrap for (a plugin that is not installed) can still be removed.
     remove: Vec<String>,
     identity_flags: &'a [std::path::PathBuf],
     ids: Option<Identities>,

@@ -38,7 +38,8 @@ const PQ_STANZA: &str = "mlkem768x25519";
 ///
 /// No `Debug` derive: the manual impl below shows counts and places, never key material.
 pub struct Identities {
-    /// X25519 and unencrypted SSH identities: cheap to try, tried first on every unwrap.
+    /// X25519, post-quantum and unencrypted SSH identities: cheap to try, tried first on every
+    /// unwrap.
     native: Vec<Box<dyn age::Identity + Send + Sync>>,
     /// Passphrase-protected SSH keys: unlocked on first use by an envelope that names them.
     locked_ssh: Vec<LockedSsh>,
@@ -50,8 +51,6 @@ pub struct Identities {
     /// places (a flag and the default file) is tried once.
     seen: HashSet<String>,
     searched: Vec<String>,
-    /// Where post-quantum identities were skipped (the no-identity error says why).
-    pq_skipped: Vec<String>,
     /// Problems that did not stop loading (a missing plugin, an unusable default SSH key);
     /// reported only if no identity opens an envelope.
     notes: Vec<String>,
@@ -81,7 +80,6 @@ struct Batch {
     native: Vec<(String, Box<dyn age::Identity + Send + Sync>)>,
     locked_ssh: Vec<LockedSsh>,
     plugin_ids: Vec<age::plugin::Identity>,
-    pq: usize,
 }
 
 impl Default for Identities {
@@ -94,7 +92,6 @@ impl fmt::Debug for Identities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identities")
             .field("len", &self.len())
-            .field("post_quantum_skipped", &self.pq_skipped.len())
             .field("searched", &self.searched)
             .finish_non_exhaustive()
     }
@@ -109,7 +106,6 @@ impl Identities {
             plugin_count: 0,
             seen: HashSet::new(),
             searched: Vec::new(),
-            pq_skipped: Vec::new(),
             notes: Vec::new(),
             ask: Arc::new(ask_on_terminal),
         }
@@ -129,7 +125,7 @@ impl Identities {
     /// names the source in error messages.
     ///
     /// Accepted: the age identity-file format (`#` comments, blank lines, `AGE-SECRET-KEY-1...`,
-    /// `AGE-PLUGIN-...`; `AGE-SECRET-KEY-PQ-1...` lines are skipped and remembered), a
+    /// `AGE-SECRET-KEY-PQ-1...`, `AGE-PLUGIN-...`), a
     /// passphrase-encrypted identity file (armored or binary; the passphrase is asked on the
     /// terminal), or an OpenSSH private key (ed25519 or RSA, also the old RSA PEM format).
     pub fn add_identity_file_text(&mut self, text: &str, origin: &str) -> Result<()> {
@@ -292,9 +288,6 @@ impl Identities {
             if self.seen.insert(key) {
                 self.locked_ssh.push(locked);
             }
-        }
-        if batch.pq > 0 {
-            self.pq_skipped.push(origin.to_string());
         }
         // One plugin process serves all identities of its plugin from this source.
         let mut names: Vec<&str> = batch.plugin_ids.iter().map(|i| i.plugin()).collect();
@@ -480,28 +473,15 @@ impl Identities {
         if !types.is_empty() {
             msg.push_str(&format!(" (it is wrapped for: {})", types.join(", ")));
         }
-        if types.iter().any(|t| is_post_quantum(t)) {
-            msg.push_str(
-                "; the data key is wrapped for a post-quantum age recipient (age1pq1..., \
-                 ML-KEM-768 + X25519), which kseal does not support yet",
-            );
-        }
         let unknown: Vec<&str> = types
             .iter()
             .copied()
-            .filter(|t| !is_post_quantum(t) && !is_builtin_stanza(t))
+            .filter(|t| !is_builtin_stanza(t))
             .collect();
         if !unknown.is_empty() && self.plugins.is_empty() {
             msg.push_str(&format!(
                 "; stanza type {} is not supported without an age plugin identity",
                 unknown.join(", ")
-            ));
-        }
-        if !self.pq_skipped.is_empty() {
-            msg.push_str(&format!(
-                "; post-quantum identities (AGE-SECRET-KEY-PQ-1...) in {} were skipped: \
-                 kseal does not support them yet",
-                self.pq_skipped.join(", ")
             ));
         }
         for locked in &self.locked_ssh {
@@ -544,7 +524,11 @@ fn read_limited(path: &Path) -> io::Result<Zeroizing<Vec<u8>>> {
 fn parse_line(batch: &mut Batch, item: &str, origin: &str, line: usize) -> Result<()> {
     let bad = |what: &str| Error::format(format!("{origin}: line {line}: {what}"));
     if starts_with_ignore_case(item, "AGE-SECRET-KEY-PQ-1") {
-        batch.pq += 1;
+        let identity = item
+            .parse::<age::pq::Identity>()
+            .map_err(|_| bad("invalid AGE-SECRET-KEY-PQ-1 identity (bad encoding or checksum)"))?;
+        let public = identity.to_public().to_string();
+        batch.native.push((public, Box::new(identity)));
     } else if starts_with_ignore_case(item, "AGE-SECRET-KEY-1") {
         let identity = item
             .parse::<age::x25519::Identity>()
@@ -616,6 +600,7 @@ fn parse_ssh_key(batch: &mut Batch, data: &[u8], origin: &str) -> Result<()> {
 }
 
 /// The stanza type and tag argument that age writes for this SSH key's public half.
+#[allow(deprecated)] // SSH recipients are not quantum-safe, and still supported.
 fn ssh_stanza_head(identity: &age::ssh::Identity) -> (String, Option<String>) {
     let Ok(public) = age::ssh::Recipient::try_from(identity.clone()) else {
         return (String::new(), None);
@@ -739,13 +724,10 @@ fn stanza_heads(file: &[u8]) -> Vec<(String, String)> {
     out
 }
 
-fn is_post_quantum(stanza_type: &str) -> bool {
-    stanza_type == PQ_STANZA || stanza_type.contains("mlkem")
-}
-
 /// Stanza types a plain age implementation handles without plugins.
 fn is_builtin_stanza(stanza_type: &str) -> bool {
-    matches!(stanza_type, "X25519" | "ssh-ed25519" | "ssh-rsa" | "scrypt")
+    stanza_type == PQ_STANZA
+        || matches!(stanza_type, "X25519" | "ssh-ed25519" | "ssh-rsa" | "scrypt")
 }
 
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
@@ -758,7 +740,9 @@ const _: () = {
     check::<Identities>();
 };
 
+// The tests make classic (X25519) keys, which the age crate marks deprecated.
 #[cfg(test)]
+#[allow(deprecated)]
 mod tests {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -902,27 +886,53 @@ mod tests {
     }
 
     #[test]
-    fn pq_identities_are_skipped_and_explained() {
+    fn pq_identities_open_the_flux_pq_envelope() {
         let ids = loaded("flux-age-pq.txt");
-        assert!(ids.is_empty());
-        let e = ids.unwrap(&read_fixture("flux-age-pq.enc")).must_fail();
+        assert_eq!(ids.len(), 1);
+        let key = ids.unwrap(&read_fixture("flux-age-pq.enc")).unwrap();
+        assert_eq!(key.expose().len(), 32);
+
+        // An X25519 identity alone does not open it, and says what the key is wrapped for.
+        let other = loaded("flux-age.txt");
+        let e = other.unwrap(&read_fixture("flux-age-pq.enc")).must_fail();
         assert_eq!(e.kind, Kind::NoIdentity);
-        assert!(e.message.contains("post-quantum"), "{}", e.message);
         assert!(e.message.contains("mlkem768x25519"), "{}", e.message);
-        assert!(e.message.contains("AGE-SECRET-KEY-PQ-1"), "{}", e.message);
-        assert!(
-            !e.message.contains("Z8QMHKS"),
-            "secret text leaked: {}",
-            e.message
+        assert!(!e.message.contains("not supported"), "{}", e.message);
+
+        // Both in one set: each envelope opens with its own identity.
+        let mut both = loaded("flux-age-pq.txt");
+        both.add_file(&fixture("flux-age.txt"), true).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(
+            hex(both.unwrap(&read_fixture("flux-age.enc")).unwrap().expose()),
+            FLUX_KEY
+        );
+        assert_eq!(
+            both.unwrap(&read_fixture("flux-age-pq.enc"))
+                .unwrap()
+                .expose(),
+            key.expose()
         );
 
-        // With a usable identity as well, classic envelopes still open.
-        let mut ids = loaded("flux-age-pq.txt");
-        ids.add_file(&fixture("flux-age.txt"), true).unwrap();
-        assert_eq!(ids.len(), 1);
-        assert_eq!(
-            hex(ids.unwrap(&read_fixture("flux-age.enc")).unwrap().expose()),
-            FLUX_KEY
+        // A damaged PQ line names the line, never its text.
+        let secret = read_fixture("flux-age-pq.txt");
+        let line = secret
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1"))
+            .unwrap();
+        let bad = format!("{}Q{}", &line[..40], &line[41..]);
+        let e = Identities::new()
+            .add_identity_file_text(&format!("# c\n{bad}\n"), "k")
+            .must_fail();
+        assert!(
+            e.message.contains("line 2") && e.message.contains("PQ"),
+            "{}",
+            e.message
+        );
+        assert!(
+            !e.message.contains(&line[20..40]),
+            "secret text leaked: {}",
+            e.message
         );
     }
 

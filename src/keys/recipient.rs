@@ -35,8 +35,8 @@ enum Inner {
 impl Recipient {
     /// Parses one recipient, ignoring surrounding whitespace.
     ///
-    /// Accepted: X25519 `age1...`, `ssh-ed25519 ...`, `ssh-rsa ...`, plugin recipients
-    /// `age1<name>1...` and the tagged `age1tag1...`/`age1tagpq1...` types.
+    /// Accepted: X25519 `age1...`, post-quantum `age1pq1...`, `ssh-ed25519 ...`, `ssh-rsa ...`,
+    /// plugin recipients `age1<name>1...` and the tagged `age1tag1...`/`age1tagpq1...` types.
     pub fn parse(s: &str) -> Result<Recipient> {
         let text = s.trim();
         if text.is_empty() {
@@ -126,18 +126,19 @@ fn parse_age(text: &str) -> Result<Inner> {
         )
     };
     match hrp.as_str() {
+        // The age crate marks the classic types deprecated (not quantum-safe); they stay
+        // supported, as every existing sops file uses them.
+        #[allow(deprecated)]
         "age" => text
             .parse::<age::x25519::Recipient>()
             .map(|r| Inner::Native(Arc::new(r)))
             .map_err(invalid),
-        "age1pq" => Err(Error::new(
-            Kind::Unsupported,
-            "post-quantum age recipients (age1pq1...) are not supported yet",
-        )
-        .with_hint(
-            "no released Rust age library implements the hybrid ML-KEM-768 + X25519 type; \
-             use an X25519 recipient (age-keygen) or sops >= 3.12 for this key",
-        )),
+        // Hybrid ML-KEM-768 + X25519 (age >= 1.3, sops >= 3.12): about 1,950 characters.
+        "age1pq" => text
+            .parse::<age::pq::Recipient>()
+            .map(|r| Inner::Native(Arc::new(r)))
+            .map_err(invalid),
+        #[allow(deprecated)]
         "age1tag" => text
             .parse::<age::tag::Recipient>()
             .map(|r| Inner::Native(Arc::new(r)))
@@ -153,6 +154,7 @@ fn parse_age(text: &str) -> Result<Inner> {
     }
 }
 
+#[allow(deprecated)] // ssh-ed25519/ssh-rsa are not quantum-safe, and still supported.
 fn parse_ssh(text: &str) -> Result<Inner> {
     use age::ssh::ParseRecipientKeyError as E;
     match text.parse::<age::ssh::Recipient>() {
@@ -264,9 +266,13 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 }
 
 /// Recipients are public, but a long paste (a whole file, a key with a comment) makes an
-/// unreadable error: show its beginning only.
-fn shorten(s: &str) -> String {
+/// unreadable error: show its beginning only. A post-quantum recipient (about 1,950
+/// characters) keeps its beginning and its end, so that two of them can be told apart.
+pub fn shorten(s: &str) -> String {
     const MAX: usize = 72;
+    if starts_with_ignore_case(s, "age1pq1") && s.is_ascii() && !s.contains(char::is_whitespace) {
+        return shorten_pq(s);
+    }
     if s.chars().count() <= MAX {
         s.to_string()
     } else {
@@ -275,7 +281,20 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// `age1pq1` + 16 characters + `...` + the last 8 (the last 6 are the Bech32 checksum, which
+/// differs between any two keys).
+fn shorten_pq(s: &str) -> String {
+    const HEAD: usize = 23;
+    const TAIL: usize = 8;
+    if s.len() <= HEAD + TAIL + 3 {
+        return s.to_string();
+    }
+    format!("{}...{}", &s[..HEAD], &s[s.len() - TAIL..])
+}
+
+// The tests make classic (X25519) keys, which the age crate marks deprecated.
 #[cfg(test)]
+#[allow(deprecated)]
 mod tests {
     use super::*;
 
@@ -296,14 +315,38 @@ mod tests {
     }
 
     #[test]
-    fn pq_recipient_is_unsupported() {
-        let e = Recipient::parse(
-            "age1pq1ehusfwsvrente8p6gafr4jemv2urnqfm4c59ng5dgqqzlk2vv9rcekpjxws7tsy23geqnpy2zq",
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, Kind::Unsupported);
-        assert!(e.message.contains("post-quantum"), "{}", e.message);
-        assert!(e.hint.is_some());
+    fn pq_recipients_parse_and_shorten_readably() {
+        let pq = crate::keys::testutil::read_fixture("flux-age-pq.txt")
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap()
+            .to_string();
+        assert!(pq.len() > 1900, "{}", pq.len());
+        let r = Recipient::parse(&format!(" {pq}\n")).unwrap();
+        assert_eq!(r.text(), pq);
+        let short = shorten(&pq);
+        assert_eq!(short.len(), 23 + 3 + 8, "{short}");
+        assert!(
+            short.starts_with("age1pq1") && short.contains("..."),
+            "{short}"
+        );
+        assert!(short.ends_with(&pq[pq.len() - 8..]), "{short}");
+        // A damaged PQ recipient: refused, and the message stays short.
+        let bad = format!("{}x{}", &pq[..100], &pq[101..]);
+        let e = Recipient::parse(&bad).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message.contains("invalid age recipient age1pq1"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.len() < 200, "{}", e.message);
+        // The made-up short one of older tests is not a key.
+        let fake =
+            "age1pq1ehusfwsvrente8p6gafr4jemv2urnqfm4c59ng5dgqqzlk2vv9rcekpjxws7tsy23geqnpy2zq";
+        assert_eq!(kind_of(Recipient::parse(fake)), Kind::Config);
+        // Short texts are shown whole.
+        assert_eq!(shorten("age1pq1abc"), "age1pq1abc");
     }
 
     #[test]
@@ -370,7 +413,8 @@ mod tests {
 
     #[test]
     fn plugin_recipients_parse_and_fail_to_wrap_without_the_plugin() {
-        let s = bech32("age1kseal-test-nonexistent", &[3; 20]);
+        // 16 groups of 5 bits: 10 whole bytes (age 0.13 refuses non-zero padding bits).
+        let s = bech32("age1kseal-test-nonexistent", &[3; 16]);
         let r = Recipient::parse(&s).unwrap();
         assert_eq!(r.text(), s);
         let key = DataKey::from_bytes(&[7u8; 32]).unwrap();

@@ -748,7 +748,7 @@ fn take_fraction(v: &[u8]) -> Option<(u32, &[u8])> {
 }
 
 fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 fn days_in(month: u32, year: u32) -> u32 {

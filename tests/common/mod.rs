@@ -133,3 +133,48 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// typage (npm `age-encryption`, the age author's TypeScript age, with post-quantum keys) behind
+/// `../shared/tools/typage-age.mjs`: a `node` command ready for that script's arguments, with
+/// `TYPAGE_MODULE` set. `None` (and a printed note) only when node itself is absent; `.ci/run`
+/// installs the module into target/node, so a missing module fails.
+pub fn typage(sb: &Sandbox) -> Option<Command> {
+    let node = node_or_note("typage")?;
+    let module = node_modules().join("age-encryption/dist/index.js");
+    assert!(
+        module.is_file(),
+        "typage is not installed at {}; `.ci/run` runs `npm install --prefix target/node \
+         age-encryption@0.3.1 cctv-age@0.2.0`",
+        module.display()
+    );
+    let mut c = sb.tool(node.to_str().unwrap());
+    c.env("TYPAGE_MODULE", &module)
+        .arg(shared().join("tools/typage-age.mjs"));
+    Some(c)
+}
+
+/// `SOPS_CHECK_AGE` for sops_check.py: typage's command line (split on spaces by the checker).
+pub fn typage_check_age() -> Option<(String, PathBuf)> {
+    let node = node_or_note("sops_check.py with typage")?;
+    let script = shared().join("tools/typage-age.mjs");
+    Some((
+        format!("{} {}", node.display(), script.display()),
+        node_modules().join("age-encryption/dist/index.js"),
+    ))
+}
+
+/// The npm packages `.ci/run` installs (age-encryption, cctv-age).
+pub fn node_modules() -> PathBuf {
+    repo().join("target/node/node_modules")
+}
+
+fn node_or_note(what: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("node"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("note: node is not installed: the {what} part of this test is skipped");
+    }
+    found
+}
