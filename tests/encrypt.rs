@@ -2507,3 +2507,87 @@ fn fuzz_crashers_round_trip_or_are_refused() {
         );
     }
 }
+
+/// `kseal keygen --pq` identities and kseal's PQ files (PQ only, and PQ + X25519) against the
+/// real peers: sops opens them with either identity, the independent checker unwraps kseal's PQ
+/// envelope with typage, and a file sops wrote for a typage-made PQ identity opens in kseal.
+#[test]
+fn post_quantum_files_open_in_sops_and_typage() {
+    let sb = Sandbox::new();
+    require("sops");
+    let pq_key = sb.path("pq.txt");
+    let o = run(sb.kseal().args(["keygen", "--pq", "-o"]).arg(&pq_key));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::mode(&fs::metadata(&pq_key).unwrap()) & 0o777,
+        0o600
+    );
+    let pq = public_key(&pq_key);
+    assert!(pq.starts_with("age1pq1") && pq.len() > 1900);
+    let x_key = fixture("keys/flux-age.txt");
+    let x = public_key(&x_key);
+    let src = corpus_dir().join("basic-auth.yaml");
+    let check_age = typage_check_age();
+    for (name, rcpts, keys) in [
+        ("pq-only.yaml", pq.clone(), vec![pq_key.clone()]),
+        (
+            "mixed.yaml",
+            format!("{pq},{x}"),
+            vec![pq_key.clone(), x_key.clone()],
+        ),
+    ] {
+        let o = run(sb.kseal().args(["encrypt", "--age", &rcpts]).arg(&src));
+        assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+        let enc = sb.write(name, &o.stdout);
+        assert_eq!(stdout(&o).matches("recipient: ").count(), keys.len());
+        for key in &keys {
+            let s = run(sb
+                .tool("sops")
+                .args(["decrypt"])
+                .arg(&enc)
+                .env("SOPS_AGE_KEY_FILE", key));
+            assert!(s.status.success(), "sops {name}: {}", stderr(&s));
+            let k = run(sb
+                .kseal()
+                .arg("decrypt")
+                .arg("--identity")
+                .arg(key)
+                .arg(&enc));
+            assert_eq!(code(&k), Some(0), "{name}: {}", stderr(&k));
+            for out in [stdout(&k), stdout(&s)] {
+                assert!(out.contains("t0p-Secret:with#chars"), "{name}");
+            }
+        }
+        if let Some((cmd, module)) = &check_age {
+            let c = run(sb
+                .tool("python3")
+                .arg(shared().join("tools/sops_check.py"))
+                .arg(&enc)
+                .arg(&pq_key)
+                .env("SOPS_CHECK_AGE", cmd)
+                .env("TYPAGE_MODULE", module));
+            assert!(
+                c.status.success(),
+                "sops_check {name}: {}{}",
+                stdout(&c),
+                stderr(&c)
+            );
+        }
+    }
+    // A typage-made PQ identity; sops wraps for it, kseal opens the result.
+    let Some(mut t) = typage(&sb) else { return };
+    let o = run(t.args(["keygen", "--pq"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t_key = sb.write("typage.txt", &o.stdout);
+    let t_pub = public_key(&t_key);
+    let s = run(sb.tool("sops").args(["encrypt", "--age", &t_pub]).arg(&src));
+    assert!(s.status.success(), "{}", stderr(&s));
+    let enc = sb.write("by-sops.yaml", &s.stdout);
+    let k = run(sb
+        .kseal()
+        .arg("decrypt")
+        .arg("--identity")
+        .arg(&t_key)
+        .arg(&enc));
+    assert_eq!(code(&k), Some(0), "{}", stderr(&k));
+}
