@@ -1328,3 +1328,7 @@ mod tests {
         assert_eq!(hex(&out.stdout), FLUX_KEY);
     }
 }
+
+#[cfg(test)]
+#[path = "cctv_tests.rs"]
+mod cctv_tests;
