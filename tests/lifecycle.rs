@@ -1396,13 +1396,20 @@ fn a_plugin_on_path_works_as_recipient_and_identity() {
         .arg(&other)
         .arg("s.yaml"));
     assert_eq!(code(&o), 5, "{}", stderr(&o));
-    // Rotating wraps the new data key through the plugin.
-    let o = run(sb
-        .kseal()
-        .env("PATH", &path)
-        .args(["rotate", "s.yaml", "--identity"])
-        .arg(&x.file)
-        .args(["--rm-age", &x.recipient]));
+    // Rotating wraps the new data key through the plugin once a flag names it (issue 19: a
+    // plugin recipient found only in the file, with no .sops.yaml rule, is refused).
+    let rotate = |extra: &[&str]| {
+        run(sb
+            .kseal()
+            .env("PATH", &path)
+            .args(["rotate", "s.yaml", "--identity"])
+            .arg(&x.file)
+            .args(["--rm-age", &x.recipient])
+            .args(extra))
+    };
+    let o = rotate(&[]);
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    let o = rotate(&["--add-age", recipient.as_str()]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(recipients(&read(&sb.path("s.yaml"))), [recipient.as_str()]);
     let o = run(sb
