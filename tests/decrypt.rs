@@ -1632,3 +1632,43 @@ fn closed_stdout_pipe_is_not_an_error() {
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
     assert_eq!(&head, &fs::read(&big).unwrap()[..10]);
 }
+
+/// A post-quantum identity opens flux/age-pq.yaml from every identity source: a key file with
+/// X25519 keys beside it, SOPS_/KSEAL_AGE_KEY (several keys, separated by spaces or newlines),
+/// a key command, the default key file.
+#[test]
+fn post_quantum_identity_from_every_source() {
+    let sb = Sandbox::new();
+    let enc = interop("flux/age-pq.yaml");
+    let pq_text = read(&interop("flux/keys/age-pq.txt"));
+    let pq_line = pq_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-PQ-1"))
+        .unwrap()
+        .to_string();
+    let x_line = secret_line(&interop("flux/keys/age.txt"));
+    let mixed = sb.write(
+        "keys/mixed.txt",
+        format!("# x\n{x_line}\n# pq\n{pq_line}\n"),
+    );
+    let cases: Vec<(&str, String)> = vec![
+        ("KSEAL_AGE_KEY_FILE", mixed.display().to_string()),
+        ("SOPS_AGE_KEY_FILE", mixed.display().to_string()),
+        ("SOPS_AGE_KEY", format!("{x_line} {pq_line}")),
+        ("KSEAL_AGE_KEY", format!("{x_line}\n{pq_line}\n")),
+        ("SOPS_AGE_KEY_CMD", format!("cat {}", mixed.display())),
+        ("KSEAL_AGE_KEY_CMD", format!("cat {}", mixed.display())),
+    ];
+    for (var, value) in cases {
+        let o = run(sb.kseal().arg("decrypt").arg(&enc).env(var, &value));
+        assert_eq!(code(&o), Some(0), "{var}: {}", stderr(&o));
+        assert!(stdout(&o).contains("kind: Secret"), "{var}");
+    }
+    // The default key file (HOME is the sandbox).
+    sb.write(
+        ".config/sops/age/keys.txt",
+        format!("{x_line}\n{pq_line}\n"),
+    );
+    let o = run(sb.kseal().arg("decrypt").arg(&enc));
+    assert_eq!(code(&o), Some(0), "default file: {}", stderr(&o));
+}

@@ -1483,3 +1483,46 @@ fn key_commands_print_identities() {
         .args(["decrypt", "s.yaml"]));
     assert_eq!(ok(o), secret("s", "x"));
 }
+
+/// A `.sops.yaml` rule naming a post-quantum recipient (a ~2,000-character line, as a string or
+/// in a list) is used by `encrypt` and `updatekeys`; the PQ identity then opens the file.
+#[test]
+fn post_quantum_recipient_in_a_rule() {
+    let sb = Sandbox::new();
+    let x = age_key(&sb, "x");
+    let pq_file = sb.path("keys/pq.txt");
+    let o = run(sb.kseal().args(["keygen", "--pq", "-o"]).arg(&pq_file));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pq = stderr(&o)
+        .trim()
+        .strip_prefix("Public key: ")
+        .unwrap()
+        .to_string();
+    assert!(pq.starts_with("age1pq1"));
+    write_config(&sb, &format!("  - age: {pq}\n"));
+    sb.write("s.yaml", secret("s", "x"));
+    let o = run(sb.kseal().args(["encrypt", "-i", "s.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(recipients(&read(&sb.path("s.yaml"))), [pq.as_str()]);
+
+    write_config(
+        &sb,
+        &format!("  - age:\n      - {pq}\n      - {}\n", x.recipient),
+    );
+    let o = run(sb
+        .kseal()
+        .args(["updatekeys", "-y", "s.yaml", "--identity"])
+        .arg(&pq_file));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        recipients(&read(&sb.path("s.yaml"))),
+        [pq.as_str(), x.recipient.as_str()]
+    );
+    for key in [&pq_file, &x.file] {
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", "s.yaml", "--identity"])
+            .arg(key));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+}
