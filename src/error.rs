@@ -134,16 +134,19 @@ impl std::error::Error for Error {}
 /// (multi-line output whose own lines are kseal's, like `kseal diff`), so a key name cannot
 /// fake a line of kseal's own. Key names and file names are attacker-chosen in a repository.
 pub fn escape_controls(s: &str, lines: bool) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        (c.is_control() && c != '\t' && !(lines && c == '\n'))
+    // Without `lines`, a break followed by an indent stays: kseal's own continuation lines
+    // (lists in a warning) look like that, and an indented line cannot pass for a `kseal:` one.
+    let kept_break = |i: usize| s[i + 1..].starts_with("  ");
+    let unsafe_at = |i: usize, c: char| {
+        (c.is_control() && c != '\t' && !(c == '\n' && (lines || kept_break(i))))
             || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
-    if !s.chars().any(unsafe_char) {
+    if !s.char_indices().any(|(i, c)| unsafe_at(i, c)) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if !unsafe_char(c) {
+    for (i, c) in s.char_indices() {
+        if !unsafe_at(i, c) {
             out.push(c);
         } else if c == '\n' {
             out.push_str("\\n");
@@ -192,6 +195,8 @@ mod tests {
             "a\\x1b[2Jb\\x07\\x7f\\u{9b}31m\\u{202e}x\\r\\ny"
         );
         assert_eq!(escape_controls("l1\nl2\x1b", true), "l1\nl2\\x1b");
+        assert_eq!(escape_controls("list:\n  a\n  b", false), "list:\n  a\n  b");
+        assert_eq!(escape_controls("k\nkseal: ok", false), "k\\nkseal: ok");
         assert_eq!(escape_controls("été ✓", false), "été ✓");
     }
 }
