@@ -289,7 +289,13 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
         }
         out.push_str(&head);
         out.push('\n');
-        out.push_str(&format!("  recipients: {}\n", s.recipients.join(", ")));
+        // Post-quantum recipients (~2,000 characters) as prefix...suffix; --json has them whole.
+        let shown: Vec<String> = s
+            .recipients
+            .iter()
+            .map(|r| kseal::keys::shorten_recipient(r))
+            .collect();
+        out.push_str(&format!("  recipients: {}\n", shown.join(", ")));
         let rules = match s.rules {
             Some("match") => "up to date".to_string(),
             Some("stale") => {
