@@ -1525,4 +1525,16 @@ fn post_quantum_recipient_in_a_rule() {
             .arg(key));
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
+    // status shortens the PQ recipient; --json gives it whole.
+    let o = run(sb.kseal().args(["status", "--no-verify", "s.yaml"]));
+    assert!(!stdout(&o).contains(&pq), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("{}...", &pq[..23])),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(sb
+        .kseal()
+        .args(["status", "--no-verify", "--json", "s.yaml"]));
+    assert!(stdout(&o).contains(&pq), "{}", stdout(&o));
 }
