@@ -785,13 +785,19 @@ fn a_file_cut_short_names_the_incomplete_sops_block() {
         .args(["encrypt", "--age", &recipient_of(&key())])
         .arg(&src)));
     let lines: Vec<&str> = enc.lines().collect();
-    assert!(
-        lines[lines.len() - 2].starts_with("  encrypted_regex: "),
-        "{enc}"
-    );
+    // The block ends `mac`, `encrypted_regex`, `version`, `kseal_mac`: cutting the file just
+    // before the crypt rule, then before the `mac`, leaves an incomplete block.
+    let rule = lines
+        .iter()
+        .rposition(|l| l.starts_with("  encrypted_regex: "))
+        .expect("crypt rule line");
+    assert!(lines[rule - 1].starts_with("  mac: ENC["), "{enc}");
     for (cut, missing) in [
-        (2, "crypt rule (encrypted_regex, unencrypted_suffix, ...),"),
-        (3, "and no `mac`"),
+        (
+            lines.len() - rule,
+            "crypt rule (encrypted_regex, unencrypted_suffix, ...),",
+        ),
+        (lines.len() - rule + 1, "and no `mac`"),
     ] {
         let text = lines[..lines.len() - cut].join("\n") + "\n";
         let file = sb.write(&format!("cut-{cut}.yaml"), &text);

@@ -1427,6 +1427,22 @@ fn helm_secrets_backend_refuses_what_kseal_cannot_decrypt() {
         "{\"db\": {\"password\": \"s3cr3t\"}}\n",
         &[],
     );
+    // kseal itself: a dotenv or INI file is refused (exit 9), never printed as plain text.
+    for (file, kind) in [("a.env", "dotenv"), ("a.ini", "INI")] {
+        let o = run(e
+            .sb
+            .kseal()
+            .env("SOPS_AGE_KEY_FILE", &e.key)
+            .arg("decrypt")
+            .arg(e.sb.path(&format!("chart/{file}"))));
+        assert_eq!(o.status.code(), Some(9), "{file}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{file}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains(&format!("this is a sops {kind} file")),
+            "{file}: {}",
+            stderr(&o)
+        );
+    }
     for (file, format) in [("a.env", "dotenv"), ("a.ini", "ini"), ("a.bin", "binary")] {
         let message =
             format!("{file} is a sops {format} file: kseal decrypts sops YAML and JSON files only");

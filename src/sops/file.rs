@@ -326,6 +326,35 @@ fn indent_unit(doc: &Document) -> usize {
     }
 }
 
+/// The sops formats kseal does not read: dotenv (`sops_mac=` lines) and INI (a `[sops]`
+/// section). Their ciphertext must never be handed on as if it were plaintext (a dotenv file
+/// is valid YAML: one plain scalar) or reported as a YAML syntax error.
+pub fn other_sops_format(src: &str) -> Option<&'static str> {
+    let line_starts =
+        |prefix: &str| src.starts_with(prefix) || src.contains(&format!("\n{prefix}"));
+    if line_starts("sops_mac=") || line_starts("sops_version=") {
+        Some("dotenv")
+    } else if src.contains("[sops]")
+        && src.contains("\nmac")
+        && src.lines().any(|l| l.trim_end() == "[sops]")
+    {
+        Some("INI")
+    } else {
+        None
+    }
+}
+
+fn refuse_other_format(src: &str) -> Result<()> {
+    match other_sops_format(src) {
+        Some(kind) => Err(Error::new(
+            Kind::Unsupported,
+            format!("this is a sops {kind} file: kseal reads sops YAML and JSON files only"),
+        )
+        .with_hint("decrypt it with sops (`sops decrypt FILE`)")),
+        None => Ok(()),
+    }
+}
+
 fn is_json(src: &str, doc: &Document) -> bool {
     json::is_json_doc(src, doc)
 }
@@ -333,6 +362,7 @@ fn is_json(src: &str, doc: &Document) -> bool {
 /// Decrypts a file. Plain files (no `sops:` block) come back unchanged. The MAC is verified
 /// before anything is returned unless `ignore_mac`.
 pub fn decrypt(src: &str, opener: &dyn KeyOpener, opts: &DecryptOptions) -> Result<Decrypted> {
+    refuse_other_format(src)?;
     let stream = tree::parse(src)?;
     decrypt_stream(src, &stream, opener, opts)
 }
@@ -410,6 +440,8 @@ fn decrypt_inner(
         .map(|(i, _)| i)
         .collect();
     let Some(&first) = enveloped.first() else {
+        // A sops dotenv file parses as one plain YAML scalar: it must not pass as plain text.
+        refuse_other_format(src)?;
         // An `ENC[...]` value without any `sops:` block is an encrypted file that lost its
         // metadata (truncated, or the block deleted): passing it through as "plain" would hand
         // ciphertext to kubectl with exit 0.
