@@ -362,8 +362,12 @@ fn is_json(src: &str, doc: &Document) -> bool {
 /// Decrypts a file. Plain files (no `sops:` block) come back unchanged. The MAC is verified
 /// before anything is returned unless `ignore_mac`.
 pub fn decrypt(src: &str, opener: &dyn KeyOpener, opts: &DecryptOptions) -> Result<Decrypted> {
-    refuse_other_format(src)?;
-    let stream = tree::parse(src)?;
+    // An INI file is no YAML: say what it is rather than report a syntax error. (A dotenv
+    // file parses; it is caught where no envelope is found.) Encrypted files pay nothing.
+    let stream = tree::parse(src).map_err(|e| match refuse_other_format(src) {
+        Err(other) => other,
+        Ok(()) => e,
+    })?;
     decrypt_stream(src, &stream, opener, opts)
 }
 
