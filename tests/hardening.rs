@@ -1595,6 +1595,24 @@ fn required_structural_mac_refuses_files_without_it() {
         .arg(key())
         .arg(&file));
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    // The commands that read one value out of a file follow the same policy.
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["get", f, "password"],
+        vec!["exec-env", f, "--", "true"],
+        vec!["exec-file", f, "--", "true", "{}"],
+    ] {
+        let o = run(sb
+            .kseal()
+            .env("KSEAL_REQUIRE_STRUCTURAL_MAC", "1")
+            .arg(args[0])
+            .arg("--identity")
+            .arg(key())
+            .args(&args[1..]));
+        assert_eq!(code(&o), Some(6), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(stderr(&o).contains("no structural MAC"), "{}", stderr(&o));
+    }
 }
 
 const RETARGET_PLAIN: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: prod\n  annotations:\n    team: payments\ndata:\n  password: czNjcjN0\n";

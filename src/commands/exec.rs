@@ -12,29 +12,14 @@ use std::time::{Duration, Instant};
 
 use kseal::envfrom::{self, SecretEntries};
 use kseal::error::{Error, Kind, Result};
-use kseal::sops::file::{self, DecryptOptions};
 
-use super::{load_identities, warn, IdentityOpener};
+use super::warn;
 use crate::cli::ExecArgs;
-use crate::fsio::{self, Input};
+use crate::fsio;
 use crate::signals::Terminations;
 
 fn entries(a: &ExecArgs) -> Result<SecretEntries> {
-    let name = a.file.display().to_string();
-    let text = fsio::read_input(&Input::File(a.file.clone())).map_err(|e| e.in_file(&name))?;
-    let ids = load_identities(&a.identity)?;
-    let d = file::decrypt(
-        &text,
-        &IdentityOpener { ids: &ids },
-        &DecryptOptions {
-            plain_only: true,
-            ..super::read_options()
-        },
-    )
-    .map_err(|e| e.in_file(&name))?;
-    if let Some(env) = &d.envelope {
-        super::warn_narrow(&name, env);
-    }
+    let (name, d) = super::open_file(&a.file, &a.identity)?;
     envfrom::secret_entries(&d.text, a.select.doc, a.select.name.as_deref())
         .map_err(|e| e.in_file(&name))
 }

@@ -10,28 +10,15 @@ use zeroize::Zeroizing;
 
 use kseal::error::{Error, Kind, Result};
 use kseal::secrets::{self, SecretAt};
-use kseal::sops::file::{self, DecryptOptions};
 use kseal::yaml::scalar::{self, Typed};
 use kseal::yaml::tree::{self, Node};
 
-use super::{load_identities, IdentityOpener};
 use crate::cli::GetArgs;
-use crate::fsio::{self, Input};
+use crate::fsio;
 
 pub fn run(a: &GetArgs) -> Result<()> {
-    let name = a.file.display().to_string();
-    let text = fsio::read_input(&Input::File(a.file.clone())).map_err(|e| e.in_file(&name))?;
-    let ids = load_identities(&a.identity)?;
     // The MAC is verified here, before any value is looked at.
-    let d = file::decrypt(
-        &text,
-        &IdentityOpener { ids: &ids },
-        &DecryptOptions {
-            plain_only: true,
-            ..DecryptOptions::default()
-        },
-    )
-    .map_err(|e| e.in_file(&name))?;
+    let (name, d) = super::open_file(&a.file, &a.identity)?;
     if d.envelope.is_none() {
         // A plain file has no MAC: its values could be anyone's.
         return Err(Error::new(

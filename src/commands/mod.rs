@@ -111,6 +111,29 @@ pub fn read_options() -> DecryptOptions {
     }
 }
 
+/// Reads one named file and decrypts it under the read policy (Kubernetes refusals, a
+/// required structural MAC), MAC verified, with `--allow-narrow-rule`'s warnings printed: what
+/// every command that reads values out of one file (`get`, `exec-env`, `exec-file`) starts with.
+pub fn open_file(
+    path: &Path,
+    identity: &[PathBuf],
+) -> Result<(String, kseal::sops::file::Decrypted)> {
+    let name = path.display().to_string();
+    let text = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
+        .map_err(|e| e.in_file(&name))?;
+    let ids = load_identities(identity)?;
+    let opts = DecryptOptions {
+        plain_only: true,
+        ..read_options()
+    };
+    let d = kseal::sops::file::decrypt(&text, &IdentityOpener { ids: &ids }, &opts)
+        .map_err(|e| e.in_file(&name))?;
+    if let Some(env) = &d.envelope {
+        warn_narrow(&name, env);
+    }
+    Ok((name, d))
+}
+
 /// Warns about what a file was read with only because of `--allow-narrow-rule`.
 pub fn warn_narrow(name: &str, env: &kseal::sops::file::Envelope) {
     for w in &env.warnings {
