@@ -456,17 +456,17 @@ fn docker_registry(a: &CreateDockerArgs) -> Result<SecretSpec> {
     // The field order and the escaping of Go's encoding/json, as kubectl writes it.
     let mut json = Zeroizing::new(String::new());
     json.push_str("{\"auths\":{");
-    json.push_str(&go_json_string(server));
+    json.push_str(&kseal::yaml::json::string(server));
     json.push_str(":{\"username\":");
-    json.push_str(&go_json_string(&a.username));
+    json.push_str(&kseal::yaml::json::string(&a.username));
     json.push_str(",\"password\":");
-    json.push_str(&go_json_string(&a.password));
+    json.push_str(&kseal::yaml::json::string(&a.password));
     if let Some(email) = a.email.as_deref().filter(|e| !e.is_empty()) {
         json.push_str(",\"email\":");
-        json.push_str(&go_json_string(email));
+        json.push_str(&kseal::yaml::json::string(email));
     }
     json.push_str(",\"auth\":");
-    json.push_str(&go_json_string(&auth));
+    json.push_str(&kseal::yaml::json::string(&auth));
     json.push_str("}}}");
     let mut spec = SecretSpec::new("kubernetes.io/dockerconfigjson");
     spec.add(
@@ -474,31 +474,6 @@ fn docker_registry(a: &CreateDockerArgs) -> Result<SecretSpec> {
         Zeroizing::new(json.as_bytes().to_vec()),
     )?;
     Ok(spec)
-}
-
-/// A JSON string as Go's `encoding/json` writes it (HTML-safe: `<`, `>`, `&` escaped; U+2028
-/// and U+2029 escaped; `\b` and `\f` short forms as since Go 1.22).
-fn go_json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The Secret as `kubectl create secret ... --dry-run=client -o yaml` prints it: keys in
@@ -1070,7 +1045,7 @@ mod tests {
     #[test]
     fn go_json_escapes() {
         assert_eq!(
-            go_json_string("p@ss\"<>&\u{8}\u{c}\t\u{1}é\u{2028}\\"),
+            kseal::yaml::json::string("p@ss\"<>&\u{8}\u{c}\t\u{1}é\u{2028}\\"),
             "\"p@ss\\\"\\u003c\\u003e\\u0026\\b\\f\\t\\u0001é\\u2028\\\\\""
         );
     }
