@@ -21,3 +21,4 @@ pub mod encdiff;
 pub mod envfrom;
 pub mod krm;
 pub mod merge;
+pub mod ops;
