@@ -235,7 +235,11 @@ mod tests {
 
     #[test]
     fn flux_config_parses() {
-        let text = std::fs::read_to_string("../shared/interop/flux/sops-config.yaml").unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/flux/sops-config.yaml"
+        ))
+        .unwrap();
         let c = Config::parse(&text).unwrap();
         assert_eq!(c.rules.len(), 5);
         let r = c.rule_for("secret.yaml").unwrap();

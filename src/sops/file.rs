@@ -1312,7 +1312,11 @@ mod tests {
     }
 
     fn interop(name: &str) -> String {
-        std::fs::read_to_string(format!("../shared/interop/{name}")).unwrap()
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/interop/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]

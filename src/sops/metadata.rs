@@ -270,7 +270,10 @@ mod tests {
 
     #[test]
     fn reads_sops_39_layout() {
-        let m = meta_of("../shared/interop/flux/age.yaml");
+        let m = meta_of(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/flux/age.yaml"
+        ));
         assert_eq!(m.age.len(), 1);
         assert!(m.age[0].recipient.starts_with("age1l44x"));
         assert!(m.age[0]
@@ -288,10 +291,16 @@ mod tests {
 
     #[test]
     fn render_matches_sops_layout_and_reads_back() {
-        let m = meta_of("../shared/interop/metalkast/secret.enc.yaml");
+        let m = meta_of(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/metalkast/secret.enc.yaml"
+        ));
         let text = render(&m, 0, 4, "\n");
-        let original =
-            std::fs::read_to_string("../shared/interop/metalkast/secret.enc.yaml").unwrap();
+        let original = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/metalkast/secret.enc.yaml"
+        ))
+        .unwrap();
         // The 3.7 layout adds empty lists and `pgp: []`; everything else is identical.
         let expected: String = original[original.find("sops:").unwrap()..]
             .lines()

@@ -489,8 +489,11 @@ mod tests {
 
     #[test]
     fn rewrap_of_a_real_sops_file() {
-        let src =
-            std::fs::read_to_string("../shared/interop/metalkast/four-secrets.enc.yaml").unwrap();
+        let src = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/metalkast/four-secrets.enc.yaml"
+        ))
+        .unwrap();
         let b: Vec<u8> = (0..32)
             .map(|i| {
                 u8::from_str_radix(
@@ -532,7 +535,11 @@ mod tests {
         assert_eq!(meta.age.len(), 1);
         assert!(out.contains("kind: ConfigMap\ndata:\n  a: b\n"));
         // sops files envelope every document: so does the rotated one.
-        let sops = std::fs::read_to_string("../shared/interop/sops/example.yaml").unwrap();
+        let sops = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/interop/sops/example.yaml"
+        ))
+        .unwrap();
         let b: Vec<u8> = (0..32)
             .map(|i| {
                 u8::from_str_radix(
