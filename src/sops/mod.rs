@@ -6,6 +6,7 @@ pub mod mac;
 pub mod metadata;
 pub mod rekey;
 pub mod rules;
+pub mod shamir;
 pub mod structural;
 pub mod value;
 
