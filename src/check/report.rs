@@ -1,0 +1,88 @@
+//! How a check's findings are written: the text report for people and the `--json` object.
+
+use crate::ops::check::{Located, Report};
+
+/// One line per finding: `error: FILE: document N: PATH: MESSAGE [CODE]`. Not escaped: the
+/// caller escapes control characters for the terminal.
+pub fn text(report: &Report) -> String {
+    let mut s = String::new();
+    for l in &report.findings {
+        let f = &l.finding;
+        s.push_str(&format!("{}: {}", f.severity.word(), l.file));
+        if let Some(d) = f.doc {
+            s.push_str(&format!(": document {}", d + 1));
+        }
+        if let Some(p) = &f.path {
+            if !p.is_empty() {
+                s.push_str(&format!(": {p}"));
+            }
+        }
+        s.push_str(&format!(": {} [{}]\n", f.message, f.code));
+    }
+    s
+}
+
+/// `{"files":N,"errors":N,"warnings":N,"findings":[...]}` on one line.
+pub fn json(report: &Report) -> String {
+    let items: Vec<String> = report.findings.iter().map(json_finding).collect();
+    format!(
+        "{{\"files\":{},\"errors\":{},\"warnings\":{},\"findings\":[{}]}}\n",
+        report.files,
+        report.errors(),
+        report.warnings(),
+        items.join(",")
+    )
+}
+
+fn json_finding(l: &Located) -> String {
+    let f = &l.finding;
+    format!(
+        "{{\"severity\":\"{}\",\"code\":\"{}\",\"file\":{},\"document\":{},\"path\":{},\"message\":{}}}",
+        f.severity.word(),
+        f.code,
+        string(&l.file),
+        f.doc
+            .map(|d| (d + 1).to_string())
+            .unwrap_or_else(|| "null".into()),
+        f.path.as_deref().map(string).unwrap_or_else(|| "null".into()),
+        string(&f.message)
+    )
+}
+
+/// A JSON string that is also safe on a terminal: the crate's JSON escaper, plus DEL, the C1
+/// controls and the bidirectional overrides as `\uXXXX` (JSON allows them raw; a terminal may
+/// act on them, and file and key names are chosen by whoever wrote the repository).
+pub(crate) fn string(s: &str) -> String {
+    let json = crate::yaml::json::string(s);
+    if !json.chars().any(unsafe_on_terminal) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if unsafe_on_terminal(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn unsafe_on_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string;
+
+    #[test]
+    fn strings_are_json_and_terminal_safe() {
+        assert_eq!(string("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(
+            string("x\u{9b}y\u{202e}z\u{7f}"),
+            "\"x\\u009by\\u202ez\\u007f\""
+        );
+        assert_eq!(string("\u{1b}[31m"), "\"\\u001b[31m\"");
+    }
+}
