@@ -13,9 +13,10 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 
 use super::encrypt::{seal_new, Planner};
-use super::set::{read_bytes, secret_key_problem};
+use super::read_bytes;
 use crate::cli::{CreateCommand, CreateCommon, CreateDockerArgs, CreateGenericArgs, CreateTlsArgs};
 use crate::fsio;
+use kseal::ops::set::secret_key_problem;
 
 pub fn run(c: &CreateCommand) -> Result<()> {
     let common = match c {

@@ -100,11 +100,8 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
         }
         _ => {}
     }
-    let all = envelope.covers_all();
-    let out = file::reencrypt(&merged, &envelope, &move |d| {
-        all || kseal::secrets::holds_secrets(d)
-    })
-    .map_err(|e| e.in_file(&shown))?;
+    let out = file::reencrypt(&merged, &envelope, &kseal::ops::set::scope(&envelope))
+        .map_err(|e| e.in_file(&shown))?;
     fsio::write_atomic(&args.ours, out.as_bytes(), 0o644)?;
     note(&format!("{shown}: merged per key and re-encrypted"));
     Ok(())

@@ -8,7 +8,6 @@ pub mod get;
 pub mod keygen;
 pub mod rotate;
 pub mod set;
-pub mod set_json;
 pub mod status;
 pub mod updatekeys;
 
@@ -22,14 +21,19 @@ pub mod kustomize_install;
 pub mod merge_driver;
 pub mod textconv;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use zeroize::Zeroizing;
 
 use kseal::error::{escape_controls, Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::secret::DataKey;
 use kseal::sops::file::{DecryptOptions, KeyOpener};
 use kseal::sops::metadata::Metadata;
+
+use crate::fsio::MAX_INPUT;
 
 /// The process environment, read through one function so the commands never reach for
 /// variables in scattered places.
@@ -220,8 +224,7 @@ impl Opened {
     /// Which documents re-encryption covers: all of them for sops files that enveloped every
     /// document, else the Secrets.
     pub fn selector(&self) -> impl Fn(&kseal::yaml::tree::Document) -> bool {
-        let all = self.envelope().covers_all();
-        move |d| all || kseal::secrets::holds_secrets(d)
+        kseal::ops::set::scope(self.envelope())
     }
 }
 
@@ -340,4 +343,38 @@ pub fn parallel_map<I: Sync, T: Send>(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(Error::new(Kind::Internal, "a worker thread failed"))))
         .collect()
+}
+
+/// Reads a file's bytes (a value, a certificate), refusing directories and huge files.
+pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let name = path.display().to_string();
+    let fail = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        Error::new(Kind::Input, format!("cannot read {name}: {why}"))
+    };
+    let meta = std::fs::metadata(path).map_err(fail)?;
+    if meta.is_dir() {
+        return Err(Error::new(Kind::Input, format!("{name} is a directory")));
+    }
+    if meta.len() > MAX_INPUT {
+        return Err(Error::new(
+            Kind::Input,
+            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
+        ));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut buf))
+        .map_err(fail)?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Error::new(
+            Kind::Input,
+            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
+        ));
+    }
+    Ok(buf)
 }

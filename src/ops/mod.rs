@@ -2,4 +2,6 @@
 //! arguments, calls one function here and writes the result through `fsio`; everything between
 //! (recipient plans, the encrypt pipeline and its read-back check, opening, edits, re-keying)
 //! lives in these modules so it can be read, tested and reused without the CLI.
+
 pub mod check;
+pub mod set;

@@ -2,6 +2,7 @@
 //! typing, and splicing replacement text into the original bytes.
 
 pub mod json;
+pub mod mapping_edit;
 pub mod scalar;
 pub mod splice;
 pub mod tree;
