@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, Args, Parser, Subcommand};
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -81,6 +81,13 @@ reads, so the one to use: `kseal keygen -o ~/.config/sops/age/keys.txt`), ~/.ssh
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub policy: ReadPolicyArgs,
+}
+
+/// How strictly encrypted files are read (global: every subcommand takes them).
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ReadPolicyArgs {
     /// Read encrypted Secrets whose stored crypt rule does not encrypt every value under data
     /// and stringData (and the clear values such a rule left), with a warning; refused by
     /// default, because someone who can push but holds no key can narrow the rule. Never
@@ -174,6 +181,30 @@ pub enum Command {
     Man,
 }
 
+/// Which identities open an encrypted file (besides the environment and the default files).
+#[derive(Args, Debug, Clone, Default)]
+pub struct IdentityArgs {
+    /// An age identity file (repeatable)
+    // The id stays `identity`: subcommands adjust its help and requirements by that name.
+    #[arg(id = "identity", long = "identity", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// A subcommand's own help for --identity (and the flag it needs): `Command::mut_args` keeps
+/// the argument in place, so completions list it where the help does (`mut_arg` moves it last).
+fn identity_help(help: &'static str, requires: Option<&'static str>) -> impl FnMut(Arg) -> Arg {
+    move |a| {
+        if a.get_id() != "identity" {
+            return a;
+        }
+        let a = a.help(help);
+        match requires {
+            Some(other) => a.requires(other),
+            None => a,
+        }
+    }
+}
+
 /// Where new recipients come from (for new files).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RecipientArgs {
@@ -193,9 +224,8 @@ pub struct EditArgs {
     /// The encrypted file to edit (a new file starts from a Secret template)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Recipients for a new file
     #[command(flatten)]
     pub recipients: RecipientArgs,
@@ -237,9 +267,8 @@ pub struct SetArgs {
     /// Store the value as text under stringData instead of base64 under data
     #[arg(long)]
     pub string: bool,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 pub const GET_HELP: &str = "\
@@ -275,9 +304,8 @@ pub struct GetArgs {
     /// Print the stored base64 of a data key instead of the decoded bytes
     #[arg(long)]
     pub raw: bool,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
@@ -293,9 +321,8 @@ pub struct UnsetArgs {
     /// Succeed without writing when the key is absent
     #[arg(long)]
     pub idempotent: bool,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -398,21 +425,19 @@ pub struct OutputArgs {
 }
 
 #[derive(Args, Debug)]
+// --identity only opens --previous here.
+#[command(mut_args(identity_help(
+    "An age identity file to open --previous (repeatable)",
+    Some("previous"),
+)))]
 pub struct EncryptArgs {
     /// Manifests to encrypt ("-" or nothing: stdin)
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// age recipient: age1..., "ssh-ed25519 ...", "ssh-rsa ..." (repeatable, or comma-separated)
-    #[arg(short = 'a', long = "age", value_name = "RECIPIENT")]
-    pub age: Vec<String>,
-    /// A file of recipients, one per line (# comments allowed)
-    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
-    pub recipients_file: Vec<PathBuf>,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
     /// Match .sops.yaml path rules (and name the input in messages) as if the file were at
     /// PATH: for stdin, or a file whose name the rules do not describe (sops's flag)
     #[arg(long = "filename-override", value_name = "PATH")]
@@ -425,12 +450,15 @@ pub struct EncryptArgs {
     /// `kseal encrypt --previous FILE -`)
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
-    /// An age identity file to open --previous (repeatable)
-    #[arg(long = "identity", value_name = "FILE", requires = "previous")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(identity_help(
+    "An age identity file (repeatable); also KSEAL_AGE_KEY_FILE and the default files",
+    None,
+)))]
 pub struct DecryptArgs {
     /// Files or directories to decrypt ("-" or nothing: stdin). Directories are read
     /// recursively (*.yaml, *.yml, *.json, sorted); plain files pass through, and a
@@ -440,9 +468,8 @@ pub struct DecryptArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// An age identity file (repeatable); also KSEAL_AGE_KEY_FILE and the default files
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Decrypt even if the MAC does not match (for rescue only; prints a warning)
     #[arg(long = "ignore-mac")]
     pub ignore_mac: bool,
@@ -513,9 +540,8 @@ pub struct MergeDriverArgs {
     /// The path of the file in the repository (%P), for messages
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -630,9 +656,8 @@ pub struct ExecArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub select: DocSelector,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// The command and its arguments (after --)
     #[arg(value_name = "CMD", last = true, required = true)]
     pub command: Vec<String>,
@@ -671,9 +696,8 @@ pub struct UpdatekeysArgs {
     /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
@@ -698,9 +722,8 @@ pub struct RotateArgs {
     /// current directory)
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
@@ -725,7 +748,6 @@ pub struct StatusArgs {
     /// The .sops.yaml to compare recipients with (default: search upward from the current directory, up to the repository top or $HOME)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// An age identity file (repeatable)
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identity: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }

@@ -33,7 +33,10 @@ fn run() -> i32 {
             return code;
         }
     };
-    commands::set_read_policy(cli.allow_narrow_rule, cli.require_structural_mac);
+    commands::set_read_policy(
+        cli.policy.allow_narrow_rule,
+        cli.policy.require_structural_mac,
+    );
     let result = match &cli.command {
         Command::Encrypt(a) => commands::encrypt::run(a),
         Command::Decrypt(a) => commands::decrypt::run(a),

@@ -71,7 +71,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         slots.push(Mutex::new(text));
     }
     let ids = if may_be_encrypted {
-        load_identities(&args.identity)?
+        load_identities(&args.identity.files)?
     } else {
         Identities::new()
     };

@@ -29,7 +29,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
     let path = &args.file;
     let name = path.display().to_string();
     let (target, plain) = if path.exists() {
-        let opened = open_encrypted(path, &args.identity)?;
+        let opened = open_encrypted(path, &args.identity.files)?;
         let plain = Zeroizing::new(opened.decrypted.text.to_string());
         (Target::Existing(Box::new(opened)), plain)
     } else {

@@ -127,7 +127,8 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
             "--filename-override names one file: give one input",
         ));
     }
-    let planner = Planner::new(&args.age, &args.recipients_file, args.config.as_deref())?;
+    let r = &args.recipients;
+    let planner = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?;
     for input in &inputs {
         let name = match (input, &args.filename_override) {
             (Input::Stdin, Some(o)) => o.display().to_string(),
@@ -447,9 +448,9 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
             "--previous takes one input: the edited plaintext (stdin or a file)",
         ));
     };
-    if !args.age.is_empty()
-        || !args.recipients_file.is_empty()
-        || args.config.is_some()
+    if !args.recipients.age.is_empty()
+        || !args.recipients.recipients_file.is_empty()
+        || args.recipients.config.is_some()
         || args.filename_override.is_some()
     {
         warn(&format!(
@@ -457,7 +458,7 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
             previous.display()
         ));
     }
-    let opened = super::open_encrypted(previous, &args.identity)?;
+    let opened = super::open_encrypted(previous, &args.identity.files)?;
     let name = input.name();
     let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
     let text = sanitized_checked(&name, &text, args.clean).map_err(|e| e.in_file(&name))?;

@@ -19,7 +19,7 @@ use crate::fsio;
 use crate::signals::Terminations;
 
 fn entries(a: &ExecArgs) -> Result<SecretEntries> {
-    let (name, d) = super::open_file(&a.file, &a.identity)?;
+    let (name, d) = super::open_file(&a.file, &a.identity.files)?;
     envfrom::secret_entries(&d.text, a.select.doc, a.select.name.as_deref())
         .map_err(|e| e.in_file(&name))
 }

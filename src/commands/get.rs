@@ -18,7 +18,7 @@ use crate::fsio;
 
 pub fn run(a: &GetArgs) -> Result<()> {
     // The MAC is verified here, before any value is looked at.
-    let (name, d) = super::open_file(&a.file, &a.identity)?;
+    let (name, d) = super::open_file(&a.file, &a.identity.files)?;
     if d.envelope.is_none() {
         // A plain file has no MAC: its values could be anyone's.
         return Err(Error::new(

@@ -62,7 +62,7 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
         // Not (or no longer) encrypted: git's own line merge is the right tool.
         return line_merge(args, &shown);
     }
-    let ids = load_identities(&args.identity)?;
+    let ids = load_identities(&args.identity.files)?;
     let base = open(base, &ids, &format!("{shown} (base)"))?;
     let ours = open(ours, &ids, &format!("{shown} (ours)"))?;
     let theirs = open(theirs, &ids, &format!("{shown} (theirs)"))?;

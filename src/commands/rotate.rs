@@ -47,7 +47,7 @@ pub fn run(args: &RotateArgs) -> Result<()> {
             .filter(|s| !s.is_empty())
             .map(rekey::recipient_id)
             .collect(),
-        identity_flags: &args.identity,
+        identity_flags: &args.identity.files,
         ids: None,
         planner: Planner::from_config(args.config.as_deref())?,
         keep_unknown: args.keep_unknown_recipients,

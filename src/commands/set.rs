@@ -33,7 +33,7 @@ pub fn run_set(a: &SetArgs) -> Result<()> {
     } else {
         Zeroizing::new(STANDARD.encode(&*value))
     };
-    let opened = open_encrypted(&a.file, &a.identity)?;
+    let opened = open_encrypted(&a.file, &a.identity.files)?;
     let entry = Entry {
         key: &a.key,
         value: &value,
@@ -63,7 +63,7 @@ pub fn run_set(a: &SetArgs) -> Result<()> {
 
 pub fn run_unset(a: &UnsetArgs) -> Result<()> {
     let name = a.file.display().to_string();
-    let opened = open_encrypted(&a.file, &a.identity)?;
+    let opened = open_encrypted(&a.file, &a.identity.files)?;
     let done = op::unset(
         &name,
         &opened.decrypted.text,

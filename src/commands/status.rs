@@ -70,7 +70,7 @@ pub fn run(args: &StatusArgs) -> Result<()> {
     // Identities are loaded once, when the first encrypted file needs them.
     let ids: OnceLock<Option<Identities>> = OnceLock::new();
     let load_ids: &LoadIds<'_> = &|| {
-        ids.get_or_init(|| match load_identities(&args.identity) {
+        ids.get_or_init(|| match load_identities(&args.identity.files) {
             Ok(i) => Some(i),
             Err(e) => {
                 warn(&format!("MACs are not checked: {e}"));

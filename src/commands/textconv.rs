@@ -20,7 +20,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             .collect()
     });
     for input in &inputs {
-        let out = convert(input, &args.identity);
+        let out = convert(input, &args.identity.files);
         // A closed pipe or a full disk must not turn into a failed diff either.
         let _ = fsio::write_stdout(&out);
     }

@@ -221,7 +221,7 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
     }
 
     if !pending.is_empty() {
-        let ids = load_identities(&args.identity)?;
+        let ids = load_identities(&args.identity.files)?;
         let opener = IdentityOpener { ids: &ids };
         // One directory fsync per directory at the end, not one per file.
         let batch = fsio::DirSyncBatch::begin();
