@@ -1,6 +1,7 @@
 //! `kseal edit`: the editor session. The plaintext lives only in a private temporary
 //! directory (0700, on tmpfs when there is one, file 0600) that is removed on every exit path;
-//! the result is re-encrypted with the same data key so unchanged values keep their ciphertext.
+//! what a saved buffer means (and its re-encryption with the same data key, so unchanged
+//! values keep their ciphertext) is `kseal::ops::edit`'s.
 
 use std::fs;
 use std::io::Write;
@@ -11,8 +12,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use kseal::error::{Error, Kind, Result};
-use kseal::sops::file;
-use kseal::view;
+use kseal::ops::edit::{self, Outcome, Target};
 
 use super::encrypt::{seal_new, Planner};
 use super::{env_var, note, open_encrypted, write_back, write_guarded};
@@ -20,7 +20,7 @@ use crate::cli::EditArgs;
 use crate::signals::Terminations;
 
 /// What the edited text is encrypted into: the file's own envelope, or a new one.
-enum Target {
+enum Source {
     Existing(Box<super::Opened>),
     New(super::encrypt::Plan),
 }
@@ -28,64 +28,59 @@ enum Target {
 pub fn run(args: &EditArgs) -> Result<()> {
     let path = &args.file;
     let name = path.display().to_string();
-    let (target, plain) = if path.exists() {
+    let (source, plain) = if path.exists() {
         let opened = open_encrypted(path, &args.identity.files)?;
         let plain = Zeroizing::new(opened.decrypted.text.to_string());
-        (Target::Existing(Box::new(opened)), plain)
+        (Source::Existing(Box::new(opened)), plain)
     } else {
         check_new_file_dir(path)?;
         let r = &args.recipients;
         let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
             .plan_for(Some(args.filename_override.as_deref().unwrap_or(path)))
             .map_err(|e| e.in_file(&name))?;
-        (Target::New(plan), Zeroizing::new(template(path)))
+        (Source::New(plan), Zeroizing::new(edit::template(path)))
     };
-    let (view_text, state) = view::to_view(&plain).map_err(|e| e.in_file(&name))?;
+    let seal_fn;
+    let target = match &source {
+        Source::Existing(o) => Target::Existing(o.envelope()),
+        Source::New(plan) => {
+            seal_fn = |p: &str| seal_new(&name, p, plan, false);
+            Target::New(&seal_fn)
+        }
+    };
+    let edit = edit::Session::start(&name, plain, target)?;
     let editor = editor_command()?;
     let session = Session::new(path)?;
-    let header = view::header(&name);
-    let mut buffer = Zeroizing::new(format!("{header}{}", view_text.as_str()));
+    let mut buffer = edit.first_buffer();
     let mut problem: Option<String> = None;
     loop {
-        let shown = match &problem {
-            Some(p) => Zeroizing::new(format!(
-                "{} kseal: error: {p}\n{}",
-                view::MARK,
-                buffer.as_str()
-            )),
-            None => buffer.clone(),
-        };
+        let shown = edit::Session::shown(&buffer, problem.as_deref());
         session.write(&shown)?;
         session.run_editor(&editor)?;
         let saved = session.read()?;
-        if problem.is_none() && saved.as_str() == shown.as_str() {
-            note(&format!("{name}: no changes; the file was not rewritten"));
-            return Ok(());
-        }
-        let body = view::strip_header(&saved);
-        if body.trim().is_empty() {
-            note(&format!(
-                "{name}: empty buffer: edit cancelled, the file was not changed"
-            ));
-            return Ok(());
-        }
-        match encrypt_edit(&name, body, &plain, &state, &target) {
-            Ok(None) => {
+        match edit.review(&shown, &saved, problem.is_some())? {
+            Outcome::Unchanged => {
                 note(&format!("{name}: no changes; the file was not rewritten"));
                 return Ok(());
             }
-            Ok(Some(out)) => {
-                return match &target {
-                    Target::Existing(o) => write_back(path, &o.original, &out),
-                    Target::New(_) => write_guarded(path, None, &out),
+            Outcome::Cancelled => {
+                note(&format!(
+                    "{name}: empty buffer: edit cancelled, the file was not changed"
+                ));
+                return Ok(());
+            }
+            Outcome::Sealed(out) => {
+                return match &source {
+                    Source::Existing(o) => write_back(path, &o.original, &out),
+                    Source::New(_) => write_guarded(path, None, &out),
                 };
             }
-            Err(e) => {
+            Outcome::Invalid { problem: e, next } => {
                 // Back to the editor with the error on top, but only when a person says so:
                 // an editor that does not wait (or no terminal) would loop forever.
                 ask_to_reopen(&name, &e, &session.stop)?;
                 problem = Some(e.to_string());
-                buffer = Zeroizing::new(format!("{header}{body}"));
+                buffer = next;
             }
         }
     }
@@ -192,58 +187,6 @@ fn check_new_file_dir(path: &Path) -> Result<()> {
         ),
     )
     .with_hint(format!("create it first: mkdir -p {}", dir.display())))
-}
-
-/// Validates and encrypts the edited buffer; `None` when the plaintext did not change.
-fn encrypt_edit(
-    name: &str,
-    body: &str,
-    plain: &str,
-    state: &view::ViewState,
-    target: &Target,
-) -> Result<Option<String>> {
-    let new_plain = view::from_view(body, state)?;
-    if new_plain.as_str() == plain {
-        return Ok(None);
-    }
-    match target {
-        Target::Existing(o) => {
-            let env = o.envelope();
-            let all = env.covers_all();
-            let was_secret: Vec<usize> = env.docs.clone();
-            view::check_secrets(&new_plain, &|i| !all && was_secret.contains(&i))?;
-            let select = o.selector();
-            file::reencrypt(&new_plain, env, &select).map(Some)
-        }
-        Target::New(plan) => {
-            view::check_secrets(&new_plain, &|_| false)?;
-            seal_new(name, &new_plain, plan, false).map(Some)
-        }
-    }
-}
-
-/// The starting point for a new file.
-fn template(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = stem.split('.').next().unwrap_or_default().to_lowercase();
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = name.trim_matches('-');
-    let name = if name.is_empty() { "my-secret" } else { name };
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: default\ntype: Opaque\nstringData:\n  # key: value pairs in plain text; kseal encrypts the values\n  username: admin\n  password: change-me\n"
-    )
 }
 
 /// The editor to run: KSEAL_EDITOR, SOPS_EDITOR, VISUAL, EDITOR (split like a shell), else
@@ -374,17 +317,5 @@ impl Drop for Session {
             }
         }
         let _ = fs::remove_dir_all(self.dir.path());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn template_names_the_secret_after_the_file() {
-        let t = template(Path::new("deploy/db_creds.enc.yaml"));
-        assert!(t.contains("name: db-creds\n"));
-        assert!(kseal::yaml::tree::parse(&t).is_ok());
     }
 }

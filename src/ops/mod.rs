@@ -4,4 +4,5 @@
 //! lives in these modules so it can be read, tested and reused without the CLI.
 
 pub mod check;
+pub mod edit;
 pub mod set;
