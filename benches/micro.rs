@@ -141,6 +141,7 @@ impl Doc {
 fn settings(key: &DataKey) -> EncryptSettings<'_> {
     let recipient = Recipient::parse(DEMO_RECIPIENT).unwrap();
     EncryptSettings {
+        key_groups: None,
         rule: CryptRule::kubernetes(),
         mac_only_encrypted: false,
         key,

@@ -228,6 +228,7 @@ fn encrypt_at(plain: &str, recipients: &[&str], lastmodified: &str) -> String {
         })
         .collect();
     let settings = EncryptSettings {
+        key_groups: None,
         rule: CryptRule::kubernetes(),
         mac_only_encrypted: false,
         key: &key,
@@ -1537,4 +1538,174 @@ fn post_quantum_recipient_in_a_rule() {
         .kseal()
         .args(["status", "--no-verify", "--json", "s.yaml"]));
     assert!(stdout(&o).contains(&pq), "{}", stdout(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// key groups (Shamir secret sharing)
+
+/// Identity flags for the keys of `pick`.
+fn identity_args(keys: &[Key], pick: &[usize]) -> Vec<String> {
+    pick.iter()
+        .flat_map(|&i| ["--identity".to_string(), keys[i].file.display().to_string()])
+        .collect()
+}
+
+/// A `.sops.yaml` rule splitting the data key over `groups` (indexes into `keys`).
+fn group_rule(keys: &[Key], groups: &[&[usize]], threshold: usize) -> String {
+    let mut rule = format!("  - shamir_threshold: {threshold}\n    key_groups:\n");
+    for g in groups {
+        let list: Vec<&str> = g.iter().map(|&i| keys[i].recipient.as_str()).collect();
+        rule.push_str(&format!("      - age: [{}]\n", list.join(", ")));
+    }
+    rule
+}
+
+/// Files the real sops wrote with 2 and 3 key groups and thresholds 2 and 3 open in kseal
+/// with the keys of enough groups (the same text as sops prints), and fail with fewer: exit 5,
+/// nothing on stdout, a message naming how many groups opened and how many are needed.
+#[test]
+fn sops_key_group_files_open_with_enough_groups() {
+    let sb = Sandbox::new();
+    let keys: Vec<Key> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| age_key(&sb, n))
+        .collect();
+    sb.write("s.yaml", secret("s", "x"));
+    // (groups, threshold); key 3 (d) shares the second group of the first file with b.
+    let cases: [(&[&[usize]], usize); 3] = [
+        (&[&[0], &[1, 3]], 2),
+        (&[&[0], &[1], &[2]], 2),
+        (&[&[0], &[1], &[2]], 3),
+    ];
+    for (groups, threshold) in cases {
+        write_config(&sb, &group_rule(&keys, groups, threshold));
+        let enc = ok(run(sb.tool("sops").args(["encrypt", "s.yaml"])));
+        assert!(
+            enc.contains(&format!("shamir_threshold: {threshold}")),
+            "{enc}"
+        );
+        sb.write("g.yaml", &enc);
+        let all: Vec<usize> = (0..keys.len()).collect();
+        let expected = ok(run(sb
+            .tool("sops")
+            .env("SOPS_AGE_KEY", all_keys(&keys))
+            .args(["decrypt", "g.yaml"])));
+        // Every subset of the keys.
+        for mask in 1u32..(1 << keys.len()) {
+            let pick: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|i| mask & (1 << i) != 0)
+                .collect();
+            let opened = groups
+                .iter()
+                .filter(|g| g.iter().any(|k| pick.contains(k)))
+                .count();
+            let o = run(sb
+                .kseal()
+                .arg("decrypt")
+                .args(identity_args(&keys, &pick))
+                .arg("g.yaml"));
+            let case = format!("{groups:?} threshold {threshold}, keys {pick:?}");
+            if opened >= threshold {
+                assert_eq!(ok(o), expected, "{case}");
+            } else {
+                assert_eq!(code(&o), 5, "{case}: {}", stderr(&o));
+                assert!(o.stdout.is_empty(), "{case}");
+                let want = format!(
+                    "split over {} key groups and any {threshold} of them open it; {opened} opened",
+                    groups.len()
+                );
+                assert!(stderr(&o).contains(&want), "{case}: {}", stderr(&o));
+            }
+        }
+    }
+    // sops refuses a threshold of 1 with several groups (one share would be the key).
+    write_config(&sb, &group_rule(&keys, &[&[0], &[1]], 1));
+    let o = run(sb.tool("sops").args(["encrypt", "s.yaml"]));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("threshold must be at least 2"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Every key's identity, one per line (for `SOPS_AGE_KEY`).
+fn all_keys(keys: &[Key]) -> String {
+    keys.iter()
+        .map(|k| read(&k.file))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// sops >= 3.12: a key command runs for each recipient tried with `SOPS_AGE_RECIPIENT` (and
+/// kseal's `KSEAL_AGE_RECIPIENT`) naming it. A command that prints the key of the recipient it
+/// is asked for opens a file whose two key groups need two different keys; one that ignores
+/// the variable and prints one key opens only one group.
+#[test]
+fn key_commands_are_told_the_recipient() {
+    let sb = Sandbox::new();
+    let keys: Vec<Key> = ["a", "b"].iter().map(|n| age_key(&sb, n)).collect();
+    sb.write("s.yaml", secret("s", "x"));
+    write_config(&sb, &group_rule(&keys, &[&[0], &[1]], 2));
+    let enc = ok(run(sb.tool("sops").args(["encrypt", "s.yaml"])));
+    sb.write("g.yaml", &enc);
+    let expected = ok(run(sb
+        .tool("sops")
+        .env("SOPS_AGE_KEY", all_keys(&keys))
+        .args(["decrypt", "g.yaml"])));
+    let script = sb.write(
+        "pass.sh",
+        format!(
+            "echo \"$SOPS_AGE_RECIPIENT=$KSEAL_AGE_RECIPIENT\" >> asked.log\ncase \"$SOPS_AGE_RECIPIENT\" in\n  {}) cat '{}' ;;\n  {}) cat '{}' ;;\nesac\n",
+            keys[0].recipient,
+            keys[0].file.display(),
+            keys[1].recipient,
+            keys[1].file.display()
+        ),
+    );
+    for var in ["SOPS_AGE_KEY_CMD", "KSEAL_AGE_KEY_CMD"] {
+        let _ = std::fs::remove_file(sb.path("asked.log"));
+        let o = run(sb
+            .kseal()
+            .env(var, format!("sh {}", script.display()))
+            .args(["decrypt", "g.yaml"]));
+        assert_eq!(ok(o), expected, "{var}");
+        let asked = read(&sb.path("asked.log"));
+        let want: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{0}={0}", k.recipient))
+            .collect();
+        assert_eq!(asked.lines().collect::<Vec<_>>(), want, "{var}");
+    }
+    // A command printing one key whatever it is asked opens one group of two.
+    let o = run(sb
+        .kseal()
+        .env(
+            "SOPS_AGE_KEY_CMD",
+            format!("cat {}", keys[0].file.display()),
+        )
+        .args(["decrypt", "g.yaml"]));
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 opened"), "{}", stderr(&o));
+    // With a file with one group, the command is asked for each recipient until one opens.
+    let _ = std::fs::remove_file(sb.path("asked.log"));
+    let o = run(sb.kseal().args([
+        "encrypt",
+        "--age",
+        &format!("{},{}", keys[1].recipient, keys[0].recipient),
+        "s.yaml",
+    ]));
+    sb.write("one.yaml", ok(o));
+    let o = run(sb
+        .kseal()
+        .env("KSEAL_AGE_KEY_CMD", format!("sh {}", script.display()))
+        .args(["decrypt", "one.yaml"]));
+    assert_eq!(ok(o), secret("s", "x"));
+    assert_eq!(
+        read(&sb.path("asked.log")).lines().count(),
+        1,
+        "the first recipient's key opens: the command is not asked again"
+    );
 }

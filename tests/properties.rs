@@ -182,6 +182,7 @@ fn render(m: &Manifest) -> String {
 
 fn settings(key: &DataKey) -> EncryptSettings<'_> {
     EncryptSettings {
+        key_groups: None,
         rule: CryptRule::kubernetes(),
         mac_only_encrypted: false,
         key,

@@ -240,6 +240,7 @@ fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<Stri
     let per_block: usize = age.iter().map(|a| a.enc.len() + a.recipient.len()).sum();
     fsio::check_output_size(text.len().saturating_add(secrets.saturating_mul(per_block)))?;
     let settings = EncryptSettings {
+        key_groups: None,
         rule: plan.rule.clone(),
         mac_only_encrypted: plan.mac_only_encrypted,
         key: &key,

@@ -29,9 +29,7 @@ use zeroize::Zeroizing;
 
 use kseal::error::{escape_controls, Error, Kind, Result};
 use kseal::keys::Identities;
-use kseal::secret::DataKey;
-use kseal::sops::file::{DecryptOptions, KeyOpener};
-use kseal::sops::metadata::Metadata;
+use kseal::sops::file::DecryptOptions;
 
 use crate::fsio::MAX_INPUT;
 
@@ -145,53 +143,7 @@ pub fn warn_narrow(name: &str, env: &kseal::sops::file::Envelope) {
     }
 }
 
-/// Opens a file's data key with the identities found on this machine.
-pub struct IdentityOpener<'a> {
-    pub ids: &'a Identities,
-}
-
-impl KeyOpener for IdentityOpener<'_> {
-    fn open(&self, meta: &Metadata) -> Result<DataKey> {
-        let mut last: Option<Error> = None;
-        for entry in &meta.age {
-            match self.ids.unwrap(&entry.enc) {
-                Ok(k) => return Ok(k),
-                Err(e) if e.kind == Kind::NoIdentity => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        // Post-quantum recipients are ~2,000 characters: shown as prefix...suffix.
-        let recipients: Vec<String> = meta
-            .age
-            .iter()
-            .map(|a| kseal::keys::shorten_recipient(&a.recipient))
-            .collect();
-        let detail = last.map(|e| e.message).unwrap_or_default();
-        let mut msg = if self.ids.is_empty() {
-            "no age identity found to open the data key".to_string()
-        } else {
-            format!(
-                "none of the {} identities found opens the data key",
-                self.ids.len()
-            )
-        };
-        msg.push_str(&format!(
-            "; the file is encrypted to: {}",
-            recipients.join(", ")
-        ));
-        if !detail.is_empty() && !self.ids.is_empty() {
-            msg.push_str(&format!(" ({detail})"));
-        } else if !self.ids.problems().is_empty() {
-            // No identity at all, but something went wrong looking for one (a failing
-            // KSEAL_AGE_KEY_CMD, a missing plugin): that is the useful part.
-            msg.push_str(&format!(" ({})", self.ids.problems().join("; ")));
-        }
-        let looked = self.ids.searched().join(", ");
-        Err(Error::new(Kind::NoIdentity, msg).with_hint(format!(
-            "give the matching identity with --identity FILE or KSEAL_AGE_KEY_FILE; kseal looked in: {looked}"
-        )))
-    }
-}
+pub use kseal::ops::keyopen::IdentityOpener;
 
 /// Loads identities from flags, variables and default files.
 pub fn load_identities(flags: &[PathBuf]) -> Result<Identities> {

@@ -5,12 +5,13 @@
 //! run, from several threads at once, so everything here is `Send + Sync` and the hot path is
 //! one header parse plus one key agreement per identity tried.
 
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use age::armor::ArmoredReader;
 use age::DecryptError;
@@ -55,6 +56,12 @@ pub struct Identities {
     /// reported only if no identity opens an envelope.
     notes: Vec<String>,
     ask: Arc<AskPassphrase>,
+    /// Key commands (`*_KEY_CMD`), run only when the identities above open nothing, once per
+    /// recipient tried, with `SOPS_AGE_RECIPIENT` naming it (as sops >= 3.12 does).
+    commands: Vec<super::keycmd::KeyCommand>,
+    /// What the key commands printed for each recipient (so a password manager is asked once
+    /// per recipient and run, not once per file).
+    from_commands: Mutex<BTreeMap<String, Arc<Identities>>>,
 }
 
 /// A passphrase-protected OpenSSH key. Asking for the passphrase when loading would prompt on
@@ -108,6 +115,82 @@ impl Identities {
             searched: Vec::new(),
             notes: Vec::new(),
             ask: Arc::new(ask_on_terminal),
+            commands: Vec::new(),
+            from_commands: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// An empty set that asks passphrases the way this one does and remembers where this one
+    /// looked (for a key command's output: its messages then name every place).
+    pub(crate) fn sibling(&self) -> Identities {
+        Identities {
+            ask: Arc::clone(&self.ask),
+            searched: self.searched.clone(),
+            notes: self.notes.clone(),
+            ..Identities::new()
+        }
+    }
+
+    /// Registers a key command, run later for each recipient tried (see `unwrap_for`).
+    pub(crate) fn add_command(&mut self, command: super::keycmd::KeyCommand) {
+        self.commands.push(command);
+    }
+
+    /// The identities the key commands print for `recipient` (run once per recipient).
+    fn command_identities(&self, recipient: &str) -> Arc<Identities> {
+        let mut cache = self
+            .from_commands
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = cache.entry(recipient.to_string()).or_insert_with(|| {
+            let mut ids = self.sibling();
+            for c in &self.commands {
+                super::keycmd::run_for(&mut ids, c, recipient);
+            }
+            Arc::new(ids)
+        });
+        Arc::clone(entry)
+    }
+
+    /// Whether key commands wait to be run for a recipient.
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
+    /// Identities loaded so far from key commands, and the problems they had (for messages).
+    fn command_results(&self) -> (usize, Vec<String>) {
+        let cache = self
+            .from_commands
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut n = 0;
+        let mut notes = Vec::new();
+        for ids in cache.values() {
+            n += ids.len();
+            for p in &ids.notes {
+                if !notes.contains(p) {
+                    notes.push(p.clone());
+                }
+            }
+        }
+        (n, notes)
+    }
+
+    /// Opens an envelope wrapped for `recipient` and returns its payload, which must be `len`
+    /// bytes (32 for a data key, 33 for a key group's Shamir share). The loaded identities are
+    /// tried first; the key commands only if they open nothing, with `SOPS_AGE_RECIPIENT` and
+    /// `KSEAL_AGE_RECIPIENT` set to `recipient`.
+    pub fn unwrap_for(
+        &self,
+        recipient: &str,
+        enc: &[u8],
+        len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        match self.unwrap_loaded(enc, len) {
+            Err(e) if e.kind == Kind::NoIdentity && self.has_commands() => self
+                .command_identities(recipient.trim())
+                .unwrap_loaded(enc, len),
+            r => r,
         }
     }
 
@@ -200,8 +283,14 @@ impl Identities {
 
     /// Problems met while loading that did not stop it (a failing key command, a missing
     /// plugin, an unusable default SSH key), for the no-identity message.
-    pub fn problems(&self) -> &[String] {
-        &self.notes
+    pub fn problems(&self) -> Vec<String> {
+        let mut all = self.notes.clone();
+        for p in self.command_results().1 {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+        }
+        all
     }
 
     pub fn is_empty(&self) -> bool {
@@ -210,7 +299,7 @@ impl Identities {
 
     /// The number of usable identities (post-quantum ones, which are skipped, not counted).
     pub fn len(&self) -> usize {
-        self.native.len() + self.locked_ssh.len() + self.plugin_count
+        self.native.len() + self.locked_ssh.len() + self.plugin_count + self.command_results().0
     }
 
     fn add_bytes(&mut self, data: &[u8], origin: &str, inline: bool) -> Result<()> {
@@ -389,6 +478,13 @@ impl Identities {
     /// `unwrap` for an envelope held as bytes: a binary age file (sops <= 3.6) is not UTF-8
     /// text, and YAML carries it as `!!binary`.
     pub fn unwrap_bytes(&self, enc: &[u8]) -> Result<DataKey> {
+        let payload = self.unwrap_loaded(enc, 32)?;
+        DataKey::from_bytes(&payload).ok_or_else(|| Error::new(Kind::Internal, "a 32-byte payload"))
+    }
+
+    /// `unwrap_bytes` for a payload of `len` bytes (33 for a key group's Shamir share), with the
+    /// loaded identities only (no key command runs).
+    pub fn unwrap_loaded(&self, enc: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
         let file = decode_envelope(enc)?;
 
         // 1. Identities that need no interaction.
@@ -401,7 +497,7 @@ impl Identities {
             .iter()
             .map(|i| i.as_ref() as &dyn age::Identity)
             .chain(unlocked.map(|i| i as &dyn age::Identity));
-        if let Some(key) = try_decrypt(&file, cheap)? {
+        if let Some(key) = try_decrypt(&file, cheap, len)? {
             return Ok(key);
         }
 
@@ -416,7 +512,7 @@ impl Identities {
                 continue;
             }
             if let Ok(identity) = self.unlock(locked) {
-                if let Some(key) = try_decrypt(&file, std::iter::once(identity as _))? {
+                if let Some(key) = try_decrypt(&file, std::iter::once(identity as _), len)? {
                     return Ok(key);
                 }
             }
@@ -428,7 +524,7 @@ impl Identities {
                 .plugins
                 .iter()
                 .map(|i| i.as_ref() as &dyn age::Identity);
-            if let Some(key) = try_decrypt(&file, plugins)? {
+            if let Some(key) = try_decrypt(&file, plugins, len)? {
                 return Ok(key);
             }
         }
@@ -640,7 +736,8 @@ fn decode_envelope(enc: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
 fn try_decrypt<'a>(
     file: &[u8],
     identities: impl Iterator<Item = &'a dyn age::Identity>,
-) -> Result<Option<DataKey>> {
+    len: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let decryptor = age::Decryptor::new_buffered(file).map_err(|e| {
         Error::format(format!(
             "the age envelope is not a valid age file: {}",
@@ -664,14 +761,19 @@ fn try_decrypt<'a>(
                  modified or is corrupt",
             )
         })?;
-    match DataKey::from_bytes(&payload) {
-        Some(key) => Ok(Some(key)),
-        None => Err(Error::format(format!(
-            "the age envelope holds {}{} bytes, not a 32-byte data key",
-            payload.len(),
-            if payload.len() >= 1024 { "+" } else { "" }
-        ))),
+    if payload.len() == len {
+        return Ok(Some(payload));
     }
+    let what = if len == 32 {
+        "a 32-byte data key".to_string()
+    } else {
+        format!("a {len}-byte key share")
+    };
+    Err(Error::format(format!(
+        "the age envelope holds {}{} bytes, not {what}",
+        payload.len(),
+        if payload.len() >= 1024 { "+" } else { "" }
+    )))
 }
 
 fn decrypt_error(e: DecryptError) -> Error {

@@ -4,6 +4,11 @@
 //! The command is split like a shell would (`shlex`) but run without one, so no quoting or
 //! expansion surprises; its stdin is closed (kseal may be reading a manifest from it) and its
 //! stderr goes to the user, since a password manager may need to say something.
+//!
+//! As in sops >= 3.12, a command runs for one recipient at a time, with `SOPS_AGE_RECIPIENT`
+//! (and kseal's `KSEAL_AGE_RECIPIENT`) set to it, so that a password manager can print the one
+//! key that recipient needs; it runs only when the identities from files and variables open
+//! nothing, and once per recipient and run.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -15,11 +20,27 @@ use super::Identities;
 /// Output beyond this is not an identity file: the command is wrong.
 const OUTPUT_LIMIT: usize = 1 << 20;
 
-/// Runs `command` (the value of the variable `var`) and adds the identities it prints.
+/// The variables a key command finds the recipient being tried in.
+pub const RECIPIENT_VARS: [&str; 2] = ["SOPS_AGE_RECIPIENT", "KSEAL_AGE_RECIPIENT"];
+
+/// A key command as the user set it: the variable's name and the split command line.
+pub(crate) struct KeyCommand {
+    var: String,
+    argv: Vec<String>,
+}
+
+impl KeyCommand {
+    /// How messages name the command: the variable and the program, never its arguments
+    /// (which could hold a secret).
+    fn label(&self) -> String {
+        format!("{} ({})", self.var, self.argv[0])
+    }
+}
+
+/// Registers `command` (the value of the variable `var`), to be run for each recipient tried.
 ///
-/// Failures do not stop discovery, as in sops >= 3.11: another identity may open the file. They
-/// are reported only if none does. Messages name the variable and the program, never its
-/// arguments (which could hold a secret) or its output.
+/// A command line kseal cannot split is reported only if no identity opens a file, like any
+/// failure of the command (sops >= 3.11: another identity may open the file).
 pub(crate) fn add_from_command(ids: &mut Identities, command: &str, var: &str) {
     let Some(argv) = shlex::split(command).filter(|a| !a.is_empty()) else {
         ids.note_searched(&format!("{var} (unusable)"));
@@ -28,10 +49,19 @@ pub(crate) fn add_from_command(ids: &mut Identities, command: &str, var: &str) {
         ));
         return;
     };
-    let program = argv[0].clone();
-    let label = format!("{var} ({program})");
-    ids.note_searched(&label);
-    match run(&argv) {
+    let c = KeyCommand {
+        var: var.to_string(),
+        argv,
+    };
+    ids.note_searched(&c.label());
+    ids.add_command(c);
+}
+
+/// Runs `c` for `recipient` and adds the identities it prints to `ids` (problems are noted
+/// there, for the message shown when nothing opens the file).
+pub(crate) fn run_for(ids: &mut Identities, c: &KeyCommand, recipient: &str) {
+    let label = c.label();
+    match run(&c.argv, recipient) {
         Ok(output) => {
             if output.iter().all(u8::is_ascii_whitespace) {
                 ids.note_problem(format!("{label} printed no identity"));
@@ -44,10 +74,13 @@ pub(crate) fn add_from_command(ids: &mut Identities, command: &str, var: &str) {
 }
 
 /// Runs the command and returns its stdout, kept in zeroizing memory.
-fn run(argv: &[String]) -> Result<Zeroizing<Vec<u8>>, String> {
+fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut cmd = Command::new(&argv[0]);
     for var in super::discover::KEY_COMMAND_HIDDEN_VARS {
         cmd.env_remove(var);
+    }
+    for var in RECIPIENT_VARS {
+        cmd.env(var, recipient);
     }
     let mut child = cmd
         .args(&argv[1..])
@@ -100,6 +133,19 @@ mod tests {
 
     const FLUX_KEY: &str = "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb";
 
+    fn flux_recipient() -> String {
+        let text = read_fixture("flux-age.txt");
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap();
+        line.trim().to_string()
+    }
+
+    fn open(ids: &Identities, recipient: &str) -> crate::error::Result<Zeroizing<Vec<u8>>> {
+        ids.unwrap_for(recipient, read_fixture("flux-age.enc").as_bytes(), 32)
+    }
+
     #[test]
     fn a_command_that_prints_an_identity_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -112,11 +158,42 @@ mod tests {
             &format!("cat '{}'", spaced.display()),
             "KSEAL_AGE_KEY_CMD",
         );
-        assert_eq!(ids.len(), 1);
         assert_eq!(ids.searched(), ["KSEAL_AGE_KEY_CMD (cat)"]);
+        // Nothing runs before a recipient is tried.
+        assert_eq!(ids.len(), 0);
+        assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
+        assert_eq!(ids.len(), 1);
+    }
+
+    /// sops >= 3.12: the command sees the recipient being tried in `SOPS_AGE_RECIPIENT`
+    /// (kseal also sets `KSEAL_AGE_RECIPIENT`), and runs once per recipient and run.
+    #[test]
+    fn the_command_is_told_the_recipient_and_runs_once_per_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let key = fixture("flux-age.txt");
+        let script = format!(
+            "echo \"$SOPS_AGE_RECIPIENT $KSEAL_AGE_RECIPIENT\" >> '{}'; \
+             test \"$SOPS_AGE_RECIPIENT\" = '{}' && cat '{}'",
+            log.display(),
+            flux_recipient(),
+            key.display()
+        );
+        let mut ids = Identities::new();
+        add_from_command(
+            &mut ids,
+            &format!("sh -c \"{}\"", script.replace('"', "\\\"")),
+            "SOPS_AGE_KEY_CMD",
+        );
+        // Another recipient: the command prints nothing for it.
+        let e = open(&ids, "age1other").must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
+        assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
+        let r = flux_recipient();
         assert_eq!(
-            hex(ids.unwrap(&read_fixture("flux-age.enc")).unwrap().expose()),
-            FLUX_KEY
+            std::fs::read_to_string(&log).unwrap(),
+            format!("age1other age1other\n{r} {r}\n")
         );
     }
 
@@ -136,10 +213,13 @@ mod tests {
             let mut ids = Identities::new();
             add_from_command(&mut ids, &cmd, "SOPS_AGE_KEY_CMD");
             assert!(ids.is_empty());
-            let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
+            let e = open(&ids, &flux_recipient()).must_fail();
             assert_eq!(e.kind, Kind::NoIdentity);
-            assert!(e.message.contains("SOPS_AGE_KEY_CMD"), "{}", e.message);
-            assert!(e.message.contains(expect), "{cmd}: {}", e.message);
+            assert!(ids.is_empty());
+            let problems = ids.problems().join("; ");
+            assert!(problems.contains("SOPS_AGE_KEY_CMD"), "{problems}");
+            assert!(problems.contains(expect), "{cmd}: {problems}");
+            assert!(!problems.contains("SOMETHINGSECRET"), "{problems}");
             assert!(!e.message.contains("SOMETHINGSECRET"), "{}", e.message);
         }
     }

@@ -6,3 +6,4 @@
 pub mod check;
 pub mod edit;
 pub mod set;
+pub mod keyopen;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 use super::mac::{self, MacHasher};
-use super::metadata::{self, AgeEntry, Metadata};
+use super::metadata::{self, AgeEntry, KeyGroups, Metadata};
 use super::rules::CryptRule;
 use super::structural;
 use super::value::{self, IV_LEN};
@@ -483,6 +483,7 @@ fn decrypt_inner(
                 o.mac == meta.mac
                     && o.lastmodified == meta.lastmodified
                     && o.age == meta.age
+                    && o.key_groups == meta.key_groups
                     && o.kseal_mac == meta.kseal_mac
             });
         if !same {
@@ -506,7 +507,7 @@ fn decrypt_inner(
             .with_hint("remove that document, or encrypt it with `kseal encrypt` in its own file"));
         }
     }
-    if meta.age.is_empty() {
+    if meta.age.is_empty() && meta.key_groups.is_none() {
         return Err(Error::new(
             Kind::Unsupported,
             format!(
@@ -711,6 +712,7 @@ fn decrypt_inner(
                 && meta.mac == k.meta.mac
                 && meta.lastmodified == k.meta.lastmodified
                 && meta.age == k.meta.age
+                && meta.key_groups == k.meta.key_groups
                 && meta.mac_only_encrypted == k.meta.mac_only_encrypted
                 && meta.rule.key_value() == k.meta.rule.key_value()
                 && meta.version == k.meta.version
@@ -896,6 +898,9 @@ pub struct EncryptSettings<'a> {
     /// The data key, already wrapped for every recipient.
     pub key: &'a DataKey,
     pub age: Vec<AgeEntry>,
+    /// Several key groups, each entry wrapping its group's share of `key` (then `age` is
+    /// empty; see `sops::keygroups`).
+    pub key_groups: Option<KeyGroups>,
     pub lastmodified: String,
     pub version: String,
     /// IVs to reuse for unchanged values (empty for a fresh encryption).
@@ -1179,6 +1184,7 @@ fn encrypt_inner<'n>(
     let mac = stash.seal(key, mac_text.as_bytes(), &settings.lastmodified, "str")?;
     let meta = Metadata {
         age: settings.age.clone(),
+        key_groups: settings.key_groups.clone(),
         lastmodified: settings.lastmodified.clone(),
         mac,
         rule: settings.rule.clone(),
@@ -1280,6 +1286,7 @@ pub fn reencrypt(
 ) -> Result<String> {
     let stream = tree::parse(plain)?;
     let settings = EncryptSettings {
+        key_groups: env.meta.key_groups.clone(),
         rule: env.meta.rule.clone(),
         mac_only_encrypted: env.meta.mac_only_encrypted,
         key: &env.key,
@@ -1376,6 +1383,7 @@ mod tests {
         );
         let env = out.envelope.unwrap();
         let settings = EncryptSettings {
+            key_groups: None,
             rule: env.meta.rule.clone(),
             mac_only_encrypted: false,
             key: &env.key,
@@ -1433,6 +1441,7 @@ mod tests {
             let out = decrypt(&src, &key, &DecryptOptions::default()).unwrap();
             let env = out.envelope.unwrap();
             let settings = EncryptSettings {
+                key_groups: None,
                 rule: env.meta.rule.clone(),
                 mac_only_encrypted: env.meta.mac_only_encrypted,
                 key: &env.key,
@@ -1530,6 +1539,7 @@ mod tests {
     /// The Kubernetes rule, a fixed timestamp and a placeholder envelope.
     fn test_settings(key: &DataKey) -> EncryptSettings<'_> {
         EncryptSettings {
+            key_groups: None,
             rule: CryptRule::kubernetes(),
             mac_only_encrypted: false,
             key,

@@ -5,7 +5,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::rules::CryptRule;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::yaml::scalar::{double_quoted, plain_is_safe, single_quoted};
 use crate::yaml::tree::{Mapping, Node};
 
@@ -19,10 +19,26 @@ pub struct AgeEntry {
     pub enc: String,
 }
 
+/// Several key groups (sops's Shamir secret sharing): the data key is split into one share
+/// per group, any `threshold` shares give it back, and each entry of a group wraps that
+/// group's share (33 bytes) instead of the data key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyGroups {
+    /// The groups in file order (at least two); a group's share has x = its index + 1 when
+    /// sops or kseal wrote it, but the x coordinate travels inside the share.
+    pub groups: Vec<Vec<AgeEntry>>,
+    /// `shamir_threshold` (absent or 0 in the file: every group is needed).
+    pub threshold: usize,
+}
+
 /// What a file's `sops:` block says.
 #[derive(Clone)]
 pub struct Metadata {
+    /// The recipients of a file with one key group (`None` in `key_groups`): each entry wraps
+    /// the data key. Empty when the file has several key groups.
     pub age: Vec<AgeEntry>,
+    /// Several key groups (then `age` is empty).
+    pub key_groups: Option<KeyGroups>,
     pub lastmodified: String,
     pub mac: String,
     pub rule: CryptRule,
@@ -72,6 +88,31 @@ fn age_entries(node: Option<&Node>, out: &mut Vec<AgeEntry>) -> Result<()> {
     Ok(())
 }
 
+/// One mapping of `key_groups`: its age entries, and the other key sources it names.
+fn group_entries(g: &Node, age: &mut Vec<AgeEntry>, other: &mut Vec<String>) -> Result<()> {
+    let g = g
+        .as_mapping()
+        .ok_or_else(|| Error::format("a sops key group is not a mapping"))?;
+    age_entries(g.get("age"), age)?;
+    for k in OTHER_SOURCES {
+        if !is_empty_list(g.get(k)) && !other.iter().any(|o| o == k) {
+            other.push(k.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// `shamir_threshold` of a file with `groups` key groups: absent or 0 means all of them (sops
+/// writes the number whenever it splits a key).
+fn threshold(m: &Mapping, groups: usize) -> Result<usize> {
+    match scalar_str(m, "shamir_threshold").map(str::trim) {
+        None | Some("" | "0" | "~" | "null") => Ok(groups),
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            Error::format("`shamir_threshold` in the sops block is not a whole number")
+        }),
+    }
+}
+
 const OTHER_SOURCES: [&str; 7] = [
     "pgp",
     "kms",
@@ -87,27 +128,22 @@ impl Metadata {
     pub fn from_mapping(m: &Mapping) -> Result<Metadata> {
         let mut age = Vec::new();
         let mut other = Vec::new();
+        let mut key_groups = None;
         match m.get("key_groups") {
-            Some(Node::Sequence(groups)) if !groups.items.is_empty() => {
-                if groups.items.len() > 1 {
-                    return Err(Error::new(
-                        Kind::Unsupported,
-                        format!(
-                            "the file splits its data key over {} key groups (Shamir secret sharing), which kseal does not support",
-                            groups.items.len()
-                        ),
-                    )
-                    .with_hint("decrypt it with sops, or re-encrypt it with a single key group"));
+            Some(Node::Sequence(groups)) if groups.items.len() > 1 => {
+                let mut all = Vec::with_capacity(groups.items.len());
+                for g in &groups.items {
+                    let mut entries = Vec::new();
+                    group_entries(g, &mut entries, &mut other)?;
+                    all.push(entries);
                 }
-                let g = groups.items[0]
-                    .as_mapping()
-                    .ok_or_else(|| Error::format("a sops key group is not a mapping"))?;
-                age_entries(g.get("age"), &mut age)?;
-                for k in OTHER_SOURCES {
-                    if !is_empty_list(g.get(k)) {
-                        other.push(k.to_string());
-                    }
-                }
+                key_groups = Some(KeyGroups {
+                    threshold: threshold(m, all.len())?,
+                    groups: all,
+                });
+            }
+            Some(Node::Sequence(groups)) if groups.items.len() == 1 => {
+                group_entries(&groups.items[0], &mut age, &mut other)?;
             }
             _ => {
                 age_entries(m.get("age"), &mut age)?;
@@ -138,11 +174,12 @@ impl Metadata {
             Some("true" | "True" | "TRUE")
         );
         let version = scalar_str(m, "version").unwrap_or_default().to_string();
-        if age.is_empty() && other.is_empty() {
+        if age.is_empty() && other.is_empty() && key_groups.is_none() {
             return Err(Error::format("the sops block lists no keys"));
         }
         Ok(Metadata {
             age,
+            key_groups,
             lastmodified,
             mac,
             rule: rule.unwrap_or_else(CryptRule::default_rule),
@@ -198,6 +235,44 @@ fn yaml_string(s: &str) -> String {
     }
 }
 
+/// `shamir_threshold` and `key_groups` as sops writes them, the keys at column `k1`: each group
+/// a mapping with `hc_vault: []` then its `age` list (deeper levels at the next multiple of
+/// `unit`, as go-yaml indents them).
+fn render_groups(out: &mut String, g: &KeyGroups, k1: usize, unit: usize, eol: &str) {
+    let pad = |n: usize| " ".repeat(n);
+    let next = |c: usize| unit * ((c + unit) / unit);
+    let dash = k1 + unit;
+    let keys = dash + 2;
+    let inner = next(keys);
+    let item = inner + 2;
+    let body = next(item);
+    out.push_str(&format!(
+        "{}shamir_threshold: {}{eol}",
+        pad(k1),
+        g.threshold
+    ));
+    out.push_str(&format!("{}key_groups:{eol}", pad(k1)));
+    for group in &g.groups {
+        out.push_str(&format!("{}- hc_vault: []{eol}", pad(dash)));
+        if group.is_empty() {
+            out.push_str(&format!("{}age: []{eol}", pad(keys)));
+            continue;
+        }
+        out.push_str(&format!("{}age:{eol}", pad(keys)));
+        for a in group {
+            out.push_str(&format!(
+                "{}- recipient: {}{eol}",
+                pad(inner),
+                yaml_string(&a.recipient)
+            ));
+            out.push_str(&format!("{}enc: |{eol}", pad(item)));
+            for line in a.enc.lines() {
+                out.push_str(&format!("{}{}{eol}", pad(body), line));
+            }
+        }
+    }
+}
+
 /// Renders the block as sops 3.10-3.12 writes it, with `unit` spaces per level, the `sops`
 /// key at column `col`, and `eol` line ends. The text ends with `eol`.
 pub fn render(meta: &Metadata, col: usize, unit: usize, eol: &str) -> String {
@@ -208,6 +283,9 @@ pub fn render(meta: &Metadata, col: usize, unit: usize, eol: &str) -> String {
     let body = unit * ((item + unit) / unit);
     let mut out = String::with_capacity(512 + meta.age.len() * 480);
     out.push_str(&format!("{}sops:{eol}", pad(col)));
+    if let Some(g) = &meta.key_groups {
+        render_groups(&mut out, g, k1, unit, eol);
+    }
     if !meta.age.is_empty() {
         out.push_str(&format!("{}age:{eol}", pad(k1)));
         for a in &meta.age {

@@ -2,6 +2,7 @@
 //! `from_mapping`, the `lastmodified` formats, and the exact layout `render` writes.
 
 use super::*;
+use crate::error::Kind;
 use crate::yaml::tree::parse;
 
 /// Reads the `sops:` block of a one-document YAML text.
@@ -140,22 +141,82 @@ fn one_key_group_is_read_instead_of_the_top_level() {
     assert!(e.contains("lists no keys"), "{e}");
 }
 
+/// Several key groups (Shamir): each group's entries are kept apart with the threshold, which
+/// defaults to every group; other key sources in any group are named once.
+#[test]
+fn several_key_groups_are_read_with_their_threshold() {
+    let group = |r: &str| {
+        format!("    - hc_vault: []\n      age:\n        - recipient: {r}\n          enc: e{r}\n")
+    };
+    let text = block(&format!(
+        "  shamir_threshold: 2\n  key_groups:\n{}{}{}",
+        group("age1a"),
+        group("age1b"),
+        group("age1c")
+    ));
+    let m = meta(&text).unwrap();
+    assert!(m.age.is_empty());
+    let g = m.key_groups.as_ref().unwrap();
+    assert_eq!(g.threshold, 2);
+    let got: Vec<Vec<&str>> = g
+        .groups
+        .iter()
+        .map(|e| e.iter().map(|a| a.recipient.as_str()).collect())
+        .collect();
+    assert_eq!(got, [["age1a"], ["age1b"], ["age1c"]]);
+    assert_eq!(g.groups[1][0].enc, "eage1b");
+    // No threshold, or 0: every group.
+    for t in ["", "  shamir_threshold: 0\n"] {
+        let text = block(&format!(
+            "{t}  key_groups:\n{}{}",
+            group("age1a"),
+            group("age1b")
+        ));
+        assert_eq!(meta(&text).unwrap().key_groups.unwrap().threshold, 2);
+    }
+    // A pgp key in the second group is named.
+    let text = block(&format!(
+        "  key_groups:\n{}    - pgp:\n        - fp: F\n      age: []\n",
+        group("age1a")
+    ));
+    assert_eq!(meta(&text).unwrap().other_key_sources, ["pgp"]);
+    let e = err_text(&block(&format!(
+        "  shamir_threshold: two\n  key_groups:\n{}{}",
+        group("age1a"),
+        group("age1b")
+    )));
+    assert!(e.contains("not a whole number"), "{e}");
+}
+
+/// `render` writes key groups in sops's layout (threshold, then each group's `hc_vault: []` and
+/// `age` list) and reads back the same.
+#[test]
+fn key_groups_render_as_sops_writes_them() {
+    let mut m = sample(0, false);
+    m.key_groups = Some(KeyGroups {
+        groups: vec![sample(1, false).age, sample(2, false).age],
+        threshold: 2,
+    });
+    let text = render(&m, 0, 4, "\n");
+    assert!(
+        text.starts_with(
+            "sops:\n    shamir_threshold: 2\n    key_groups:\n        - hc_vault: []\n          age:\n            - recipient: age1r0\n              enc: |\n                -----BEGIN AGE ENCRYPTED FILE-----\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("\n    age:"), "{text}");
+    let back = meta(&text).unwrap();
+    assert!(back.key_groups == m.key_groups && back.age.is_empty());
+}
+
 #[test]
 fn key_groups_refusals() {
-    let group = "    - age:\n        - recipient: age1g\n          enc: g\n";
-    for n in [2, 3] {
-        let text = block(&format!("  key_groups:\n{}", group.repeat(n)));
-        let e = meta(&text).err().unwrap();
-        assert_eq!(e.kind, Kind::Unsupported);
-        assert!(
-            e.to_string().contains(&format!("over {n} key groups")),
-            "{e}"
-        );
-    }
+    let e = err_text(&block("  key_groups:\n    - age1g\n    - age1h\n"));
+    assert!(e.contains("key group is not a mapping"), "{e}");
+    let e = err_text(&block("  key_groups:\n    - age: age1g\n    - age: []\n"));
+    assert!(e.contains("`age` entry is not a list"), "{e}");
     let e = err_text(&block("  key_groups:\n    - age1g\n"));
     assert!(e.contains("key group is not a mapping"), "{e}");
-    let e = err_text(&block("  key_groups:\n    - age: age1g\n"));
-    assert!(e.contains("`age` entry is not a list"), "{e}");
 }
 
 #[test]
@@ -207,6 +268,7 @@ fn now_lastmodified_is_utc_to_the_second() {
 
 fn sample(age: usize, mac_only_encrypted: bool) -> Metadata {
     Metadata {
+        key_groups: None,
         age: (0..age)
             .map(|i| AgeEntry {
                 recipient: format!("age1r{i}"),

@@ -2,6 +2,7 @@
 //! files (decrypt and encrypt by splicing into the original bytes).
 
 pub mod file;
+pub mod keygroups;
 pub mod mac;
 pub mod metadata;
 pub mod rekey;

@@ -25,6 +25,7 @@ fn secret(n: usize) -> String {
 
 fn settings(key: &DataKey) -> EncryptSettings<'_> {
     EncryptSettings {
+        key_groups: None,
         rule: CryptRule::kubernetes(),
         mac_only_encrypted: false,
         key,
@@ -84,6 +85,7 @@ fn a_changed_value_gets_a_fresh_iv() {
     let second = encrypt_secret(
         &changed,
         &EncryptSettings {
+            key_groups: None,
             stash: Some(&env.stash),
             ..settings(&key)
         },

@@ -140,6 +140,13 @@ pub fn compare_with_rule(
 }
 
 fn refuse_foreign_keys(meta: &Metadata) -> Result<()> {
+    if meta.key_groups.is_some() {
+        return Err(Error::new(
+            Kind::Unsupported,
+            "the file splits its data key over several key groups (Shamir), whose recipients kseal cannot change yet",
+        )
+        .with_hint("change the recipients of this file with `sops updatekeys` or `sops rotate`"));
+    }
     if meta.other_key_sources.is_empty() {
         return Ok(());
     }
@@ -306,6 +313,7 @@ pub fn rotate(
             .is_some_and(|i| env.docs.contains(&i))
     };
     let settings = EncryptSettings {
+        key_groups: None,
         rule: env.meta.rule.clone(),
         mac_only_encrypted: env.meta.mac_only_encrypted,
         key: new_key,
@@ -415,6 +423,7 @@ mod tests {
 
     fn encrypted(key: &DataKey, unit_src: &str) -> String {
         let settings = EncryptSettings {
+            key_groups: None,
             rule: CryptRule::kubernetes(),
             mac_only_encrypted: false,
             key,

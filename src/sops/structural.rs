@@ -134,6 +134,19 @@ impl Encoder {
         for a in &meta.age {
             self.bytes(a.recipient.as_bytes());
         }
+        // Key groups only add to the input when there are some, so the value of a file with
+        // one group is what it was before kseal knew groups.
+        if let Some(g) = &meta.key_groups {
+            self.tag(b'G');
+            self.count(g.threshold);
+            self.count(g.groups.len());
+            for group in &g.groups {
+                self.count(group.len());
+                for a in group {
+                    self.bytes(a.recipient.as_bytes());
+                }
+            }
+        }
         self.count(meta.other_key_sources.len());
         for k in &meta.other_key_sources {
             self.bytes(k.as_bytes());

@@ -206,20 +206,22 @@ pub fn render_metadata(meta: &Metadata) -> String {
         out.push_str(": ");
         out.push_str(value);
     };
-    if !meta.age.is_empty() {
+    if let Some(g) = &meta.key_groups {
+        field(&mut out, "shamir_threshold", &g.threshold.to_string());
         let mut list = String::from("[");
-        for (i, a) in meta.age.iter().enumerate() {
+        for (i, group) in g.groups.iter().enumerate() {
             if i > 0 {
                 list.push(',');
             }
-            list.push_str(&format!(
-                "\n\t\t\t{{\n\t\t\t\t\"recipient\": {},\n\t\t\t\t\"enc\": {}\n\t\t\t}}",
-                string(&a.recipient),
-                string(&a.enc)
-            ));
+            list.push_str("\n\t\t\t{\n\t\t\t\t\"hc_vault\": null,\n\t\t\t\t\"age\": ");
+            list.push_str(&age_list(group, "\t\t\t\t"));
+            list.push_str("\n\t\t\t}");
         }
         list.push_str("\n\t\t]");
-        field(&mut out, "age", &list);
+        field(&mut out, "key_groups", &list);
+    }
+    if !meta.age.is_empty() {
+        field(&mut out, "age", &age_list(&meta.age, "\t\t"));
     }
     field(&mut out, "lastmodified", &string(&meta.lastmodified));
     field(&mut out, "mac", &string(&meta.mac));
@@ -234,6 +236,26 @@ pub fn render_metadata(meta: &Metadata) -> String {
     }
     out.push_str("\n\t}");
     out
+}
+
+/// A JSON list of age entries whose key stands at indentation `ind` (tabs, as sops writes).
+fn age_list(entries: &[crate::sops::metadata::AgeEntry], ind: &str) -> String {
+    if entries.is_empty() {
+        return "[]".to_string();
+    }
+    let mut list = String::from("[");
+    for (i, a) in entries.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(&format!(
+            "\n{ind}\t{{\n{ind}\t\t\"recipient\": {},\n{ind}\t\t\"enc\": {}\n{ind}\t}}",
+            string(&a.recipient),
+            string(&a.enc)
+        ));
+    }
+    list.push_str(&format!("\n{ind}]"));
+    list
 }
 
 /// Refuses a flow-style YAML root that is not strict JSON (kseal writes JSON or block YAML).
