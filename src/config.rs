@@ -24,6 +24,11 @@ pub struct CreationRule {
     /// Number of key groups; more than one means Shamir secret sharing, which kseal refuses
     /// when the rule is used (not when the config is read: other rules may still apply).
     pub key_groups: usize,
+    /// The age recipients of each key group when there are several (empty otherwise; `age`
+    /// then holds the first group's).
+    pub groups: Vec<Vec<String>>,
+    /// `shamir_threshold` (0: absent, every group is needed).
+    pub shamir_threshold: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -97,23 +102,31 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
     };
     let age;
     let mut other = Vec::new();
+    let mut groups = Vec::new();
     let mut key_groups = 1;
     match m.get("key_groups") {
-        Some(Node::Sequence(groups)) if !groups.items.is_empty() => {
-            key_groups = groups.items.len();
-            let g = groups.items[0].as_mapping().ok_or_else(|| {
-                Error::new(
-                    Kind::Config,
-                    format!("creation rule {n}: a key group is not a mapping"),
-                )
-            })?;
-            age = strings(g.get("age")).map_err(ctx)?;
-            other.extend(
-                OTHER_KEYS
-                    .iter()
-                    .filter(|k| g.get(k).is_some())
-                    .map(|k| k.to_string()),
-            );
+        Some(Node::Sequence(list)) if !list.items.is_empty() => {
+            key_groups = list.items.len();
+            for item in &list.items {
+                let g = item.as_mapping().ok_or_else(|| {
+                    Error::new(
+                        Kind::Config,
+                        format!("creation rule {n}: a key group is not a mapping"),
+                    )
+                })?;
+                groups.push(strings(g.get("age")).map_err(ctx)?);
+                // `merge` (nested groups) is a sops feature kseal does not read: named, so
+                // that such a rule is refused rather than half used.
+                for k in OTHER_KEYS.iter().chain(&["merge"]) {
+                    if g.get(k).is_some() && !other.iter().any(|o| o == k) {
+                        other.push(k.to_string());
+                    }
+                }
+            }
+            age = groups[0].clone();
+            if key_groups == 1 {
+                groups.clear();
+            }
         }
         _ => {
             age = strings(m.get("age")).map_err(ctx)?;
@@ -125,6 +138,15 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
             );
         }
     }
+    let shamir_threshold = match m.get_str("shamir_threshold").map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            Error::new(
+                Kind::Config,
+                format!("creation rule {n}: shamir_threshold is not a whole number"),
+            )
+        })?,
+    };
     let mut crypt_rule = None;
     for k in CryptRule::KEYS {
         if let Some(v) = m.get_str(k) {
@@ -152,6 +174,8 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
         mac_only_encrypted,
         other_keys: other,
         key_groups,
+        groups,
+        shamir_threshold,
     })
 }
 
@@ -297,6 +321,25 @@ mod tests {
         let c =
             Config::parse("creation_rules:\n  - key_groups:\n      - age: [a]\n      - age: [b]\n")
                 .unwrap();
-        assert_eq!(c.rule_for("x.yaml").unwrap().key_groups, 2);
+        let r = c.rule_for("x.yaml").unwrap();
+        assert_eq!(r.key_groups, 2);
+        assert_eq!(r.groups, [["a"], ["b"]]);
+        assert_eq!(r.shamir_threshold, 0);
+        let c = Config::parse(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [a, b]\n      - age: c\n      - pgp: [F]\n        age: [d]\n",
+        )
+        .unwrap();
+        let r = c.rule_for("x.yaml").unwrap();
+        assert_eq!(r.groups, [vec!["a", "b"], vec!["c"], vec!["d"]]);
+        assert_eq!(r.shamir_threshold, 2);
+        assert_eq!(r.other_keys, ["pgp"], "a pgp key in any group is named");
+        // One group is the plain case.
+        let c = Config::parse("creation_rules:\n  - key_groups:\n      - age: [a]\n").unwrap();
+        assert!(c.rule_for("x.yaml").unwrap().groups.is_empty());
+        let e = Config::parse(
+            "creation_rules:\n  - shamir_threshold: x\n    key_groups:\n      - age: [a]\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not a whole number"), "{}", e.message);
     }
 }

@@ -18,7 +18,9 @@ pub use discover::{discover, IDENTITY_VARS};
 pub use identity::Identities;
 pub use keygen::{generate_identity, generate_pq_identity};
 pub use passphrase::{ask_new_passphrase, generate_protected_identity, protect_identity};
-pub use recipient::{parse_recipient_list, shorten as shorten_recipient, wrap, Recipient};
+pub use recipient::{
+    parse_recipient_list, shorten as shorten_recipient, wrap, wrap_payload, Recipient,
+};
 
 /// Renders an age error for a message of ours.
 ///

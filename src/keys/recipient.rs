@@ -204,6 +204,11 @@ pub fn parse_recipient_list(s: &str) -> Result<Vec<Recipient>> {
 /// `enc` (`-----BEGIN AGE ENCRYPTED FILE-----`, 64-column base64 lines, the END line and a
 /// trailing newline). One recipient per envelope, as sops does.
 pub fn wrap(key: &DataKey, recipient: &Recipient) -> Result<String> {
+    wrap_payload(key.expose(), recipient)
+}
+
+/// `wrap` for another secret payload: a key group's Shamir share of the data key (33 bytes).
+pub fn wrap_payload(payload: &[u8], recipient: &Recipient) -> Result<String> {
     let plugin;
     let r: &dyn age::Recipient = match &recipient.inner {
         Inner::Native(r) => r.as_ref(),
@@ -238,7 +243,7 @@ pub fn wrap(key: &DataKey, recipient: &Recipient) -> Result<String> {
     let mut out = Vec::with_capacity(512);
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(internal)?;
     let mut w = encryptor.wrap_output(armor).map_err(internal)?;
-    w.write_all(key.expose()).map_err(internal)?;
+    w.write_all(payload).map_err(internal)?;
     w.finish().and_then(|a| a.finish()).map_err(internal)?;
     String::from_utf8(out).map_err(|_| Error::new(Kind::Internal, "the age armor is not UTF-8"))
 }

@@ -5,5 +5,6 @@
 
 pub mod check;
 pub mod edit;
-pub mod set;
+pub mod groupkeys;
 pub mod keyopen;
+pub mod set;
