@@ -84,7 +84,7 @@ bench:
 # cargo-fuzz targets (fuzz/ is its own crate, outside `cargo test`). Each target runs for
 # FUZZ_TIME seconds on its corpus (fuzz/corpus/TARGET, kept out of Git) seeded from fixtures.
 # RUSTC_BOOTSTRAP lets a stable toolchain take the -Z flags cargo-fuzz passes; crashers land
-# in fuzz/artifacts/TARGET and become regression tests in tests/hardening.rs.
+# in fuzz/artifacts/TARGET and become regression tests in tests/cli/hardening.rs.
 FUZZ_TIME ?= 60
 FUZZ_TARGETS ?= yaml_roundtrip decrypt_bytes enc_value identity_file
 fuzz:

@@ -1,4 +1,4 @@
-//! `age-plugin-ksealtest`: a test age plugin for tests/lifecycle.rs, built with the
+//! `age-plugin-ksealtest`: a test age plugin for tests/cli/lifecycle.rs, built with the
 //! `age-plugin` crate as a Cargo example (never shipped with kseal).
 //!
 //! It offers NO SECURITY: the file key is stored in the stanza body in clear. It exists to

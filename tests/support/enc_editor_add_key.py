@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A non-interactive EDITOR for `sops edit` (used by tests/encrypt.rs).
+"""A non-interactive EDITOR for `sops edit` (used by tests/cli/encrypt.rs).
 
 usage: enc_editor_add_key.py FILE
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compares two YAML streams as data (used by tests/encrypt.rs).
+"""Compares two YAML streams as data (used by tests/cli/encrypt.rs).
 
 usage: enc_same_data.py A B
 

@@ -1,8 +1,7 @@
 //! CLI tests of `kseal keygen` (file format, 0600, no overwrite, stdout), its interop with the
 //! Go age CLI and the real sops, and the top-level `--version`, `help` and usage errors.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::ffi::OsStr;
 use std::fs;

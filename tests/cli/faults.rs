@@ -3,8 +3,7 @@
 //! with no temporary file left behind), two kseal processes writing one file (no update is
 //! lost silently), a full disk and a read-only directory (an error, the original intact).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};

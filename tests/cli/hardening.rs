@@ -1,12 +1,11 @@
-//! Hardening tests, part 1: the tamper matrix beyond tests/decrypt.rs (moved, renamed, added,
+//! Hardening tests, part 1: the tamper matrix beyond tests/cli/decrypt.rs (moved, renamed, added,
 //! removed values and keys, metadata, recipients, types, truncation) and hostile input (alias
 //! bombs, deep nesting, huge scalars, many documents, bad encodings, devices, garbage
 //! identities, absurd scrypt work factors). Every case must fail cleanly: the documented exit
 //! code, a message naming the file (and document and path where the damage is local), nothing
 //! on stdout, no secret on stderr, no panic, no change to the file, bounded time.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -125,7 +124,7 @@ fn assert_no_panic(label: &str, o: &Output) {
 }
 
 // ------------------------------------------------------------------------------------------
-// 1. The tamper matrix (cases tests/decrypt.rs does not already cover)
+// 1. The tamper matrix (cases tests/cli/decrypt.rs does not already cover)
 
 /// The `ENC[...]` text of `key:` (first occurrence).
 fn enc_of(text: &str, key: &str) -> String {

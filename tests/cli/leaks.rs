@@ -3,8 +3,7 @@
 //! private temporary directory after exit, or in any file kseal wrote. Also: core dumps are off
 //! while kseal runs.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::ffi::OsString;
 use std::fs;

@@ -3,8 +3,7 @@
 //! sops CLI opens, document selection and error exits, and `create` output that decrypts to
 //! exactly what `kubectl create secret ... --dry-run=client -o yaml` prints.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::io::Write;

@@ -2,12 +2,10 @@
 //! merge driver, `kseal diff`, `kseal check` and its pre-commit hook, `kseal exec-env` /
 //! `exec-file`, shell completions and the man page.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// A sandbox with an age identity, its recipient, and a git repository `repo/`.
 struct Repo {

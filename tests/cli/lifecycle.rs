@@ -2,8 +2,7 @@
 //! `updatekeys`, `rotate` and `status`; SSH keys, passphrase prompts on a pseudo-terminal, a
 //! test age plugin found on PATH and `KSEAL_AGE_KEY_CMD`. The real sops decrypts every result.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

@@ -3,8 +3,7 @@
 //! kubectl pipe, byte-level details (CRLF, final newline, indentation, mixed streams, --clean),
 //! recipients and `.sops.yaml` rules, error exits, in-place writes, and a property test.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::fs;
 use std::path::{Path, PathBuf};

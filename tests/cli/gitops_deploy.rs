@@ -2,12 +2,10 @@
 //! kseal as a legacy exec plugin, kpt running it as a KRM function, the Argo CD plugin's
 //! generate command, the Flux key-Secret recipe, and the helm-secrets backend script.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use kseal::yaml::tree::{parse, Mapping, Node};
 
 struct Env {

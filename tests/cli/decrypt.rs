@@ -2,8 +2,7 @@
 //! the sops CLI encrypts here) compared with the independent checker, tampering, streams,
 //! directories and in-place, identity sources, error exit codes, and a closed stdout pipe.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -2,14 +2,12 @@
 //! decoded view, the error loop, signals, files changed behind kseal's back, and no plaintext
 //! left anywhere.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const CANARY: &str = "Canary-7f3a91";
 

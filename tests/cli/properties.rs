@@ -3,8 +3,7 @@
 //! from decrypt(encrypt(x)), in-process for many cases; a sample also goes through the kseal
 //! binary and the real `sops decrypt`, which must read the same data.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::collections::BTreeMap;
 
