@@ -39,6 +39,7 @@ fn run() -> i32 {
     );
     let result = match &cli.command {
         Command::Encrypt(a) => commands::encrypt::run(a),
+        Command::Decrypt(a) if a.textconv => commands::textconv::run(a),
         Command::Decrypt(a) => commands::decrypt::run(a),
         Command::Edit(a) => commands::edit::run(a),
         Command::Set(a) => commands::set::run_set(a),
@@ -51,6 +52,9 @@ fn run() -> i32 {
         Command::Status(a) => commands::status::run(a),
         Command::Git(c) => commands::git::run(c),
         Command::MergeDriver(a) => commands::merge_driver::run(a),
+        Command::Kustomize(cli::KustomizeCommand::Install(a)) => {
+            commands::kustomize_install::run(a)
+        }
         Command::Kustomize(c) => commands::kustomize::run(c),
         Command::Diff(a) => commands::diff::run(a),
         Command::Check(a) => commands::check::run(a),

@@ -24,12 +24,49 @@ struct Done {
 }
 
 pub fn run(args: &DecryptArgs) -> Result<()> {
-    if args.textconv {
-        return super::textconv::run(args);
+    let (inputs, walked) = collect_inputs(args)?;
+    if args.out.in_place {
+        check_in_place(&inputs)?;
     }
-    // Files found by walking a directory, as opposed to named ones: those that are not
-    // Kubernetes objects (a kustomization, a KRM function config) stay out of the stream,
-    // which is meant for `kubectl apply`.
+    // `--filename-override` names stdin in messages (sops scripts pass it).
+    let name_of = |input: &Input| match (input, &args.filename_override) {
+        (Input::Stdin, Some(o)) => o.display().to_string(),
+        _ => input.name(),
+    };
+    let (slots, may_be_encrypted) = read_ahead(&inputs)?;
+    let ids = if may_be_encrypted {
+        load_identities(&args.identity.files)?
+    } else {
+        Identities::new()
+    };
+    let job = Job {
+        opener: IdentityOpener { ids: &ids },
+        opts: DecryptOptions {
+            ignore_mac: args.ignore_mac,
+            plain_only: true,
+            ..super::read_options()
+        },
+        in_place: args.out.in_place,
+    };
+    let indexes: Vec<usize> = (0..inputs.len()).collect();
+    let results = parallel_map(&indexes, |&i| {
+        job.decrypt_one(&inputs[i], &slots[i], walked[i], &name_of)
+    });
+    let mut done = Vec::with_capacity(results.len());
+    for r in results {
+        done.push(r?);
+    }
+    report(&inputs, &done, &name_of);
+    if args.out.in_place {
+        return write_in_place(&inputs, &done);
+    }
+    write_stream(&done, args.out.output.as_deref())
+}
+
+/// The inputs, and for each whether it was found by walking a directory (as opposed to
+/// named): those that are not Kubernetes objects (a kustomization, a KRM function config)
+/// stay out of the stream, which is meant for `kubectl apply`.
+fn collect_inputs(args: &DecryptArgs) -> Result<(Vec<Input>, Vec<bool>)> {
     let mut inputs = Vec::new();
     let mut walked = Vec::new();
     if args.files.is_empty() {
@@ -41,26 +78,17 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         walked.extend(std::iter::repeat_n(a.is_dir(), found.len()));
         inputs.extend(found);
     }
-    if args.out.in_place {
-        check_in_place(&inputs)?;
-    }
-    // `--filename-override` names stdin in messages (sops scripts pass it).
-    let name_of = |input: &Input| match (input, &args.filename_override) {
-        (Input::Stdin, Some(o)) => o.display().to_string(),
-        _ => input.name(),
-    };
-    let opts = DecryptOptions {
-        ignore_mac: args.ignore_mac,
-        plain_only: true,
-        ..super::read_options()
-    };
-    // Identities are loaded once, and only when some input may be encrypted: plain manifests
-    // pass through without touching any key. Inputs are read in order until one may be (stdin
-    // always, it can be read once only); the workers read the rest, so a directory run never
-    // holds every input at once. The texts read here go to the workers as they are.
+    Ok((inputs, walked))
+}
+
+/// Identities are loaded once, and only when some input may be encrypted: plain manifests
+/// pass through without touching any key. Inputs are read in order until one may be (stdin
+/// always, it can be read once only); the workers read the rest, so a directory run never
+/// holds every input at once. The texts read here go to the workers as they are.
+fn read_ahead(inputs: &[Input]) -> Result<(Vec<Mutex<Option<String>>>, bool)> {
     let mut slots: Vec<Mutex<Option<String>>> = Vec::with_capacity(inputs.len());
     let mut may_be_encrypted = false;
-    for input in &inputs {
+    for input in inputs {
         let text = if may_be_encrypted && !matches!(input, Input::Stdin) {
             None
         } else {
@@ -70,24 +98,33 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         };
         slots.push(Mutex::new(text));
     }
-    let ids = if may_be_encrypted {
-        load_identities(&args.identity.files)?
-    } else {
-        Identities::new()
-    };
-    let opener = IdentityOpener { ids: &ids };
-    let indexes: Vec<usize> = (0..inputs.len()).collect();
-    // Each input is freed by its worker as soon as it is decrypted (only `-i` keeps it, to
-    // check the file did not change before replacing it): a directory run holds the outputs
-    // until every file has verified, not the inputs too.
-    let in_place = args.out.in_place;
-    let results = parallel_map(&indexes, |&i| {
-        let read = slots[i].lock().ok().and_then(|mut t| t.take());
+    Ok((slots, may_be_encrypted))
+}
+
+/// What every worker decrypts with.
+struct Job<'a> {
+    opener: IdentityOpener<'a>,
+    opts: DecryptOptions,
+    in_place: bool,
+}
+
+impl Job<'_> {
+    /// Decrypts one input. Each input is freed by its worker as soon as it is decrypted (only
+    /// `-i` keeps it, to check the file did not change before replacing it): a directory run
+    /// holds the outputs until every file has verified, not the inputs too.
+    fn decrypt_one(
+        &self,
+        input: &Input,
+        slot: &Mutex<Option<String>>,
+        walked: bool,
+        name_of: &dyn Fn(&Input) -> String,
+    ) -> Result<Done> {
+        let read = slot.lock().ok().and_then(|mut t| t.take());
         let text = match read {
             Some(t) => t,
-            None => fsio::read_input(&inputs[i]).map_err(|e| e.in_file(inputs[i].name()))?,
+            None => fsio::read_input(input).map_err(|e| e.in_file(input.name()))?,
         };
-        if walked[i] && !in_place {
+        if walked && !self.in_place {
             if let Some(why) = kseal::kube::not_an_object(&text) {
                 return Ok(Done {
                     text: Zeroizing::new(String::new()),
@@ -98,11 +135,11 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
                 });
             }
         }
-        let out =
-            file::decrypt(&text, &opener, &opts).map_err(|e| e.in_file(name_of(&inputs[i])))?;
+        let out = file::decrypt(&text, &self.opener, &self.opts)
+            .map_err(|e| e.in_file(name_of(input)))?;
         let (encrypted, mac_ok) = match &out.envelope {
             Some(env) => {
-                super::warn_narrow(&inputs[i].name(), env);
+                super::warn_narrow(&input.name(), env);
                 (true, env.mac_ok)
             }
             None => (false, true),
@@ -111,15 +148,15 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             text: out.text,
             encrypted,
             mac_ok,
-            original: in_place.then_some(text),
+            original: self.in_place.then_some(text),
             skipped: None,
         })
-    });
-    let mut done = Vec::with_capacity(results.len());
-    for r in results {
-        done.push(r?);
     }
-    for (input, d) in inputs.iter().zip(&done) {
+}
+
+/// The notes and warnings about each input, once every input has decrypted.
+fn report(inputs: &[Input], done: &[Done], name_of: &dyn Fn(&Input) -> String) {
+    for (input, d) in inputs.iter().zip(done) {
         if let Some(why) = &d.skipped {
             super::note(&format!(
                 "{}: skipped, not a Kubernetes object to apply ({why}); name the file to decrypt it anyway",
@@ -133,23 +170,29 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
             ));
         }
     }
-    if args.out.in_place {
-        for (input, d) in inputs.iter().zip(&done) {
-            if let (Input::File(p), true, Some(original)) = (input, d.encrypted, &d.original) {
-                // Compare-before-rename: an encrypted file changed since it was read (an edit,
-                // another kseal) is not overwritten with the plaintext of its old version.
-                let expected = fsio::Expect::Content(original.as_bytes());
-                if !fsio::replace_private_if_unchanged(p, expected, d.text.as_bytes())? {
-                    return Err(fsio::changed_on_disk(p));
-                }
+}
+
+/// `-i`: replaces each encrypted file with its plaintext (private permissions).
+fn write_in_place(inputs: &[Input], done: &[Done]) -> Result<()> {
+    for (input, d) in inputs.iter().zip(done) {
+        if let (Input::File(p), true, Some(original)) = (input, d.encrypted, &d.original) {
+            // Compare-before-rename: an encrypted file changed since it was read (an edit,
+            // another kseal) is not overwritten with the plaintext of its old version.
+            let expected = fsio::Expect::Content(original.as_bytes());
+            if !fsio::replace_private_if_unchanged(p, expected, d.text.as_bytes())? {
+                return Err(fsio::changed_on_disk(p));
             }
         }
-        return Ok(());
     }
+    Ok(())
+}
+
+/// One stream of every input's documents, to `-o FILE` (private permissions) or stdout.
+fn write_stream(done: &[Done], output: Option<&std::path::Path>) -> Result<()> {
     let mut parts: Vec<&[u8]> = Vec::with_capacity(done.len() * 2);
     let mut first = true;
     let mut ends_with_break = true;
-    for d in &done {
+    for d in done {
         if d.text.trim().is_empty() {
             continue;
         }
@@ -160,7 +203,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         ends_with_break = d.text.ends_with('\n');
         parts.push(d.text.as_bytes());
     }
-    match &args.out.output {
+    match output {
         Some(path) => fsio::write_private(path, &Zeroizing::new(parts.concat())),
         None => fsio::write_stdout_parts(&parts),
     }

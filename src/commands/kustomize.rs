@@ -31,7 +31,11 @@ pub fn run(c: &KustomizeCommand) -> Result<()> {
             fsio::write_stdout(out.as_bytes())
         }
         KustomizeCommand::Preflight(a) => preflight(&a.dir),
-        KustomizeCommand::Install(a) => super::kustomize_install::run(a),
+        // main dispatches `install` to `kustomize_install` (commands do not call each other).
+        KustomizeCommand::Install(_) => Err(Error::new(
+            Kind::Internal,
+            "kseal kustomize install is dispatched by main",
+        )),
     }
 }
 
