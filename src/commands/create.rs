@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use kseal::error::{Error, Kind, Result};
 
-use super::encrypt::{seal_new, Planner};
+use super::encrypt::seal_new;
 use super::read_bytes;
 use crate::cli::{CreateCommand, CreateCommon, CreateDockerArgs, CreateGenericArgs, CreateTlsArgs};
 use crate::fsio;
@@ -30,7 +30,7 @@ pub fn run(c: &CreateCommand) -> Result<()> {
         .as_deref()
         .or(common.output.as_deref());
     let r = &common.recipients;
-    let planner = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?;
+    let planner = super::planner(r)?;
     // Plan before reading any input, so that a missing recipient fails first, unless a
     // `.sops.yaml` rule depends on the Secret's namespace.
     let early = if planner.needs_namespaces() {

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 use kseal::ops::edit::{self, Outcome, Target};
 
-use super::encrypt::{seal_new, Planner};
+use super::encrypt::seal_new;
 use super::{env_var, note, open_encrypted, write_back, write_guarded};
 use crate::cli::EditArgs;
 use crate::signals::Terminations;
@@ -22,7 +22,7 @@ use crate::signals::Terminations;
 /// What the edited text is encrypted into: the file's own envelope, or a new one.
 enum Source {
     Existing(Box<super::Opened>),
-    New(super::encrypt::Plan),
+    New(kseal::ops::plan::Plan),
 }
 
 pub fn run(args: &EditArgs) -> Result<()> {
@@ -35,7 +35,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
     } else {
         check_new_file_dir(path)?;
         let r = &args.recipients;
-        let plan = Planner::new(&r.age, &r.recipients_file, r.config.as_deref())?
+        let plan = super::planner(r)?
             .plan_for(Some(args.filename_override.as_deref().unwrap_or(path)))
             .map_err(|e| e.in_file(&name))?;
         (Source::New(plan), Zeroizing::new(edit::template(path)))

@@ -330,3 +330,32 @@ pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     }
     Ok(buf)
 }
+
+/// The recipient planner of a command line's `--age`, `--recipients-file` and `--config`.
+pub fn planner(r: &crate::cli::RecipientArgs) -> Result<kseal::ops::plan::Planner> {
+    let flags = kseal::ops::plan::RecipientFlags {
+        age: &r.age,
+        recipients_files: &r.recipients_file,
+        config: r.config.as_deref(),
+    };
+    kseal::ops::plan::Planner::new(&flags, &Process)
+}
+
+/// The process as the library's use cases see it: the real environment variables, files and
+/// working directory, and the `.sops.yaml` search with its warnings.
+pub struct Process;
+
+impl kseal::ops::plan::Environment for Process {
+    fn var(&self, name: &str) -> Option<String> {
+        env_var(name)
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+    fn current_dir(&self) -> std::io::Result<PathBuf> {
+        std::env::current_dir()
+    }
+    fn find_config(&self, dir: &Path) -> Option<PathBuf> {
+        find_sops_yaml(dir)
+    }
+}

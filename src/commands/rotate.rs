@@ -4,12 +4,12 @@
 
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::{self, Identities, Recipient};
+use kseal::ops::plan::Planner;
 use kseal::secret::DataKey;
 use kseal::sops::file::KeyOpener;
 use kseal::sops::metadata;
 use kseal::sops::rekey;
 
-use super::encrypt::Planner;
 use super::updatekeys::{
     failed_files, load, plural, recipients_of, report_failure, say, targets, wrap_all, Target,
 };
@@ -49,7 +49,7 @@ pub fn run(args: &RotateArgs) -> Result<()> {
             .collect(),
         identity_flags: &args.identity.files,
         ids: None,
-        planner: Planner::from_config(args.config.as_deref())?,
+        planner: Planner::from_config(args.config.as_deref(), &super::Process)?,
         keep_unknown: args.keep_unknown_recipients,
     };
     let targets = targets(&args.files)?;

@@ -10,12 +10,12 @@ use time::OffsetDateTime;
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::kube;
+use kseal::ops::plan::Planner;
 use kseal::sops::file::{self, DecryptOptions};
 use kseal::sops::metadata;
 use kseal::sops::rekey;
 use kseal::yaml::tree;
 
-use super::encrypt::Planner;
 use super::updatekeys::{plural, recipients_of, targets, Target};
 use super::{load_identities, parallel_map, warn, IdentityOpener};
 use crate::cli::StatusArgs;
@@ -56,7 +56,7 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         .as_deref()
         .map(rekey::parse_duration)
         .transpose()?;
-    let planner = Planner::from_config(args.config.as_deref())?;
+    let planner = Planner::from_config(args.config.as_deref(), &super::Process)?;
     if args.fail_stale && !planner.has_config() {
         // A gate with nothing to compare against would pass everything.
         return Err(Error::new(

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::{self, Recipient};
 use kseal::kube;
+use kseal::ops::plan::Planner;
 use kseal::secret::DataKey;
 use kseal::sops::file::KeyOpener;
 use kseal::sops::metadata::{self, AgeEntry, Metadata};
 use kseal::sops::rekey::{self, RecipientDiff};
 use kseal::yaml::tree;
 
-use super::encrypt::Planner;
 use super::{load_identities, parallel_map, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
 use crate::fsio::{self, Input};
@@ -154,7 +154,7 @@ impl Counts {
 }
 
 pub fn run(args: &UpdatekeysArgs) -> Result<()> {
-    let planner = Planner::from_config(args.config.as_deref())?;
+    let planner = Planner::from_config(args.config.as_deref(), &super::Process)?;
     if !planner.has_config() {
         return Err(Error::new(
             Kind::Config,

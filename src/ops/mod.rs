@@ -7,4 +7,5 @@ pub mod check;
 pub mod edit;
 pub mod groupkeys;
 pub mod keyopen;
+pub mod plan;
 pub mod set;
