@@ -2590,3 +2590,77 @@ fn post_quantum_files_open_in_sops_and_typage() {
         .arg(&enc));
     assert_eq!(code(&k), Some(0), "{}", stderr(&k));
 }
+
+/// The armored envelope of a file's only `enc` entry (indentation removed), and the
+/// file's text with that envelope replaced by `new` (indented the same way).
+fn swap_envelope(text: &str, new: Option<&str>) -> (String, String) {
+    let lines: Vec<&str> = text.lines().collect();
+    let begin = lines
+        .iter()
+        .position(|l| l.trim() == "-----BEGIN AGE ENCRYPTED FILE-----")
+        .expect("an armored envelope");
+    let end = begin
+        + lines[begin..]
+            .iter()
+            .position(|l| l.trim() == "-----END AGE ENCRYPTED FILE-----")
+            .unwrap();
+    let indent = &lines[begin][..lines[begin].len() - lines[begin].trim_start().len()];
+    let armor: String = lines[begin..=end]
+        .iter()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let mut out: Vec<String> = lines[..begin].iter().map(|l| l.to_string()).collect();
+    match new {
+        Some(n) => out.extend(n.lines().map(|l| format!("{indent}{l}"))),
+        None => out.extend(lines[begin..=end].iter().map(|l| l.to_string())),
+    }
+    out.extend(lines[end + 1..].iter().map(|l| l.to_string()));
+    (armor, out.join("\n") + "\n")
+}
+
+/// typage (the age author's TypeScript age) unwraps kseal's post-quantum envelope, and an
+/// envelope typage wraps for the same PQ recipient (the same data key) opens in kseal.
+#[test]
+fn typage_and_kseal_unwrap_each_others_post_quantum_envelopes() {
+    let sb = Sandbox::new();
+    let Some(_) = typage(&sb) else { return };
+    let pq_key = sb.path("pq.txt");
+    let o = run(sb.kseal().args(["keygen", "--pq", "-o"]).arg(&pq_key));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let pq = public_key(&pq_key);
+    let src = corpus_dir().join("basic-auth.yaml");
+    let o = run(sb.kseal().args(["encrypt", "--age", &pq]).arg(&src));
+    let enc = stdout(&o);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let (armor, _) = swap_envelope(&enc, None);
+    assert!(armor.contains("\n"), "{armor}");
+    // typage opens kseal's envelope: the 32-byte data key.
+    let armor_file = sb.write("kseal-envelope.age", &armor);
+    let o = run(typage(&sb)
+        .unwrap()
+        .args(["-d", "-i"])
+        .arg(&pq_key)
+        .stdin(fs::File::open(&armor_file).unwrap()));
+    assert!(o.status.success(), "typage: {}", stderr(&o));
+    assert_eq!(o.stdout.len(), 32);
+    // typage wraps the same key for the same recipient; kseal opens the file with it.
+    let key_file = sb.write("data-key.bin", &o.stdout);
+    let o = run(typage(&sb)
+        .unwrap()
+        .args(["-e", "-a", "-r", &pq])
+        .stdin(fs::File::open(&key_file).unwrap()));
+    assert!(o.status.success(), "typage: {}", stderr(&o));
+    let theirs = stdout(&o);
+    assert!(theirs.contains("BEGIN AGE ENCRYPTED FILE") && theirs != armor);
+    let (_, swapped) = swap_envelope(&enc, Some(&theirs));
+    let f = sb.write("typage-wrapped.yaml", &swapped);
+    let o = run(sb
+        .kseal()
+        .arg("decrypt")
+        .arg("--identity")
+        .arg(&pq_key)
+        .arg(&f));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("t0p-Secret:with#chars"));
+    fs::remove_file(&key_file).unwrap();
+}

@@ -1708,3 +1708,125 @@ fn key_commands_are_told_the_recipient() {
         "the first recipient's key opens: the command is not asked again"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// post-quantum keys: new files from a rule, passphrase-protected PQ identities
+
+/// A `kseal keygen --pq` identity: its file and its `age1pq1...` recipient.
+fn pq_key(sb: &Sandbox, name: &str) -> Key {
+    let file = sb.path(&format!("keys/{name}.txt"));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let o = run(sb.kseal().args(["keygen", "--pq", "-o"]).arg(&file));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recipient = stderr(&o)
+        .trim()
+        .strip_prefix("Public key: ")
+        .expect("recipient on stderr")
+        .to_string();
+    assert!(recipient.starts_with("age1pq1"));
+    Key { file, recipient }
+}
+
+/// A `.sops.yaml` rule naming a post-quantum recipient is used by `create` and by `edit` of a
+/// new file; the real sops opens both with the PQ identity.
+#[test]
+fn post_quantum_rule_for_create_and_edit_of_a_new_file() {
+    let sb = Sandbox::new();
+    let pq = pq_key(&sb, "pq");
+    write_config(
+        &sb,
+        &format!("  - path_regex: \\.yaml$\n    age: {}\n", pq.recipient),
+    );
+    ok(run(sb.kseal().args([
+        "create",
+        "generic",
+        "db",
+        "--from-literal=password=s3cr3t",
+        "-o",
+        "created.yaml",
+    ])));
+    std::fs::create_dir(sb.path("buf")).unwrap();
+    let ed = sb.write(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/password: change-me/password: n3w-pass/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(run(sb
+        .kseal()
+        .args(["edit", "edited.yaml"])
+        .env("EDITOR", &ed)
+        .env("KSEAL_TMPDIR", sb.path("buf"))));
+    for (file, want) in [
+        ("created.yaml", "password: czNjcjN0"),
+        ("edited.yaml", "password: n3w-pass"),
+    ] {
+        let text = read(&sb.path(file));
+        assert_eq!(recipients(&text), [pq.recipient.as_str()], "{file}");
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", file, "--identity"])
+            .arg(&pq.file));
+        assert!(ok(o).contains(want), "{file}");
+        let o = run(sb
+            .tool("sops")
+            .env("SOPS_AGE_KEY_FILE", &pq.file)
+            .args(["decrypt", file]));
+        assert!(ok(o).contains(want), "sops {file}");
+    }
+}
+
+/// A passphrase-protected identity file holding a post-quantum identity (`keygen --pq
+/// --passphrase`) opens a PQ file after the passphrase is typed, in kseal and in sops.
+#[test]
+fn passphrase_protected_post_quantum_identity() {
+    let sb = Sandbox::new();
+    let id = sb.path("pq.age");
+    let (rc, shown) = on_terminal(
+        &sb,
+        &[],
+        &format!("{} keygen --pq --passphrase -o {}", kseal_bin(), q(&id)),
+        &[
+            ("Enter a passphrase for the new identity", "pq horse"),
+            ("Enter the same passphrase again", "pq horse"),
+        ],
+    );
+    assert_eq!(rc, Some(0), "{shown}");
+    let recipient: String = shown
+        .split("Public key: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("recipient shown")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    assert!(recipient.starts_with("age1pq1"), "{shown}");
+    let text = read(&id);
+    assert!(text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+    assert!(!text.contains("AGE-SECRET-KEY"));
+
+    sb.write("s.yaml", secret("s", "x"));
+    let o = run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient, "s.yaml"]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (rc, shown) = on_terminal(
+        &sb,
+        &[],
+        &format!(
+            "{} decrypt --identity {} s.yaml > out.yaml",
+            kseal_bin(),
+            q(&id)
+        ),
+        &[("Enter passphrase for identity file", "pq horse")],
+    );
+    assert_eq!(rc, Some(0), "{shown}");
+    assert_eq!(read(&sb.path("out.yaml")), secret("s", "x"));
+    let (rc, shown) = on_terminal(
+        &sb,
+        &[("SOPS_AGE_KEY_FILE", id.to_str().unwrap())],
+        "sops decrypt s.yaml > sops-out.yaml",
+        &[("passphrase", "pq horse")],
+    );
+    assert_eq!(rc, Some(0), "{shown}");
+    assert!(read(&sb.path("sops-out.yaml")).contains("password: czNjcjN0"));
+}
