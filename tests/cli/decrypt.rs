@@ -11,16 +11,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The public test identity that opens every file of tests/fixtures/sops-made/.
-fn key() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-/// A second public test identity: it opens `two-recipients.yaml` only.
-fn key2() -> PathBuf {
-    fixture("sops-made/key2.txt")
-}
-
 fn made(name: &str) -> PathBuf {
     fixture(&format!("sops-made/{name}"))
 }
@@ -56,10 +46,6 @@ fn decrypt_with(sb: &Sandbox, identity: &Path, args: &[&OsStr]) -> Output {
         .arg("--identity")
         .arg(identity)
         .args(args))
-}
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
 }
 
 /// Runs one of the Python helpers of tests/support/; Err carries its report (key paths only).

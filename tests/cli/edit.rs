@@ -11,24 +11,6 @@ use crate::common::*;
 
 const CANARY: &str = "Canary-7f3a91";
 
-fn key() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-fn recipient() -> String {
-    let text = read(&key());
-    text.lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("recipient")
-        .trim()
-        .to_string()
-}
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 /// A sandbox with an encrypted 5-key Secret `s.yaml` and a private buffer directory.
 fn setup() -> (Sandbox, PathBuf) {
     let sb = Sandbox::new();

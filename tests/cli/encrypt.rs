@@ -16,28 +16,9 @@ use regex::{Regex, RegexBuilder};
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The public test identity that opens every file of sops-made/.
-fn key_file() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
 /// The second public test identity of sops-made/.
 fn key2_file() -> PathBuf {
     fixture("sops-made/key2.txt")
-}
-
-/// The recipient on an identity file's `# public key:` line.
-fn public_key(identity: &Path) -> String {
-    read(identity)
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap_or_else(|| panic!("{}: no `# public key:` line", identity.display()))
-        .trim()
-        .to_string()
-}
-
-fn recipient() -> String {
-    public_key(&key_file())
 }
 
 fn support(name: &str) -> PathBuf {
@@ -130,19 +111,6 @@ fn same_data(sb: &Sandbox, a: &Path, b: &Path) -> Result<(), String> {
             stderr(&o)
         ))
     }
-}
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
-fn is_root() -> bool {
-    // Without libc: the owner of a file we just created is our uid.
-    use std::os::unix::fs::MetadataExt;
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("probe");
-    fs::write(&p, b"").unwrap();
-    fs::metadata(&p).unwrap().uid() == 0
 }
 
 fn set_mode(p: &Path, mode: u32) {
@@ -573,7 +541,7 @@ fn check_output_bytes(name: &str, input: &str, out: &str) -> Vec<String> {
 #[test]
 fn corpus_round_trip_is_byte_exact_and_keeps_every_other_byte() {
     let sb = Sandbox::new();
-    let key = key_file();
+    let key = key();
     let mut failures = Vec::new();
     let mut known = 0;
     for name in corpus_files() {
@@ -682,7 +650,7 @@ fn sops_decrypts_every_all_secret_corpus_file() {
     require("sops");
     require("python3");
     let sb = Sandbox::new();
-    let key = key_file();
+    let key = key();
     let files = all_secret_files();
     assert_eq!(files.len(), 27);
     let mut failures = Vec::new();
@@ -721,7 +689,7 @@ fn independent_checker_verifies_the_mac_of_every_all_secret_corpus_file() {
     require("python3");
     require("age");
     let sb = Sandbox::new();
-    let key = key_file();
+    let key = key();
     let checker = shared().join("tools/sops_check.py");
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -770,7 +738,7 @@ fn sops_decrypt_keeps_comments_after_the_last_entry() {
         ),
     ] {
         let (enc, _) = encrypt_into(&sb, &corpus_dir().join(name), &format!("enc/{name}"));
-        let dec = ok(sops_decrypt(&sb, &enc, &key_file()));
+        let dec = ok(sops_decrypt(&sb, &enc, &key()));
         if !dec.contains(comment) {
             failures.push(format!("{name}: sops decrypt lost {comment:?}"));
         }
@@ -787,7 +755,7 @@ fn sops_edit_with_a_scripted_editor_works_on_kseal_output() {
     require("sops");
     require("python3");
     let sb = Sandbox::new();
-    let key = key_file();
+    let key = key();
     let editor = format!("python3 {}", support("enc_editor_add_key.py").display());
     for name in ["basic-auth.yaml", "multi-secrets.yaml", "indent-4.yaml"] {
         let path = corpus_dir().join(name);
@@ -851,9 +819,9 @@ fn kubectl_create_secret_piped_into_kseal() {
     assert!(!enc.contains("czNjcjN0") && !enc.contains("s3cr3t"));
     assert!(enc.contains("  password: ENC[AES256_GCM,") && enc.contains("\nsops:\n"));
     let f = sb.write("db.yaml", &enc);
-    let dec = ok(kseal_decrypt(&sb, &f, &key_file()));
+    let dec = ok(kseal_decrypt(&sb, &f, &key()));
     assert_eq!(dec, plain, "kseal decrypt gives kubectl's output back");
-    let s = ok(sops_decrypt(&sb, &f, &key_file()));
+    let s = ok(sops_decrypt(&sb, &f, &key()));
     assert!(
         s.lines().any(|l| l.trim() == "password: czNjcjN0"),
         "sops: {s}"
@@ -924,18 +892,14 @@ fn a_kubectl_list_of_secrets_is_encrypted_as_one_envelope_that_sops_opens() {
     let from = expected.find("    annotations:\n").unwrap();
     let to = expected.find("    creationTimestamp").unwrap();
     expected.replace_range(from..to, "");
-    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), expected);
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key())), expected);
 
     // sops decrypts it (MAC verified) to the same data; the independent checker agrees.
-    let by_sops = sb.write("by-sops.yaml", ok(sops_decrypt(&sb, &f, &key_file())));
+    let by_sops = sb.write("by-sops.yaml", ok(sops_decrypt(&sb, &f, &key())));
     let want = sb.write("expected.yaml", &expected);
     same_data(&sb, &by_sops, &want).unwrap();
     let checker = shared().join("tools/sops_check.py");
-    let out = ok(run(sb
-        .tool("python3")
-        .arg(&checker)
-        .arg(&f)
-        .arg(key_file())));
+    let out = ok(run(sb.tool("python3").arg(&checker).arg(&f).arg(key())));
     assert!(out.contains("): OK"), "{out}");
 
     // status counts the Secrets of the List, encrypted or not.
@@ -977,8 +941,8 @@ fn a_json_list_of_secrets_is_encrypted_and_sops_opens_it() {
         .arg(&f)));
     assert_eq!(json_layout(&out), json_layout(&theirs));
     let enc = sb.write("list.enc.json", &out);
-    let plain = ok(sops_decrypt(&sb, &enc, &key_file()));
-    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), plain);
+    let plain = ok(sops_decrypt(&sb, &enc, &key()));
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), plain);
     ok(run(sb
         .kseal()
         .args([
@@ -991,8 +955,8 @@ fn a_json_list_of_secrets_is_encrypted_and_sops_opens_it() {
             "b",
             "--identity",
         ])
-        .arg(key_file())));
-    let plain = ok(sops_decrypt(&sb, &enc, &key_file()));
+        .arg(key())));
+    let plain = ok(sops_decrypt(&sb, &enc, &key()));
     assert!(plain.contains("\"token\": \"dDI=\""), "{plain}");
 }
 
@@ -1013,8 +977,8 @@ fn a_list_with_other_kinds_is_encrypted_whole_with_a_warning() {
     );
     let f = sb.write("mixed.enc.yaml", stdout(&o));
     assert!(!read(&f).contains("hunter2") && !read(&f).contains("fast"));
-    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), text);
-    ok(sops_decrypt(&sb, &f, &key_file()));
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key())), text);
+    ok(sops_decrypt(&sb, &f, &key()));
 
     // Invalid base64 in a Secret item names the item.
     let bad = sb.write(
@@ -1103,12 +1067,12 @@ fn json_manifests_are_encrypted_in_sops_json_layout() {
 
     // Both decrypt it to what sops gives for its own file; kseal reads sops's file the same way.
     let enc = sb.path("db.enc.json");
-    let by_sops = ok(sops_decrypt(&sb, &enc, &key_file()));
+    let by_sops = ok(sops_decrypt(&sb, &enc, &key()));
     let theirs_f = sb.write("theirs.enc.json", &theirs);
-    let sops_own = ok(sops_decrypt(&sb, &theirs_f, &key_file()));
+    let sops_own = ok(sops_decrypt(&sb, &theirs_f, &key()));
     assert_eq!(by_sops, sops_own);
-    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), sops_own);
-    assert_eq!(ok(kseal_decrypt(&sb, &theirs_f, &key_file())), sops_own);
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), sops_own);
+    assert_eq!(ok(kseal_decrypt(&sb, &theirs_f, &key())), sops_own);
 
     // kubectl's own output, through a pipe: the independent checker verifies its MAC.
     let o = run(sb
@@ -1123,9 +1087,9 @@ fn json_manifests_are_encrypted_in_sops_json_layout() {
         .tool("python3")
         .arg(&checker)
         .arg(sb.path("piped.enc.json"))
-        .arg(key_file())));
+        .arg(key())));
     assert!(out.contains("): OK"), "{out}");
-    ok(sops_decrypt(&sb, &sb.path("piped.enc.json"), &key_file()));
+    ok(sops_decrypt(&sb, &sb.path("piped.enc.json"), &key()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1144,7 +1108,7 @@ fn crlf_file_round_trips_and_stays_crlf() {
         "the output (sops: block included) must use CRLF only"
     );
     assert!(out.contains("\r\nsops:\r\n"));
-    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), input);
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), input);
 }
 
 #[test]
@@ -1155,7 +1119,7 @@ fn file_without_final_newline_round_trips() {
     assert!(!input.ends_with('\n'));
     let (enc, out) = encrypt_into(&sb, &path, "nfn.yaml");
     assert!(out.contains("\nsops:\n"));
-    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), input);
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), input);
     // The same through stdin.
     let o = run(sb
         .kseal()
@@ -1165,7 +1129,7 @@ fn file_without_final_newline_round_trips() {
         .arg("-")
         .stdin(fs::File::open(&path).unwrap()));
     let f = sb.write("nfn-stdin.yaml", ok(o));
-    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), input);
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key())), input);
 }
 
 /// The shape of a sops block: indentation and key of each line, the armor's BEGIN/END lines,
@@ -1246,7 +1210,7 @@ fn non_secret_documents_of_a_mixed_stream_pass_through_byte_for_byte() {
             i + 1
         );
     }
-    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key_file())), input);
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), input);
 }
 
 /// Warnings and notes name the file as errors do: `FILE: document N: PATH: ...`, for
@@ -1280,7 +1244,7 @@ fn warnings_and_notes_name_the_file_document_and_path() {
     );
     let mut c = sb.kseal();
     c.args(["encrypt", "--previous", "db.yaml", "-"])
-        .env("SOPS_AGE_KEY_FILE", key_file());
+        .env("SOPS_AGE_KEY_FILE", key());
     let o = pipe(&mut c, plain.as_bytes());
     assert!(
         stderr(&o).contains("kseal: warning: <stdin>: document 1: stringData.port: "),
@@ -1290,7 +1254,7 @@ fn warnings_and_notes_name_the_file_document_and_path() {
     let o = run(sb
         .kseal()
         .args(["set", "db.yaml", "other", "--string", "--value", "x"])
-        .env("SOPS_AGE_KEY_FILE", key_file()));
+        .env("SOPS_AGE_KEY_FILE", key()));
     let err = stderr(&o);
     ok(o);
     assert!(
@@ -1335,7 +1299,7 @@ fn last_applied_annotation_is_removed_with_a_note() {
     assert!(out.contains("  resourceVersion: \"48213377\"\n") && out.contains("managedFields"));
     let f = sb.write("get.yaml", &out);
     assert_eq!(
-        ok(kseal_decrypt(&sb, &f, &key_file())),
+        ok(kseal_decrypt(&sb, &f, &key())),
         drop_metadata_fields(&input, &["annotations"])
     );
 }
@@ -1388,7 +1352,7 @@ fn clean_drops_server_fields_with_notes() {
         want.ends_with("  namespace: shop\ntype: Opaque\n"),
         "{want}"
     );
-    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), want);
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key())), want);
 }
 
 /// Encrypts each text, decrypts it and returns the problems (exit codes, differing bytes).
@@ -1406,7 +1370,7 @@ fn round_trip_problems(sb: &Sandbox, texts: &[&str]) -> Vec<String> {
             continue;
         }
         let f = sb.write(&format!("rt{i}.enc.yaml"), stdout(&o));
-        let d = stdout(&kseal_decrypt(sb, &f, &key_file()));
+        let d = stdout(&kseal_decrypt(sb, &f, &key()));
         if d != *text {
             failures.push(format!("{text:?} came back as {d:?}"));
         }
@@ -1464,7 +1428,7 @@ fn explicitly_tagged_values_never_cause_an_internal_error() {
         match code(&o) {
             Some(0) => {
                 let f = sb.write(&format!("t{i}.enc.yaml"), stdout(&o));
-                let d = kseal_decrypt(&sb, &f, &key_file());
+                let d = kseal_decrypt(&sb, &f, &key());
                 let back = sb.write(&format!("t{i}.dec.yaml"), &d.stdout);
                 if !d.status.success() {
                     failures.push(format!("{text:?}: decrypt failed: {}", stderr(&d)));
@@ -1511,7 +1475,7 @@ fn two_recipients_each_identity_alone_decrypts() {
     for (label, out) in [("comma", comma), ("repeated", repeated)] {
         assert_eq!(recipients_of(&out), vec![r1.clone(), r2.clone()], "{label}");
         let f = sb.write(&format!("{label}.yaml"), &out);
-        for id in [key_file(), key2_file()] {
+        for id in [key(), key2_file()] {
             assert_eq!(
                 ok(kseal_decrypt(&sb, &f, &id)),
                 input,
@@ -2106,11 +2070,11 @@ fn several_inputs_need_in_place() {
     let (ea, eb) = (read(&a), read(&b));
     assert_ne!(first_sops_block(&ea), first_sops_block(&eb));
     assert_eq!(
-        ok(kseal_decrypt(&sb, &a, &key_file())),
+        ok(kseal_decrypt(&sb, &a, &key())),
         read(&corpus_dir().join("kubectl-generic.yaml"))
     );
     assert_eq!(
-        ok(kseal_decrypt(&sb, &b, &key_file())),
+        ok(kseal_decrypt(&sb, &b, &key())),
         read(&corpus_dir().join("basic-auth.yaml"))
     );
     // -i with stdin is a usage error.
@@ -2140,7 +2104,7 @@ fn in_place_keeps_the_file_mode() {
     let enc = read(&f);
     assert!(enc.contains("sops:") && !enc.contains("U3VwM3ItUzNjcmV0"));
     assert!(leftover_temp_files(&sb.path("dir")).is_empty());
-    assert_eq!(ok(kseal_decrypt(&sb, &f, &key_file())), input);
+    assert_eq!(ok(kseal_decrypt(&sb, &f, &key())), input);
 }
 
 #[test]
@@ -2252,7 +2216,7 @@ fn data_key_of(sb: &Sandbox, enc: &str) -> Vec<u8> {
         "envelope.age",
         format!("{armor}-----END AGE ENCRYPTED FILE-----\n"),
     );
-    let o = run(sb.tool("age").arg("-d").arg("-i").arg(key_file()).arg(&p));
+    let o = run(sb.tool("age").arg("-d").arg("-i").arg(key()).arg(&p));
     assert!(o.status.success(), "age -d: {}", stderr(&o));
     o.stdout
 }
@@ -2401,11 +2365,6 @@ fn styled_value(v: &str, style: u8) -> String {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 fn secret_text(entries: &std::collections::BTreeMap<String, (String, u8)>) -> String {
     let mut s = String::from(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: prop-test\n  namespace: default\ntype: Opaque\ndata:\n",
@@ -2453,7 +2412,7 @@ proptest! {
             "{:?}\n{}\n{}", check_output_bytes("prop", &text, &out), text, out
         );
         let enc = sb.write("enc.yaml", &out);
-        let d = kseal_decrypt(&sb, &enc, &key_file());
+        let d = kseal_decrypt(&sb, &enc, &key());
         prop_assert!(d.status.success(), "decrypt: {}\n{}", stderr(&d), text);
         // Byte for byte in most cases; where kseal may rewrite (escapes of double-quoted
         // values, unusual literal blocks), the data must be equal.
@@ -2496,7 +2455,7 @@ fn fuzz_crashers_round_trip_or_are_refused() {
         let dec = ok(run(sb
             .kseal()
             .args(["decrypt", "--identity"])
-            .arg(key_file())
+            .arg(key())
             .arg(&enc)));
         assert_eq!(
             dec.as_bytes(),

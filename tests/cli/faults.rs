@@ -17,20 +17,8 @@ use kseal::secret::DataKey;
 use kseal::sops::file::{self, DecryptOptions, KeyOpener};
 use kseal::sops::metadata::Metadata;
 
-fn key() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-fn key2() -> PathBuf {
-    fixture("sops-made/key2.txt")
-}
-
 const RECIPIENT: &str = "age1yefmw2mymmswqe58lrf4a2h4r5u0q23a9vn45kvenu43v7gdqa4s24vzqd";
 const RECIPIENT2: &str = "age1gc0axxjszfp2d2avzaugajrn3yp4t5wxnck74r5vdc774ak5wvssvhx3an";
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
 
 /// Opens files in-process with the test identities (faster than a kseal process per check).
 struct Opener(Identities);
@@ -559,11 +547,6 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// Fills a filesystem up to the last byte.

@@ -581,15 +581,6 @@ fn check_fails_on_files_it_could_not_read() {
     }
 }
 
-fn is_root() -> bool {
-    // The owner of a file we just created is our uid.
-    use std::os::unix::fs::MetadataExt;
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("probe");
-    std::fs::write(&p, b"").unwrap();
-    std::fs::metadata(&p).unwrap().uid() == 0
-}
-
 #[test]
 fn check_workloads_warns_on_env_and_missing_secrets() {
     let r = Repo::new();
@@ -927,16 +918,6 @@ fn docs_shell<'a>(sb: &'a Sandbox, edits: &[&str]) -> impl Fn(&str) -> std::proc
     }
 }
 
-/// The recipient in an identity file's `# public key:` line.
-fn public_key_of(identity: &Path) -> String {
-    read(identity)
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("a `# public key:` line")
-        .trim()
-        .to_string()
-}
-
 /// docs/gitops.md from the key (step 1) to `kubectl kustomize` and `kseal decrypt base/`
 /// (step 7), the commands exactly as written; the only changes: the placeholder `age1...`
 /// becomes the key made in step 1, and `| kubectl apply --server-side -f -` (which needs a
@@ -963,7 +944,7 @@ fn gitops_walkthrough_runs_as_written() {
         "{}",
         stderr(&out)
     );
-    let recipient = public_key_of(&sb.path(".config/sops/age/keys.txt"));
+    let recipient = public_key(&sb.path(".config/sops/age/keys.txt"));
 
     let steps = sh_blocks(&md, &["2.", "3.", "4.", "5.", "6.", "7."]);
     assert!(steps.len() >= 7, "{} blocks", steps.len());
@@ -1055,7 +1036,7 @@ fn flux_commands_run_as_written() {
     std::fs::create_dir_all(sb.path("clusters/prod")).unwrap();
     let out = shell(sh[0]);
     assert!(out.status.success(), "keygen: {}", stderr(&out));
-    let recipient = public_key_of(&sb.path("age.agekey"));
+    let recipient = public_key(&sb.path("age.agekey"));
     // The Secret for the cluster, shown instead of created (no cluster here).
     assert!(sh[1].contains("kubectl -n flux-system create secret generic sops-age"));
     let shown = shell(&sh[1].replace(
@@ -1094,7 +1075,7 @@ fn readme_command_examples_run_as_written() {
     let sb = Sandbox::new();
     let shell = docs_shell(&sb, &[]);
     ok(shell("kseal keygen -o ~/.config/sops/age/keys.txt"));
-    let recipient = public_key_of(&sb.path(".config/sops/age/keys.txt"));
+    let recipient = public_key(&sb.path(".config/sops/age/keys.txt"));
     sb.write(
         ".sops.yaml",
         format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {recipient}\n"),

@@ -16,24 +16,11 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-/// The public test identity of tests/fixtures/sops-made/.
-fn key() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-fn key2() -> PathBuf {
-    fixture("sops-made/key2.txt")
-}
-
 fn made(name: &str) -> String {
     read(&fixture(&format!("sops-made/{name}")))
 }
 
 const RECIPIENT: &str = "age1yefmw2mymmswqe58lrf4a2h4r5u0q23a9vn45kvenu43v7gdqa4s24vzqd";
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
 
 fn decrypt(sb: &Sandbox, identity: &Path, file: &Path) -> Output {
     run(sb

@@ -9,10 +9,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
 /// What an identity file says about itself.
 struct Identity {
     created: String,

@@ -19,14 +19,6 @@ const CANARY: &str = "Kanary-9q7Zx3-d0NotLeak";
 const RECIPIENT: &str = "age1yefmw2mymmswqe58lrf4a2h4r5u0q23a9vn45kvenu43v7gdqa4s24vzqd";
 const RECIPIENT2: &str = "age1gc0axxjszfp2d2avzaugajrn3yp4t5wxnck74r5vdc774ak5wvssvhx3an";
 
-fn key() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-fn key2() -> PathBuf {
-    fixture("sops-made/key2.txt")
-}
-
 /// Every form in which the canary could leak: as is, base64-encoded (a `data` value), and
 /// the base64 of its middle (in case of a shifted encoding).
 fn forms() -> Vec<String> {
@@ -1012,15 +1004,6 @@ fn merge_key_and_list_item_secrets_are_flagged_by_check_and_refused_by_encrypt()
             stderr(&o)
         );
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no arguments and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("note: not root: the test of files owned by another user is skipped");
-    }
-    root
 }
 
 /// Attack 7: a root `decrypt -o` (or `-i`) onto a file another user owns, in a 1777 directory,

@@ -18,29 +18,6 @@ use base64::Engine;
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The public test identity of sops-made/.
-fn key_file() -> PathBuf {
-    fixture("sops-made/key.txt")
-}
-
-/// The recipient on the identity file's `# public key:` line.
-fn recipient() -> String {
-    read(&key_file())
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .expect("a `# public key:` line")
-        .trim()
-        .to_string()
-}
-
-fn b64(v: impl AsRef<[u8]>) -> String {
-    STANDARD.encode(v)
-}
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
 /// Encrypts `plain` with kseal into `name` in the sandbox and returns its path.
 fn encrypted(sb: &Sandbox, name: &str, plain: &str) -> PathBuf {
     let src = sb.write(&format!("{name}.plain"), plain);
@@ -57,7 +34,7 @@ fn encrypted(sb: &Sandbox, name: &str, plain: &str) -> PathBuf {
 
 /// `kseal <args> --identity KEY` (set, unset, decrypt, encrypt --previous).
 fn kseal_id(sb: &Sandbox, args: &[&str]) -> Output {
-    run(sb.kseal().args(args).arg("--identity").arg(key_file()))
+    run(sb.kseal().args(args).arg("--identity").arg(key()))
 }
 
 fn kseal_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
@@ -65,7 +42,7 @@ fn kseal_stdin(sb: &Sandbox, args: &[&str], input: &[u8]) -> Output {
         .kseal()
         .args(args)
         .arg("--identity")
-        .arg(key_file())
+        .arg(key())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -80,7 +57,7 @@ fn decrypt(sb: &Sandbox, file: &Path) -> String {
         .kseal()
         .arg("decrypt")
         .arg("--identity")
-        .arg(key_file())
+        .arg(key())
         .arg(file)))
 }
 
@@ -89,7 +66,7 @@ fn sops_decrypt(sb: &Sandbox, file: &Path) -> String {
     require("sops");
     ok(run(sb
         .tool("sops")
-        .env("SOPS_AGE_KEY_FILE", key_file())
+        .env("SOPS_AGE_KEY_FILE", key())
         .args(["--disable-version-check", "decrypt"])
         .arg(file)))
 }
@@ -102,7 +79,7 @@ fn set(sb: &Sandbox, file: &Path, args: &[&str]) {
         .arg(file)
         .args(args)
         .arg("--identity")
-        .arg(key_file()));
+        .arg(key()));
     assert_eq!(stdout(&o), "", "set printed on stdout");
     ok(o);
 }
@@ -327,7 +304,7 @@ fn kustomize_transformer_verifies(sb: &Sandbox, rel: &str) {
     let out = run(sb
         .tool("kubectl")
         .args(["kustomize", "--enable-alpha-plugins", "."])
-        .env("KSEAL_AGE_KEY_FILE", key_file()));
+        .env("KSEAL_AGE_KEY_FILE", key()));
     let text = ok(out);
     assert!(text.contains("  host: db.local\n"), "{text}");
     assert!(!text.contains("ENC["), "{text}");
@@ -344,7 +321,7 @@ fn set_moves_a_key_between_data_and_string_data() {
         .arg(&file)
         .args(["password", "--string", "--value", "new"])
         .arg("--identity")
-        .arg(key_file()));
+        .arg(key()));
     let err = stderr(&ok_output(o));
     assert!(err.contains("removed data.password"), "{err}");
     assert_eq!(
@@ -411,7 +388,7 @@ fn set_reads_stdin_and_binary_files() {
         .args(["blob2", "--string", "--from-file"])
         .arg(&bin)
         .arg("--identity")
-        .arg(key_file()));
+        .arg(key()));
     assert_eq!(code(&o), Some(4), "{}", stderr(&o));
 }
 
@@ -627,7 +604,7 @@ fn get(sb: &Sandbox, file: &Path, args: &[&str]) -> Output {
         .arg(file)
         .args(args)
         .arg("--identity")
-        .arg(key_file()))
+        .arg(key()))
 }
 
 #[test]
@@ -696,7 +673,7 @@ fn get_readme_recipe_runs_as_written() {
             .tool("sh")
             .args(["-c", line])
             .env("PATH", &path)
-            .env("KSEAL_AGE_KEY_FILE", key_file()));
+            .env("KSEAL_AGE_KEY_FILE", key()));
         outputs.push(ok(o));
     }
     assert_eq!(outputs, ["s3cr3t".to_string(), b64("s3cr3t")]);
@@ -908,7 +885,7 @@ fn encrypt_previous_keeps_unchanged_ciphertext() {
         .args(["encrypt", "--previous"])
         .arg(&file)
         .arg("--identity")
-        .arg(key_file())
+        .arg(key())
         .args(["--age", &recipient(), "-o"])
         .arg(sb.path("o.enc.yaml"))
         .arg(sb.write("edited.yaml", &edited)));

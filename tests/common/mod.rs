@@ -1,5 +1,5 @@
 //! Shared helpers for the CLI tests: a kseal command that never sees the user's keys, paths
-//! to fixtures and to the shared interop material, and the real peer tools.
+//! to fixtures (the interop material included), and the real peer tools.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -24,8 +24,10 @@ pub fn fixture(rel: &str) -> PathBuf {
     repo().join("tests/fixtures").join(rel)
 }
 
+/// The real sops files of `../shared/interop`, copied into the repository
+/// (`cp -a ../shared/interop tests/fixtures/interop`) so that the crate tests itself.
 pub fn interop(rel: &str) -> PathBuf {
-    shared().join("interop").join(rel)
+    fixture("interop").join(rel)
 }
 
 /// A private HOME for one test: kseal and the peer tools find no real keys there.
@@ -76,6 +78,47 @@ impl Sandbox {
         self.isolate(&mut c);
         c
     }
+}
+
+/// The exit code of a finished run (`None`: killed by a signal).
+pub fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// The public test identity that opens every file of tests/fixtures/sops-made.
+pub fn key() -> PathBuf {
+    fixture("sops-made/key.txt")
+}
+
+/// A second public test identity: the other recipient of `sops-made/two-recipients.yaml` only.
+pub fn key2() -> PathBuf {
+    fixture("sops-made/key2.txt")
+}
+
+/// The recipient of `key()`.
+pub fn recipient() -> String {
+    public_key(&key())
+}
+
+/// The recipient an identity file names on its `# public key:` line.
+pub fn public_key(identity: &Path) -> String {
+    read(identity)
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("a `# public key:` line")
+        .trim()
+        .to_string()
+}
+
+pub fn b64(v: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(v)
+}
+
+/// Root reads every file whatever its mode, so permission tests skip their unreadable case.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
 
 pub fn run(cmd: &mut Command) -> Output {
