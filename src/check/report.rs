@@ -53,23 +53,14 @@ fn json_finding(l: &Located) -> String {
 /// controls and the bidirectional overrides as `\uXXXX` (JSON allows them raw; a terminal may
 /// act on them, and file and key names are chosen by whoever wrote the repository).
 pub(crate) fn string(s: &str) -> String {
-    let json = crate::yaml::json::string(s);
-    if !json.chars().any(unsafe_on_terminal) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 8);
-    for c in json.chars() {
-        if unsafe_on_terminal(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn unsafe_on_terminal(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    use crate::yaml::json::{quote, Escape};
+    quote(
+        s,
+        Escape {
+            html: true,
+            terminal: true,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -151,28 +151,15 @@ fn human(r: &Report, old: &str, new: &str) -> String {
     s
 }
 
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // DEL, C1 and the bidirectional overrides too (JSON allows them raw; a terminal
-            // may act on them).
-            c if c.is_control()
-                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// kseal's own report: no HTML escaping, terminal-safe (names come from the repository).
+fn json_string(s: &str) -> String {
+    kseal::yaml::json::quote(
+        s,
+        kseal::yaml::json::Escape {
+            html: false,
+            terminal: true,
+        },
+    )
 }
 
 fn json_list(v: &[String]) -> String {

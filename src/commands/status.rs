@@ -356,23 +356,15 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
     out
 }
 
-/// A JSON string literal (RFC 8259 escaping).
+/// A JSON string literal (RFC 8259 escaping, no HTML escaping).
 fn js(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    kseal::yaml::json::quote(
+        s,
+        kseal::yaml::json::Escape {
+            html: false,
+            terminal: false,
+        },
+    )
 }
 
 fn js_opt(s: Option<&str>) -> String {

@@ -95,9 +95,30 @@ pub fn number(f: f64) -> String {
     }
 }
 
-/// A string as Go's `encoding/json` writes it (HTML-safe: `<`, `>`, `&` escaped; U+2028 and
-/// U+2029 escaped; `\b`, `\f`, `\n`, `\r`, `\t` short; other controls as `\u00XX`).
-pub fn string(s: &str) -> String {
+/// How `quote` escapes beyond JSON's must (`"`, `\\` and the C0 controls, always written the
+/// way Go's `encoding/json` writes them: `\b`, `\f`, `\n`, `\r`, `\t` short, the others as
+/// `\u00XX`; U+2028 and U+2029 escaped as well, as Go always does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escape {
+    /// `<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`: Go's default (`SetEscapeHTML(true)`),
+    /// which sops's JSON files have.
+    pub html: bool,
+    /// DEL, the C1 controls and the bidirectional overrides as `\uXXXX`: JSON allows them raw,
+    /// but a terminal may act on them, and file and key names in kseal's reports are chosen
+    /// by whoever wrote the repository.
+    pub terminal: bool,
+}
+
+impl Escape {
+    /// What sops writes (Go's `encoding/json` defaults).
+    pub const GO: Escape = Escape {
+        html: true,
+        terminal: false,
+    };
+}
+
+/// A JSON string literal of `s`, escaped as `e` says. The one JSON string escaper of kseal.
+pub fn quote(s: &str, e: Escape) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -109,7 +130,11 @@ pub fn string(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
+            c if (c as u32) < 0x20
+                || matches!(c, '\u{2028}' | '\u{2029}')
+                || (e.html && matches!(c, '<' | '>' | '&'))
+                || (e.terminal && unsafe_on_terminal(c)) =>
+            {
                 out.push_str(&format!("\\u{:04x}", c as u32))
             }
             c => out.push(c),
@@ -117,6 +142,19 @@ pub fn string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Characters a terminal may act on: every control character and the bidirectional
+/// overrides and isolates.
+fn unsafe_on_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A string as Go's `encoding/json` writes it (HTML-safe: `<`, `>`, `&` escaped; U+2028 and
+/// U+2029 escaped; `\b`, `\f`, `\n`, `\r`, `\t` short; other controls as `\u00XX`): sops's
+/// files, `quote` with `Escape::GO`.
+pub fn string(s: &str) -> String {
+    quote(s, Escape::GO)
 }
 
 /// The JSON text of a decrypted value (sops writes numbers, booleans and null bare).
@@ -295,6 +333,20 @@ mod tests {
         for bad in ["01", "1.", ".5", "+1", "1e", "0x1", "NaN", ""] {
             assert!(!is_number(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn escaping_options_add_to_go_rules() {
+        let s = "<&>\u{8}\u{7f}\u{85}\u{202e}\u{2028}é";
+        let report = Escape {
+            html: false,
+            terminal: true,
+        };
+        assert_eq!(quote(s, report), "\"<&>\\b\\u007f\\u0085\\u202e\\u2028é\"");
+        assert_eq!(
+            quote(s, Escape::GO),
+            "\"\\u003c\\u0026\\u003e\\b\u{7f}\u{85}\u{202e}\\u2028é\""
+        );
     }
 
     #[test]
