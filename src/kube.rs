@@ -587,6 +587,23 @@ pub fn check_encrypted_secrets(
 }
 
 impl EnvelopePolicy for SecretPolicy {
+    fn check_outside(&self, stream: &Stream, docs: &[usize]) -> Result<()> {
+        // kseal and sops never write a Secret without the envelope into an encrypted file: one
+        // that appears there was added behind their back and would be applied unverified.
+        for (i, d) in stream.docs.iter().enumerate() {
+            if docs.binary_search(&i).is_err()
+                && (secrets::holds_secrets(d) || hidden_secret(d).is_some())
+            {
+                return Err(Error::integrity(
+                    "a Secret without the file's `sops:` block sits in an encrypted file: it was added after encryption",
+                )
+                .in_doc(i)
+                .with_hint("remove that document, or encrypt it with `kseal encrypt` in its own file"));
+            }
+        }
+        Ok(())
+    }
+
     fn check_read(&self, stream: &Stream, docs: &[usize], meta: &Metadata) -> Result<Vec<String>> {
         if !self.allow_narrow_rule {
             check_encrypted_secrets(stream, docs, &meta.rule, true)?;

@@ -433,7 +433,10 @@ mod tests {
             stash: None,
             policy: None,
         };
-        file::encrypt(unit_src, &settings, &crate::kube::is_secret).unwrap()
+        file::encrypt(unit_src, &settings, &|d| {
+            d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+        })
+        .unwrap()
     }
 
     fn enc_tokens(s: &str) -> Vec<&str> {

@@ -1,0 +1,330 @@
+//! Unit tests of whole-file encryption and decryption, on real sops files and on kseal's own.
+
+use super::seal::encrypt_inner;
+use super::verify::read_back;
+use super::*;
+use crate::error::Kind;
+use crate::sops::structural;
+
+fn key_hex(hex: &str) -> DataKey {
+    let b: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    DataKey::from_bytes(&b).unwrap()
+}
+
+fn interop(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/interop/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn decrypts_real_sops_files_with_their_data_keys() {
+    for (file, hex) in [
+        (
+            "flux/age.yaml",
+            "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb",
+        ),
+        (
+            "flux/global-secret.yaml",
+            "95c21ac70e00e7cfc9c33cbaf95451176e458a504fe665a77f28ba93ff46b595",
+        ),
+        (
+            "flux/merge1.yaml",
+            "1c15baa8e9b1775f5db7aabb0d1862485591ccd778c0ca2878992b64118325a7",
+        ),
+        (
+            "flux/merge2.yaml",
+            "bf03b7f435e6a4b2f8672d006a52fb3802c24bc294db237243ef09a9f7bda777",
+        ),
+        (
+            "metalkast/secret.enc.yaml",
+            "6ec5fc288565ee1142418e1f965b3a97576d585701a7ac01ffdf5426e8e7d02b",
+        ),
+        (
+            "metalkast/two-secrets.enc.yaml",
+            "ed93b3ca46c81a650cd93ca7f2026192ba0830462b67597078efbb9a8e1cbbff",
+        ),
+        (
+            "metalkast/four-secrets.enc.yaml",
+            "ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39",
+        ),
+        (
+            "sops/example.yaml",
+            "9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67",
+        ),
+    ] {
+        let src = interop(file);
+        let out = decrypt(&src, &key_hex(hex), &DecryptOptions::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let env = out.envelope.expect("encrypted");
+        assert!(env.mac_ok, "{file}");
+        assert!(!out.text.contains("ENC["), "{file}: {}", out.text.as_str());
+        assert!(!out.text.contains("sops:"), "{file}");
+    }
+}
+
+#[test]
+fn flux_age_plaintext_and_byte_exact_reencryption() {
+    let src = interop("flux/age.yaml");
+    let key = key_hex("558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb");
+    let out = decrypt(&src, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(
+        out.text.as_str(),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: age\nstringData:\n  key: value\n"
+    );
+    let env = out.envelope.unwrap();
+    let settings = EncryptSettings {
+        key_groups: None,
+        rule: env.meta.rule.clone(),
+        mac_only_encrypted: false,
+        key: &env.key,
+        age: env.meta.age.clone(),
+        lastmodified: env.meta.lastmodified.clone(),
+        version: env.meta.version.clone(),
+        stash: Some(&env.stash),
+        policy: None,
+    };
+    let again = encrypt(&out.text, &settings, &|_| true).unwrap();
+    // sops 3.9 wrote empty key lists and `pgp: []`; kseal writes the 3.10+ layout, and
+    // adds its structural MAC as the block's last line: all the rest is what sops wrote.
+    let expected: String = src
+        .lines()
+        .filter(|l| !l.ends_with(": []"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (body, last) = again.trim_end_matches('\n').rsplit_once('\n').unwrap();
+    assert!(last.starts_with("  kseal_mac: v1:"), "{last}");
+    assert_eq!(format!("{body}\n"), expected);
+    let back = decrypt(&again, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(back.text.as_str(), out.text.as_str());
+}
+
+fn enc_tokens(s: &str) -> Vec<&str> {
+    s.match_indices("ENC[")
+        .map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1])
+        .collect()
+}
+
+/// Spec section 15: re-encrypting with the recorded data key, IVs, lastmodified and enc
+/// stanzas reproduces every ENC string and the MAC of a real sops file.
+#[test]
+fn byte_exact_reencryption_of_real_sops_files() {
+    for (file, hex) in [
+        (
+            "flux/age.yaml",
+            "558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb",
+        ),
+        (
+            "metalkast/four-secrets.enc.yaml",
+            "ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39",
+        ),
+        (
+            "metalkast/two-secrets.enc.yaml",
+            "ed93b3ca46c81a650cd93ca7f2026192ba0830462b67597078efbb9a8e1cbbff",
+        ),
+        (
+            "sops/example.yaml",
+            "9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67",
+        ),
+    ] {
+        let src = interop(file);
+        let key = key_hex(hex);
+        let out = decrypt(&src, &key, &DecryptOptions::default()).unwrap();
+        let env = out.envelope.unwrap();
+        let settings = EncryptSettings {
+            key_groups: None,
+            rule: env.meta.rule.clone(),
+            mac_only_encrypted: env.meta.mac_only_encrypted,
+            key: &env.key,
+            age: env.meta.age.clone(),
+            lastmodified: env.meta.lastmodified.clone(),
+            version: env.meta.version.clone(),
+            stash: Some(&env.stash),
+            policy: None,
+        };
+        let again = encrypt(&out.text, &settings, &|_| true).unwrap();
+        assert_eq!(enc_tokens(&again), enc_tokens(&src), "{file}");
+        // Outside the `sops:` blocks the file is byte for byte what sops wrote: values
+        // that decryption showed as blocks go back on their key's line.
+        let body = |t: &str| -> String {
+            let mut out = String::new();
+            let mut in_sops = false;
+            for line in t.split_inclusive('\n') {
+                if line.starts_with("sops:") {
+                    in_sops = true;
+                } else if in_sops && !line.starts_with(' ') {
+                    in_sops = false;
+                }
+                if !in_sops {
+                    out.push_str(line);
+                }
+            }
+            out
+        };
+        assert_eq!(body(&again), body(&src), "{file}");
+    }
+}
+
+/// sops 3.13 writes the block in alphabetical order (`enc` before `recipient`), with
+/// empty key lists left out; readers must not care.
+#[test]
+fn reads_the_sops_313_alphabetical_layout() {
+    let src = interop("flux/age.yaml");
+    let key = key_hex("558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb");
+    let (head, block) = src.split_at(src.find("sops:\n").unwrap());
+    let enc_start = block.find("      enc: |\n").unwrap();
+    let enc_end = block.find("  lastmodified:").unwrap();
+    let enc = &block[enc_start..enc_end];
+    let line = |k: &str| {
+        block
+            .lines()
+            .find(|l| l.trim_start().starts_with(k))
+            .unwrap()
+            .to_string()
+    };
+    let reordered = format!(
+        "{head}sops:\n  age:\n    - {}{}      {}\n  {}\n  {}\n  {}\n  {}\n",
+        enc.trim_start(),
+        "",
+        line("- recipient:").trim_start().trim_start_matches("- "),
+        line("encrypted_regex:").trim(),
+        line("lastmodified:").trim(),
+        line("mac:").trim(),
+        line("version:").trim(),
+    );
+    let out = decrypt(&reordered, &key, &DecryptOptions::default())
+        .unwrap_or_else(|e| panic!("{e}\n{reordered}"));
+    assert!(out.envelope.unwrap().mac_ok);
+    assert!(out.text.ends_with("stringData:\n  key: value\n"));
+}
+
+#[test]
+fn four_secrets_needs_every_document_for_the_mac() {
+    let src = interop("metalkast/four-secrets.enc.yaml");
+    let key = key_hex("ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39");
+    let first_doc_end = src[1..].find("\n---").unwrap() + 2;
+    let err = decrypt(&src[..first_doc_end], &key, &DecryptOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, Kind::Integrity);
+    let tampered = src.replacen("namespace: test-ns", "namespace: prod-ns", 1);
+    assert_eq!(
+        decrypt(&tampered, &key, &DecryptOptions::default())
+            .err()
+            .unwrap()
+            .kind,
+        Kind::Integrity
+    );
+    let ignored = decrypt(
+        &tampered,
+        &key,
+        &DecryptOptions {
+            ignore_mac: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(!ignored.envelope.unwrap().mac_ok);
+}
+
+/// The Kubernetes rule, a fixed timestamp and a placeholder envelope.
+fn test_settings(key: &DataKey) -> EncryptSettings<'_> {
+    EncryptSettings {
+        key_groups: None,
+        rule: CryptRule::kubernetes(),
+        mac_only_encrypted: false,
+        key,
+        age: vec![AgeEntry {
+            recipient: "age1test".into(),
+            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
+                .into(),
+        }],
+        lastmodified: "2026-11-27T10:00:00Z".into(),
+        version: "3.11.0".into(),
+        stash: None,
+        policy: None,
+    }
+}
+
+#[test]
+fn encrypt_round_trip_keeps_bytes() {
+    let src = "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db  # inline\ndata:\n  # note\n  password: czNjcjN0\n  empty: \"\"\n  cert: |\n    line1\n    line2\nstringData:\n  port: 5432\n  flag: 'yes'\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
+    let key = DataKey::generate().unwrap();
+    let settings = test_settings(&key);
+    let enc = encrypt(src, &settings, &|d| {
+        d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+    })
+    .unwrap();
+    assert!(
+        !enc.contains("czNjcjN0") && !enc.contains("line1") && !enc.contains(" note"),
+        "{enc}"
+    );
+    assert!(enc.contains("kind: ConfigMap\ndata:\n  a: b\n"));
+    let dec = decrypt(&enc, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(dec.text.as_str(), src);
+}
+
+/// The check `encrypt_checked` runs instead of a full decryption must catch what a
+/// decryption would: values swapped or moved, a clear value changed, a sops block edited.
+#[test]
+fn the_encryption_check_catches_splicing_mistakes() {
+    let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  a: YWFh\n  b: YmJi\nstringData:\n  c: |\n    line\n---\nkind: Secret\nstringData:\n  d: dd\n";
+    let key = DataKey::generate().unwrap();
+    let settings = test_settings(&key);
+    let select = |d: &Document| d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret");
+    let stream = tree::parse(src).unwrap();
+    let enc = encrypt_inner(src, &stream, &settings, &select).unwrap();
+    let check = |out: &str| {
+        let st = tree::parse(out)?;
+        read_back(&st, &enc, &settings)
+    };
+    assert!(check(&enc.out).unwrap(), "the untouched output must pass");
+    // The real decryption agrees (once the structural MAC replaces its placeholder).
+    assert_eq!(
+        decrypt(
+            &structural::seal_text(&enc.out, &key).unwrap(),
+            &key,
+            &DecryptOptions::default()
+        )
+        .unwrap()
+        .text
+        .as_str(),
+        src
+    );
+    let enc_of = |k: &str| {
+        let line = enc
+            .out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{k}: ENC[")))
+            .unwrap();
+        line.split_once(": ").unwrap().1.to_string()
+    };
+    let (a, b) = (enc_of("a"), enc_of("b"));
+    let swapped = enc.out.replace(&a, "@").replace(&b, &a).replace('@', &b);
+    let moved = enc.out.replace(&enc_of("d"), &a);
+    let renamed = enc.out.replace("namespace: prod", "namespace: dev");
+    let dropped_doc = enc.out.split("---\n").next().unwrap().to_string();
+    let mac_line = enc
+        .out
+        .lines()
+        .find(|l| l.trim_start().starts_with("mac: "))
+        .unwrap();
+    let other_mac = enc.out.replace(
+        mac_line,
+        "    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]",
+    );
+    for (name, bad) in [
+        ("swapped", swapped),
+        ("moved", moved),
+        ("renamed", renamed),
+        ("dropped", dropped_doc),
+        ("mac", other_mac),
+    ] {
+        assert_ne!(bad, enc.out, "{name}: the tampering did not apply");
+        assert!(!matches!(check(&bad), Ok(true)), "{name}: not caught");
+    }
+}
