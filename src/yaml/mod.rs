@@ -1,6 +1,7 @@
 //! Lossless YAML: documents, mappings and scalars with exact byte spans, go-yaml-v3 scalar
-//! typing, and splicing replacement text into the original bytes.
+//! typing, splicing replacement text into the original bytes, and go-yaml v2's emitter.
 
+pub mod goyaml_v2;
 pub mod json;
 pub mod mapping_edit;
 pub mod scalar;

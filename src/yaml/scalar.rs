@@ -366,7 +366,7 @@ fn resolve_number(s: &str, try_timestamp: bool) -> Raw {
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$` (go-yaml's yamlStyleFloat).
-fn is_yaml_style_float(b: &[u8]) -> bool {
+pub(crate) fn is_yaml_style_float(b: &[u8]) -> bool {
     let mut i = 0;
     if matches!(b.first(), Some(b'+' | b'-')) {
         i = 1;
@@ -413,7 +413,7 @@ fn is_yaml_style_float(b: &[u8]) -> bool {
 
 /// Go `strconv.ParseUint(s, base, 64)` for base 0 (prefix detection) or an explicit base.
 /// Underscores are rejected: every caller has already removed them, as go-yaml does.
-fn go_parse_uint(s: &str, base: u32) -> Option<u64> {
+pub(crate) fn go_parse_uint(s: &str, base: u32) -> Option<u64> {
     let b = s.as_bytes();
     if b.is_empty() {
         return None;
@@ -450,7 +450,7 @@ fn go_parse_uint(s: &str, base: u32) -> Option<u64> {
 }
 
 /// Go `strconv.ParseInt(s, base, 64)`: an optional sign, then ParseUint, then a range check.
-fn go_parse_int(s: &str, base: u32) -> Option<i64> {
+pub(crate) fn go_parse_int(s: &str, base: u32) -> Option<i64> {
     let (neg, rest) = match s.as_bytes().first() {
         Some(b'+') => (false, &s[1..]),
         Some(b'-') => (true, &s[1..]),
@@ -472,7 +472,7 @@ fn go_parse_int(s: &str, base: u32) -> Option<i64> {
 /// between digits. Overflow is an error (Go's ErrRange); underflow is not.
 /// Hexadecimal floats (`0x1p-2`) are not supported: sops never writes them and go-yaml never
 /// passes them here.
-fn go_parse_float(s: &str) -> Option<f64> {
+pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let (neg, body) = match b.first() {
         Some(b'+') => (false, &s[1..]),
@@ -718,6 +718,11 @@ fn parse_yaml_timestamp(s: &[u8]) -> Option<GoTime> {
     yaml_layouts()
         .iter()
         .find_map(|layout| go_time_parse(layout, s))
+}
+
+/// Whether go-yaml reads `s` as a timestamp (for the v2 emitter, which quotes such text).
+pub(crate) fn is_yaml_timestamp(s: &str) -> bool {
+    parse_yaml_timestamp(s.as_bytes()).is_some()
 }
 
 /// Go's getnum: one digit, or two when the second is a digit; `fixed` demands two.
@@ -984,7 +989,7 @@ fn is_yaml11_bool(s: &str) -> bool {
 }
 
 /// go-yaml's base60float: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
-fn is_base60(s: &str) -> bool {
+pub(crate) fn is_base60(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
     if !b.get(i).is_some_and(u8::is_ascii_digit) {
