@@ -1815,7 +1815,7 @@ fn passphrase_protected_post_quantum_identity() {
     let o = run(sb
         .kseal()
         .args(["encrypt", "-i", "--age", &recipient, "s.yaml"]));
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let (rc, shown) = on_terminal(
         &sb,
         &[],
