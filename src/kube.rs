@@ -361,8 +361,17 @@ fn canonical_base64(b: &[u8]) -> bool {
 /// (the crypt rule covers the whole List document, so their values are encrypted too).
 pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
+    // A JSON document (kseal writes one back as JSON when its root is `{...}`) is typed as
+    // sops's JSON store types it, so the warnings speak JSON.
+    let json = doc.root_mapping().is_some_and(|m| m.flow);
     for secret in secrets::in_document(doc, index) {
-        check_one(secret.map, &secret.path_prefix(), index, &mut warnings)?;
+        check_one(
+            secret.map,
+            &secret.path_prefix(),
+            index,
+            json,
+            &mut warnings,
+        )?;
     }
     if let Some(items) = secrets::list_items(doc) {
         for (i, item) in items.items.iter().enumerate() {
@@ -379,7 +388,13 @@ pub fn check_secret(doc: &Document, index: usize) -> Result<Vec<String>> {
     Ok(warnings)
 }
 
-fn check_one(root: &Mapping, prefix: &str, index: usize, warnings: &mut Vec<String>) -> Result<()> {
+fn check_one(
+    root: &Mapping,
+    prefix: &str,
+    index: usize,
+    json: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     if let Some(data) = root.get("data") {
         if let Some(m) = data.as_mapping() {
             for (k, v) in &m.entries {
@@ -405,15 +420,24 @@ fn check_one(root: &Mapping, prefix: &str, index: usize, warnings: &mut Vec<Stri
     if let Some(m) = root.get("stringData").and_then(Node::as_mapping) {
         for (k, v) in &m.entries {
             let key = k.as_scalar().map(|s| &*s.value).unwrap_or("?");
-            if let Some(s) = v.as_scalar() {
-                if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
-                    if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
-                        warnings.push(format!(
-                            "document {}: {prefix}stringData.{key}: a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
-                            index + 1,
-                            t.sops_type()
-                        ));
-                    }
+            let Some(s) = v.as_scalar() else { continue };
+            if json {
+                let what = match crate::yaml::json::typed(s) {
+                    Ok(Typed::Float(_)) => "number",
+                    Ok(Typed::Bool(_)) => "boolean",
+                    _ => continue,
+                };
+                warnings.push(format!(
+                    "document {}: {prefix}stringData.{key}: a JSON {what} (kept as sops types it); Kubernetes expects a string: write it in double quotes",
+                    index + 1
+                ));
+            } else if let Ok(t) = scalar::resolve(&s.value, s.style, s.tag.as_deref()) {
+                if !matches!(t, Typed::Str(_) | Typed::Null | Typed::Binary(_)) {
+                    warnings.push(format!(
+                        "document {}: {prefix}stringData.{key}: a YAML {} (kept as sops types it); Kubernetes expects a string: quote it",
+                        index + 1,
+                        t.sops_type()
+                    ));
                 }
             }
         }
@@ -754,6 +778,20 @@ mod tests {
         let w = check_secret(&st.docs[0], 0).unwrap();
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("stringData.port"));
+    }
+
+    #[test]
+    fn string_data_numbers_in_json_warn_in_json_terms() {
+        let src = "{\"kind\": \"Secret\", \"stringData\": {\"port\": 5432, \"tls\": true, \"n\": null, \"name\": \"x\"}}\n";
+        let st = parse(src).unwrap();
+        let w = check_secret(&st.docs[0], 0).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[0],
+            "document 1: stringData.port: a JSON number (kept as sops types it); Kubernetes expects a string: write it in double quotes"
+        );
+        assert!(w[1].contains("stringData.tls: a JSON boolean"));
+        assert!(!w.iter().any(|w| w.contains("YAML")));
     }
 
     #[test]

@@ -1264,6 +1264,31 @@ fn warnings_and_notes_name_the_file_document_and_path() {
     assert!(read(&f).contains("sops:"));
 }
 
+/// A JSON manifest's stringData number is named in JSON terms (sops's JSON store types it a
+/// number), on encrypt and on `set`, never as "a YAML int".
+#[test]
+fn json_string_data_numbers_warn_in_json_terms() {
+    let sb = Sandbox::new();
+    let plain = "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": \"db\"}, \"stringData\": {\"port\": 5432}}\n";
+    sb.write("db.json", plain);
+    let o = run(sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient()])
+        .arg("db.json"));
+    let err = stderr(&o);
+    ok(o);
+    let want = "kseal: warning: db.json: document 1: stringData.port: a JSON number (kept as sops types it); Kubernetes expects a string: write it in double quotes";
+    assert!(err.contains(want), "{err}");
+    assert!(!err.contains("YAML"), "{err}");
+    let o = run(sb
+        .kseal()
+        .args(["set", "db.json", "other", "--string", "--value", "x"])
+        .env("SOPS_AGE_KEY_FILE", key()));
+    let err = stderr(&o);
+    ok(o);
+    assert!(err.contains(want), "{err}");
+}
+
 /// Runs a command with `input` on stdin.
 fn pipe(cmd: &mut std::process::Command, input: &[u8]) -> Output {
     use std::io::Write;
