@@ -652,6 +652,37 @@ fn get_prints_the_decoded_value_and_nothing_else() {
     assert_eq!(code(&o), Some(2), "{}", stderr(&o));
 }
 
+/// On a terminal the value ends with a line break, so the shell prompt does not run into it,
+/// unless it already ends with one; piped, the bytes are exact (the test above). `script` gives
+/// kseal a pseudo-terminal as stdout, which turns each `\n` into `\r\n` on the way out.
+#[test]
+fn get_on_a_terminal_ends_the_value_with_one_line_break() {
+    require("script");
+    let sb = Sandbox::new();
+    let plain = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {}\n  cert: {}\n",
+        b64("s3cr3t"),
+        b64("abc\n")
+    );
+    let file = encrypted(&sb, "db.enc.yaml", &plain);
+    let on_a_terminal = |key_name: &str| {
+        let cmd = format!(
+            "'{}' get '{}' {key_name} --identity '{}'",
+            env!("CARGO_BIN_EXE_kseal"),
+            file.display(),
+            key().display()
+        );
+        let o = run(sb
+            .tool("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .stdin(Stdio::null()));
+        assert_eq!(code(&o), Some(0), "{key_name}: {}", stderr(&o));
+        o.stdout
+    };
+    assert_eq!(on_a_terminal("password"), b"s3cr3t\r\n");
+    assert_eq!(on_a_terminal("cert"), b"abc\r\n", "no second line break");
+}
+
 /// The README's `kseal get` recipe, run as written (with kseal on PATH and the test key).
 #[test]
 fn get_readme_recipe_runs_as_written() {
