@@ -1,6 +1,8 @@
 //! Kubernetes knowledge: which documents are Secrets, what `data` and `stringData` must hold,
 //! and which fields of a Secret leak its plaintext or only carry server state.
 
+pub mod create;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
