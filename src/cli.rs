@@ -26,22 +26,27 @@ Exit codes:
   exec-env, exec-file: the command's own exit code (128+N when killed by signal N);
   126 when it cannot be executed, 127 when it is not found (as in a shell)";
 
-pub const CHECK_FINDINGS: &str = "\
-Findings (errors make the check fail with exit 10; warnings are reported only):
-  unencrypted-secret     error    a Secret's data/stringData value in clear text: encrypt the
-                                  file (`kseal encrypt -i FILE`)
-  unencrypted-value      error    a clear value inside an encrypted file (added by hand)
-  sops-rule-unencrypted  error    a file a .sops.yaml path_regex rule covers is not encrypted
-  last-applied           error    the kubectl last-applied-configuration annotation, which holds
-                                  the values in clear text (kseal encrypt removes it)
-  malformed-enc          error    an ENC[...] value that is not well formed
-  generator-literals     error    a kustomize secretGenerator with literals in the kustomization
-  unreadable             error    a file that could not be read or is not valid YAML (a warning
-                                  for a template with `{{`, which no manifest reader takes)
-With --workloads:
-  secret-in-env          warning  a container env var from a Secret key (prefer a volume)
-  secret-envfrom         warning  a container loading a whole Secret as env vars (envFrom)
-  missing-secret         warning  a Secret referenced by a workload that no checked file defines";
+/// `kseal check --help`'s list of rules, from the rule catalogue (ids, severities, what each
+/// finds; docs/check.md says why each matters and how to fix it).
+pub fn check_findings() -> String {
+    let mut s = String::from(
+        "Rules (`--fail-on` decides which severities exit 10; default: errors; notes never fail):\n",
+    );
+    for r in kseal::check::rules::RULES {
+        s.push_str(&format!(
+            "  {} ({})\n      {}\n",
+            r.id,
+            r.severity.word(),
+            r.short
+        ));
+    }
+    s.push_str(
+        "Suppress a finding with a comment `# kseal: ignore` or `# kseal: ignore=ID,ID` on its line\n\
+         or on its document's `kind:` line; configure rules per repository in the `check:`\n\
+         section of .sops.yaml (disable, fail-on, max-age, workloads).",
+    );
+    s
+}
 
 pub const ENVIRONMENT: &str = "\
 Environment:
@@ -150,8 +155,8 @@ pub enum Command {
     /// Which Secrets and keys changed between two encrypted files (no keys needed)
     #[command(after_help = EXIT_CODES)]
     Diff(DiffArgs),
-    /// Find unencrypted Secrets, leaked last-applied annotations and malformed ENC values
-    #[command(after_help = format!("{CHECK_FINDINGS}\n\n{EXIT_CODES}"))]
+    /// The policy gate for Secrets: plain values, leaks, RBAC, encryption at rest, stale envelopes
+    #[command(after_help = format!("{}\n\n{EXIT_CODES}", check_findings()))]
     Check(CheckArgs),
     /// Run a command with a Secret's keys as environment variables (like envFrom)
     #[command(
@@ -637,16 +642,47 @@ pub struct CheckArgs {
     /// Files or directories to check (default: the current directory)
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Machine-readable output
-    #[arg(long)]
+    /// Output: text for people, json, or sarif (SARIF 2.1.0 for code scanning)
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Machine-readable output (the same as --format json)
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Also review how workloads consume Secrets (env vars, missing Secrets)
     #[arg(long)]
     pub workloads: bool,
-    /// The .sops.yaml whose path rules say which files must be encrypted (default: search
-    /// upward from each path, up to the repository top or $HOME)
+    /// The .sops.yaml whose path rules say which files must be encrypted and whose `check:`
+    /// section configures the rules (default: search upward from each path, up to the
+    /// repository top or $HOME; the `check:` section from the current directory)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Exit 10 on findings of this severity or worse (never: report only) [default: error]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<CheckFailOn>,
+    /// Turn a rule off by its id (repeatable, or comma-separated)
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub disable: Vec<String>,
+    /// Also list the findings a `# kseal: ignore` comment suppressed
+    #[arg(long)]
+    pub show_suppressed: bool,
+    /// Report encrypted files last encrypted longer ago than this (90d, 12h, 1w; as
+    /// `status --max-age`)
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFailOn {
+    Error,
+    Warning,
+    Never,
 }
 
 #[derive(Args, Debug)]

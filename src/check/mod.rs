@@ -6,10 +6,18 @@
 //!   last-applied annotations, malformed `ENC[...]` values;
 //! - `workloads`: how workloads consume Secrets (`--workloads`).
 
+pub mod encryption;
+pub mod envelope;
+mod rbac;
 pub mod report;
+pub mod rules;
+pub mod sarif;
 mod secrets;
+pub mod settings;
 mod workloads;
 
+pub use encryption::review as review_encryption;
+pub use rbac::{broad_bindings, review as review_rbac, Rbac};
 pub use secrets::check_stream;
 pub use workloads::{missing_secrets, review_workloads, Inventory, SecretRef};
 
@@ -19,6 +27,8 @@ use crate::yaml::tree::Document;
 pub enum Severity {
     Error,
     Warning,
+    /// Advice: never fails the check (`--fail-on` counts errors and warnings only).
+    Note,
 }
 
 impl Severity {
@@ -26,6 +36,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
@@ -74,6 +85,12 @@ impl Finding {
             message,
             at: None,
         }
+    }
+    /// The same finding placed in a document, at a key path.
+    pub fn in_doc(mut self, doc: usize, path: String) -> Self {
+        self.doc = Some(doc);
+        self.path = Some(path);
+        self
     }
     /// The byte offset of what the finding is about.
     pub fn at(mut self, offset: usize) -> Self {

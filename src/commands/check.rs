@@ -1,17 +1,22 @@
-//! `kseal check [PATH]... [--json] [--workloads]`: fails when something secret would be
-//! committed in plain text; warns about Secrets exposed to workloads as environment variables.
+//! `kseal check [PATH]... [--format text|json|sarif] [--workloads] [--fail-on LEVEL]...`: the
+//! policy gate for a GitOps repository (plain Secrets, RBAC, encryption at rest, envelopes).
 //! The rules and the walk are `kseal::ops::check`; this file reads the files, finds each one's
 //! `.sops.yaml`, prints the report and turns errors into the exit code.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use time::OffsetDateTime;
+
+use kseal::check::envelope;
 use kseal::check::report;
+use kseal::check::settings::{self, FailOn, Settings};
 use kseal::config::Config;
 use kseal::error::{Error, Kind, Result};
 use kseal::ops::check::{self, Options, Report};
+use kseal::sops::rekey;
 
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, CheckFailOn, CheckFormat};
 use crate::fsio::{self, Input};
 
 /// The files as the binary sees them: read through `fsio`; the `.sops.yaml` for a file is
@@ -70,6 +75,14 @@ pub fn run(a: &CheckArgs) -> Result<()> {
     } else {
         a.paths.clone()
     };
+    let settings = repository_settings(a.config.as_deref())?;
+    let opts = options(a, &settings)?;
+    let fail_on = match a.fail_on {
+        Some(CheckFailOn::Error) => FailOn::Error,
+        Some(CheckFailOn::Warning) => FailOn::Warning,
+        Some(CheckFailOn::Never) => FailOn::Never,
+        None => settings.fail_on.unwrap_or_default(),
+    };
     let files: Vec<PathBuf> = fsio::expand_inputs(&paths)?
         .into_iter()
         .map(|i| match i {
@@ -81,27 +94,69 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         explicit: a.config.as_deref().map(load).transpose()?,
         found: HashMap::new(),
     };
-    let opts = Options {
-        workloads: a.workloads,
-    };
     let report = check::run(&files, &opts, &mut tree)?;
-    let out = if a.json {
-        report::json(&report)
-    } else {
+    let format = if a.json { CheckFormat::Json } else { a.format };
+    let out = match format {
+        CheckFormat::Json => report::json(&report, a.show_suppressed),
+        CheckFormat::Sarif => kseal::check::sarif::render(&report),
         // Findings quote key and file names: control characters are shown escaped.
-        kseal::error::escape_controls(&report::text(&report), true).into_owned()
+        CheckFormat::Text => {
+            let text = report::text(&report, a.show_suppressed);
+            kseal::error::escape_controls(&text, true).into_owned()
+        }
     };
     fsio::write_stdout(out.as_bytes())?;
-    verdict(&report, a.json)
+    verdict(&report, fail_on, format == CheckFormat::Text)
 }
 
-/// Exit 10 when an error was found (naming the files not checked); a summary on stderr.
-fn verdict(report: &Report, json: bool) -> Result<()> {
-    let (errors, warnings) = (report.errors(), report.warnings());
-    if errors > 0 {
+/// The `check:` section of the `.sops.yaml` named by `--config` or found from the current
+/// directory (defaults without one).
+fn repository_settings(config: Option<&Path>) -> Result<Settings> {
+    let path = match config {
+        Some(p) => Some(p.to_path_buf()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| super::find_sops_yaml(&d)),
+    };
+    let Some(path) = path else {
+        return Ok(Settings::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::new(Kind::Config, format!("cannot read {}: {e}", path.display())))?;
+    settings::from_sops_yaml(&text).map_err(|e| e.in_file(path.display().to_string()))
+}
+
+/// The options of the run: flags win over the repository's settings.
+fn options(a: &CheckArgs, settings: &Settings) -> Result<Options> {
+    settings::known_rules(&a.disable)?;
+    let max_age = match &a.max_age {
+        Some(d) => Some(rekey::parse_duration(d)?),
+        None => settings.max_age,
+    };
+    let mut disabled = settings.disable.clone();
+    disabled.extend(a.disable.iter().cloned());
+    Ok(Options {
+        workloads: a.workloads || settings.workloads,
+        envelope: envelope::Policy {
+            max_age: max_age.map(|m| (m, OffsetDateTime::now_utc())),
+            require_structural_mac: super::read_options().require_structural_mac,
+        },
+        disabled,
+    })
+}
+
+/// Exit 10 when a finding at the `--fail-on` level was found (naming the files not checked);
+/// a summary on stderr.
+fn verdict(report: &Report, fail_on: FailOn, text: bool) -> Result<()> {
+    let failing = report
+        .findings
+        .iter()
+        .filter(|l| fail_on.fails_on(l.finding.severity))
+        .count();
+    if failing > 0 {
         let mut msg = format!(
             "kseal check: {} found in {}",
-            super::count(errors, "problem"),
+            super::count(failing, "problem"),
             super::count(report.files, "file")
         );
         let unread = report.unread();
@@ -111,15 +166,27 @@ fn verdict(report: &Report, json: bool) -> Result<()> {
         return Err(Error::new(Kind::Refused, msg)
             .with_hint("encrypt Secrets with `kseal encrypt -i FILE`; `kseal check --help` says what each finding means"));
     }
-    if !json {
-        eprintln!(
-            "kseal check: {} checked, no problem{}",
-            super::count(report.files, "file"),
-            if warnings > 0 {
-                format!(", {}", super::count(warnings, "warning"))
-            } else {
-                String::new()
+    if text {
+        let mut extra = String::new();
+        let errors = report.errors();
+        if errors > 0 {
+            extra.push_str(&format!(
+                ", {} (--fail-on never)",
+                super::count(errors, "error")
+            ));
+        }
+        for (n, what) in [(report.warnings(), "warning"), (report.notes(), "note")] {
+            if n > 0 {
+                extra.push_str(&format!(", {}", super::count(n, what)));
             }
+        }
+        if !report.suppressed.is_empty() {
+            extra.push_str(&format!(", {} suppressed", report.suppressed.len()));
+        }
+        let problem = if errors > 0 { "" } else { ", no problem" };
+        eprintln!(
+            "kseal check: {} checked{problem}{extra}",
+            super::count(report.files, "file"),
         );
     }
     Ok(())

@@ -1,13 +1,18 @@
 //! The use case of `kseal check`: walk the files of a tree, run every rule of `crate::check` on
-//! each, and collect the findings with their file names. Reading files and finding `.sops.yaml`
-//! happen behind `Tree`, which the binary implements; a file that cannot be read or parsed is
-//! a finding (a gate fails on what it did not see).
+//! each, place each finding on a line, apply the `# kseal: ignore` comments and `--disable`, and
+//! collect the findings with their file names. Reading files and finding `.sops.yaml` happen
+//! behind `Tree`, which the binary implements; a file that cannot be read or parsed is a
+//! finding (a gate fails on what it did not see).
 
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, Finding, Inventory, Severity};
+use crate::check::envelope::{self, Wanted};
+use crate::check::{self, Finding, Inventory, Rbac, Severity};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::kube;
+use crate::sops::rekey;
+use crate::sops::rules::CryptRule;
 use crate::yaml::tree::{self, Stream};
 
 /// The files being checked, as the binary sees them.
@@ -25,6 +30,10 @@ pub trait Tree {
 pub struct Options {
     /// Review how workloads consume Secrets (`--workloads`).
     pub workloads: bool,
+    /// `--max-age` and the structural-MAC requirement.
+    pub envelope: envelope::Policy,
+    /// Rule ids whose findings are dropped (`--disable`, the `check:` configuration).
+    pub disabled: Vec<String>,
 }
 
 /// A finding in a named file.
@@ -32,6 +41,8 @@ pub struct Options {
 pub struct Located {
     /// The file as given, relative to the current directory (`./` dropped).
     pub file: String,
+    /// The 1-based line of the object or field the finding is about (1 for a whole file).
+    pub line: usize,
     pub finding: Finding,
 }
 
@@ -41,6 +52,8 @@ pub struct Report {
     /// How many files were checked.
     pub files: usize,
     pub findings: Vec<Located>,
+    /// Findings a `# kseal: ignore` comment suppressed (counted, listed on request).
+    pub suppressed: Vec<Located>,
 }
 
 impl Report {
@@ -50,6 +63,10 @@ impl Report {
 
     pub fn warnings(&self) -> usize {
         self.count(Severity::Warning)
+    }
+
+    pub fn notes(&self) -> usize {
+        self.count(Severity::Note)
     }
 
     fn count(&self, severity: Severity) -> usize {
@@ -69,64 +86,169 @@ impl Report {
     }
 }
 
+/// What is gathered across files: the workloads' references and the RBAC roles and bindings.
+#[derive(Default)]
+struct Across {
+    names: Vec<String>,
+    inventory: Inventory,
+    rbac: Rbac,
+}
+
 /// Checks every file and returns what was found. An error is returned only for what stops the
 /// whole check (a `.sops.yaml` that cannot be read); a file's own problems are findings.
 pub fn run(files: &[PathBuf], opts: &Options, tree: &mut dyn Tree) -> Result<Report> {
     let mut report = Report {
         files: files.len(),
-        findings: Vec::new(),
+        ..Report::default()
     };
-    let mut inventory = Inventory::default();
-    let mut names: Vec<String> = Vec::new();
+    let mut across = Across::default();
     for path in files {
         let name = path.strip_prefix(".").unwrap_or(path).display().to_string();
-        let file_index = names.len();
-        names.push(name.clone());
-        let mut found = Vec::new();
+        let file_index = across.names.len();
+        across.names.push(name.clone());
         let text = match tree.read(path) {
             Ok(t) => t,
             Err(e) => {
-                found.push(unreadable(Severity::Error, &e.message));
-                push_all(&mut report, &name, found);
+                let f = unreadable(Severity::Error, &e.message);
+                keep(&mut report, opts, &name, 1, f, false);
                 continue;
             }
         };
-        match tree::parse(&text) {
-            Ok(stream) => {
-                let kustomization = is_kustomization_name(path);
-                found.extend(check::check_stream(&stream, kustomization));
-                found.extend(sops_rule(path, &stream, tree)?);
-                if opts.workloads {
-                    found.extend(check::review_workloads(
-                        &stream,
-                        file_index,
-                        kustomization,
-                        &mut inventory,
-                    ));
-                }
+        let stream = match tree::parse(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                keep(&mut report, opts, &name, 1, not_parsed(&text, e), false);
+                continue;
             }
-            Err(e) => found.push(not_parsed(&text, e)),
+        };
+        let found = check_file(path, &stream, file_index, opts, tree, &mut across)?;
+        let places = Places::new(&text, &stream);
+        for f in found {
+            let (line, ignored) = places.place(&f);
+            keep(&mut report, opts, &name, line, f, ignored);
         }
-        push_all(&mut report, &name, found);
     }
+    let mut late = check::broad_bindings(&across.rbac);
     if opts.workloads {
-        for (fi, f) in check::missing_secrets(&inventory) {
-            report.findings.push(Located {
-                file: names[fi].clone(),
-                finding: f,
-            });
-        }
+        late.extend(check::missing_secrets(&across.inventory));
+    }
+    for (fi, f) in late {
+        // Lines of findings about other files are not kept; the finding names its path.
+        keep(&mut report, opts, &across.names[fi], 1, f, false);
     }
     Ok(report)
 }
 
-fn push_all(report: &mut Report, name: &str, found: Vec<Finding>) {
-    report
-        .findings
-        .extend(found.into_iter().map(|finding| Located {
-            file: name.to_string(),
-            finding,
-        }));
+/// Every rule on one parsed file.
+fn check_file(
+    path: &Path,
+    stream: &Stream,
+    file_index: usize,
+    opts: &Options,
+    tree: &mut dyn Tree,
+    across: &mut Across,
+) -> Result<Vec<Finding>> {
+    let kustomization = is_kustomization_name(path);
+    let mut found = check::check_stream(stream, kustomization);
+    found.extend(sops_rule(path, stream, tree)?);
+    found.extend(envelope_rules(path, stream, opts, tree)?);
+    found.extend(check::review_rbac(stream, file_index, &mut across.rbac));
+    found.extend(check::review_encryption(stream));
+    if opts.workloads {
+        found.extend(check::review_workloads(
+            stream,
+            file_index,
+            kustomization,
+            &mut across.inventory,
+        ));
+    }
+    Ok(found)
+}
+
+fn keep(report: &mut Report, opts: &Options, file: &str, line: usize, f: Finding, ignored: bool) {
+    if opts.disabled.iter().any(|d| d == f.code) {
+        return;
+    }
+    let l = Located {
+        file: file.to_string(),
+        line,
+        finding: f,
+    };
+    if ignored {
+        report.suppressed.push(l);
+    } else {
+        report.findings.push(l);
+    }
+}
+
+/// Where findings are in one file: line numbers and the `# kseal: ignore` comments.
+struct Places<'s> {
+    /// Byte offsets of the line breaks.
+    breaks: Vec<usize>,
+    /// `(line, ids)` of each ignore comment (no ids: every rule).
+    ignores: Vec<(usize, Vec<String>)>,
+    stream: &'s Stream<'s>,
+}
+
+impl<'s> Places<'s> {
+    fn new(text: &str, stream: &'s Stream<'s>) -> Self {
+        let breaks: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+        let mut p = Places {
+            breaks,
+            ignores: Vec::new(),
+            stream,
+        };
+        for c in stream.docs.iter().flat_map(|d| &d.comments) {
+            if let Some(ids) = ignore_ids(&c.text) {
+                p.ignores.push((p.line(c.start), ids));
+            }
+        }
+        p
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.breaks.partition_point(|&b| b < offset) + 1
+    }
+
+    /// The finding's line, and whether a comment on it or on its document's `kind:` line
+    /// suppresses it.
+    fn place(&self, f: &Finding) -> (usize, bool) {
+        let root = f
+            .doc
+            .and_then(|d| self.stream.docs.get(d))
+            .and_then(|d| d.root.as_ref());
+        let line = match (f.at, root) {
+            (Some(at), _) => self.line(at),
+            (None, Some(r)) => self.line(r.start()),
+            (None, None) => 1,
+        };
+        let kind_line = root
+            .and_then(|r| r.as_mapping())
+            .and_then(|m| m.entry("kind"))
+            .map(|(k, _)| self.line(k.start()));
+        let ignored = self.ignores.iter().any(|(l, ids)| {
+            (*l == line || Some(*l) == kind_line)
+                && (ids.is_empty() || ids.iter().any(|i| i == f.code))
+        });
+        (line, ignored)
+    }
+}
+
+/// The rule ids of a `# kseal: ignore` or `# kseal: ignore=ID,ID` comment (text after `#`);
+/// `None` for any other comment, `Some(empty)` for every rule.
+fn ignore_ids(comment: &str) -> Option<Vec<String>> {
+    let rest = comment.trim().strip_prefix("kseal:")?.trim_start();
+    let rest = rest.strip_prefix("ignore")?;
+    if rest.trim().is_empty() {
+        return Some(Vec::new());
+    }
+    let ids = rest.trim_start().strip_prefix('=')?;
+    let ids: Vec<String> = ids
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!ids.is_empty()).then_some(ids)
 }
 
 fn is_kustomization_name(p: &Path) -> bool {
@@ -152,15 +274,19 @@ fn not_parsed(text: &str, e: Error) -> Finding {
     unreadable(severity, &format!("{what}: {e}"))
 }
 
+fn is_enveloped(stream: &Stream) -> bool {
+    envelope::block(stream).is_some()
+        || stream
+            .docs
+            .iter()
+            .any(|d| d.root_mapping().is_some_and(|m| m.get("sops").is_some()))
+}
+
 /// `sops-rule-unencrypted`: a file with content and no envelope that a `.sops.yaml` rule naming
 /// paths covers. Only rules with `path_regex`: a catch-all rule says how to encrypt, not what.
 fn sops_rule(path: &Path, stream: &Stream, tree: &mut dyn Tree) -> Result<Option<Finding>> {
-    let enveloped = stream
-        .docs
-        .iter()
-        .any(|d| d.root_mapping().is_some_and(|m| m.get("sops").is_some()));
     let has_content = stream.docs.iter().any(|d| d.root.is_some());
-    if enveloped || !has_content {
+    if is_enveloped(stream) || !has_content {
         return Ok(None);
     }
     let Some((rel, config)) = tree.config_for(path)? else {
@@ -177,4 +303,73 @@ fn sops_rule(path: &Path, stream: &Stream, tree: &mut dyn Tree) -> Result<Option
             re.as_str()
         ),
     )))
+}
+
+/// The envelope rules of an encrypted file (structural MAC, `--max-age`, recipients against
+/// `.sops.yaml`). A `sops:` block that cannot be read is an error: the gate did not see it.
+fn envelope_rules(
+    path: &Path,
+    stream: &Stream,
+    opts: &Options,
+    tree: &mut dyn Tree,
+) -> Result<Vec<Finding>> {
+    let Some(block) = envelope::block(stream) else {
+        return Ok(Vec::new());
+    };
+    let meta = match rekey::inspect_stream(stream) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            let f = unreadable(
+                Severity::Error,
+                &format!("not checked: the sops block: {e}"),
+            );
+            return Ok(vec![f.in_doc(block.0, "sops".into()).at(block.1.start)]);
+        }
+    };
+    let wanted = match tree.config_for(path)? {
+        Some((rel, config)) => wanted(config, &rel, stream),
+        None => None,
+    };
+    Ok(envelope::review(
+        block,
+        &meta,
+        &opts.envelope,
+        wanted.as_ref(),
+    ))
+}
+
+/// The envelope the `.sops.yaml` rule for a file asks for; `None` when no rule with age
+/// recipients matches (nothing to compare with), or for key groups (compared by `status`).
+fn wanted(config: &Config, rel: &str, stream: &Stream) -> Option<Wanted> {
+    let rule = config.rule_for_file(rel, &kube::secret_namespaces(stream))?;
+    if rule.age.is_empty() || rule.key_groups > 1 {
+        return None;
+    }
+    Some(Wanted {
+        recipients: rule.age.clone(),
+        rule: rule
+            .crypt_rule
+            .clone()
+            .unwrap_or_else(CryptRule::kubernetes),
+        mac_only_encrypted: rule.mac_only_encrypted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignore_comments() {
+        assert_eq!(ignore_ids(" kseal: ignore"), Some(vec![]));
+        assert_eq!(
+            ignore_ids(" kseal: ignore=rbac-secrets-get, secret-in-env"),
+            Some(vec!["rbac-secrets-get".into(), "secret-in-env".into()])
+        );
+        assert_eq!(ignore_ids(" kseal:ignore "), Some(vec![]));
+        assert_eq!(ignore_ids(" kseal: ignored"), None);
+        assert_eq!(ignore_ids(" kseal: ignore="), None);
+        assert_eq!(ignore_ids(" please kseal: ignore"), None);
+    }
 }
