@@ -155,7 +155,7 @@ pub enum Command {
     /// Which Secrets and keys changed between two encrypted files (no keys needed)
     #[command(after_help = EXIT_CODES)]
     Diff(DiffArgs),
-    /// The policy gate for Secrets: plain values, leaks, RBAC, encryption at rest, stale envelopes
+    /// Policy gate for Secrets: plain values, leaks, RBAC, encryption at rest, envelopes
     #[command(after_help = format!("{}\n\n{EXIT_CODES}", check_findings()))]
     Check(CheckArgs),
     /// Run a command with a Secret's keys as environment variables (like envFrom)

@@ -17,6 +17,17 @@ pub struct Rbac {
     bindings: Vec<(usize, Binding)>,
 }
 
+impl Rbac {
+    /// How many bindings were recorded.
+    pub fn len(&self) -> usize {
+        self.bindings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+}
+
 /// A binding of a role to subjects that are everyone (all users, all Pods).
 #[derive(Debug)]
 struct Binding {

@@ -80,20 +80,20 @@ fn check_secret_object(m: &Mapping, at: &str, i: usize, enveloped: bool, out: &m
             i,
             (!at.is_empty()).then(|| at.to_string()),
             format!("{name} is built with YAML merge keys (`<<`), which kubectl follows; kseal does not encrypt through them: write the Secret out in full"),
-        ));
+        ).at(m.start));
     }
     if let Some(ann) = kube::effective_get(m, "metadata")
         .and_then(Node::as_mapping)
         .and_then(|md| kube::effective_get(md, "annotations"))
         .and_then(Node::as_mapping)
     {
-        if kube::effective_get(ann, LAST_APPLIED).is_some() {
+        if let Some(v) = kube::effective_get(ann, LAST_APPLIED) {
             out.push(Finding::error(
                 "last-applied",
                 i,
                 Some(format!("{prefix}metadata.annotations.{LAST_APPLIED}")),
                 format!("{name} carries the last-applied-configuration annotation, which holds its values in plain text; remove it (kseal encrypt does)"),
-            ));
+            ).at(v.start()));
         }
     }
     for section in ["data", "stringData"] {
@@ -116,12 +116,10 @@ fn check_secret_object(m: &Mapping, at: &str, i: usize, enveloped: bool, out: &m
                     format!("{name}: {prefix}{section}.{key} is not encrypted; run `kseal encrypt -i` on the file"),
                 )
             };
-            out.push(Finding::error(
-                code,
-                i,
-                Some(format!("{prefix}{section}.{key}")),
-                msg,
-            ));
+            out.push(
+                Finding::error(code, i, Some(format!("{prefix}{section}.{key}")), msg)
+                    .at(k.start()),
+            );
         }
     }
 }
@@ -140,7 +138,7 @@ fn malformed_enc(node: &Node, path: &mut Vec<String>, doc: usize, out: &mut Vec<
                     Some(path.join(".")),
                     "malformed ENC[...] value: it cannot be decrypted (truncated or edited by hand?)"
                         .to_string(),
-                ));
+                ).at(s.start));
             }
         }
         Node::Alias(..) => {}
@@ -177,7 +175,7 @@ fn generator_literals(root: &Mapping, doc: usize, out: &mut Vec<Finding>) {
                     doc,
                     Some(format!("secretGenerator[{gi}].literals")),
                     format!("secretGenerator {name} has {} plain-text literal{} in the kustomization; move them to an encrypted Secret (KsealGenerator)", lits.items.len(), if lits.items.len() == 1 { "" } else { "s" }),
-                ));
+                ).at(m.entry("literals").map_or(lits.start, |(k, _)| k.start())));
             }
         }
     }

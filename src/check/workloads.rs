@@ -14,6 +14,8 @@ pub struct SecretRef {
     pub workload: String,
     pub secret: String,
     pub path: String,
+    /// Byte offset of the reference in its file.
+    pub at: usize,
 }
 
 /// Secrets defined and referenced across a tree.
@@ -128,7 +130,7 @@ struct Workload<'a> {
 }
 
 impl Workload<'_> {
-    fn add_ref(&mut self, secret: &str, path: String) {
+    fn add_ref(&mut self, secret: &str, path: String, at: usize) {
         self.inv.refs.push((
             self.file,
             SecretRef {
@@ -136,6 +138,7 @@ impl Workload<'_> {
                 workload: self.name.clone(),
                 secret: secret.to_string(),
                 path,
+                at,
             },
         ));
     }
@@ -176,7 +179,7 @@ impl Workload<'_> {
                 .at(r.start),
             );
             if !optional(r) {
-                self.add_ref(secret, path);
+                self.add_ref(secret, path, r.start);
             }
         }
     }
@@ -207,7 +210,7 @@ impl Workload<'_> {
                 .at(r.start),
             );
             if !optional(r) {
-                self.add_ref(secret, path);
+                self.add_ref(secret, path, r.start);
             }
         }
     }
@@ -222,7 +225,7 @@ impl Workload<'_> {
             let Some(v) = v.as_mapping() else { continue };
             if let Some(s) = v.get("secret").and_then(Node::as_mapping) {
                 if let (Some(n), false) = (s.get_str("secretName"), optional(s)) {
-                    self.add_ref(n, format!("{base}.volumes[{vi}].secret"));
+                    self.add_ref(n, format!("{base}.volumes[{vi}].secret"), s.start);
                 }
             }
             let Some(Node::Sequence(srcs)) = v
@@ -242,6 +245,7 @@ impl Workload<'_> {
                         self.add_ref(
                             n,
                             format!("{base}.volumes[{vi}].projected.sources[{si}].secret"),
+                            s.start,
                         );
                     }
                 }
@@ -255,7 +259,11 @@ impl Workload<'_> {
         };
         for (pi, p) in ips.items.iter().enumerate() {
             if let Some(n) = p.as_mapping().and_then(|m| m.get_str("name")) {
-                self.add_ref(n, format!("{}.imagePullSecrets[{pi}]", self.base));
+                self.add_ref(
+                    n,
+                    format!("{}.imagePullSecrets[{pi}]", self.base),
+                    p.start(),
+                );
             }
         }
     }
@@ -277,7 +285,8 @@ pub fn missing_secrets(inv: &Inventory) -> Vec<(usize, Finding)> {
                         "{} references Secret {}, which no file in the checked tree defines",
                         r.workload, r.secret
                     ),
-                ),
+                )
+                .at(r.at),
             )
         })
         .collect()

@@ -4,6 +4,7 @@
 //! behind `Tree`, which the binary implements; a file that cannot be read or parsed is a
 //! finding (a gate fails on what it did not see).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::check::envelope::{self, Wanted};
@@ -92,6 +93,8 @@ struct Across {
     names: Vec<String>,
     inventory: Inventory,
     rbac: Rbac,
+    /// The places of the files that hold references or bindings, by file index.
+    places: HashMap<usize, Places>,
 }
 
 /// Checks every file and returns what was found. An error is returned only for what stops the
@@ -121,11 +124,15 @@ pub fn run(files: &[PathBuf], opts: &Options, tree: &mut dyn Tree) -> Result<Rep
                 continue;
             }
         };
+        let before = across.inventory.refs.len() + across.rbac.len();
         let found = check_file(path, &stream, file_index, opts, tree, &mut across)?;
         let places = Places::new(&text, &stream);
         for f in found {
             let (line, ignored) = places.place(&f);
             keep(&mut report, opts, &name, line, f, ignored);
+        }
+        if across.inventory.refs.len() + across.rbac.len() > before {
+            across.places.insert(file_index, places);
         }
     }
     let mut late = check::broad_bindings(&across.rbac);
@@ -133,8 +140,8 @@ pub fn run(files: &[PathBuf], opts: &Options, tree: &mut dyn Tree) -> Result<Rep
         late.extend(check::missing_secrets(&across.inventory));
     }
     for (fi, f) in late {
-        // Lines of findings about other files are not kept; the finding names its path.
-        keep(&mut report, opts, &across.names[fi], 1, f, false);
+        let (line, ignored) = across.places.get(&fi).map_or((1, false), |p| p.place(&f));
+        keep(&mut report, opts, &across.names[fi], line, f, ignored);
     }
     Ok(report)
 }
@@ -181,26 +188,37 @@ fn keep(report: &mut Report, opts: &Options, file: &str, line: usize, f: Finding
     }
 }
 
-/// Where findings are in one file: line numbers and the `# kseal: ignore` comments.
-struct Places<'s> {
+/// Where findings are in one file: line numbers, each document's first and `kind:` lines, and
+/// the `# kseal: ignore` comments. Owned, so that findings judged after the whole tree was
+/// read (bindings, missing Secrets) are placed too.
+struct Places {
     /// Byte offsets of the line breaks.
     breaks: Vec<usize>,
+    /// Per document: the offset of its root and the line of its `kind:` key.
+    docs: Vec<(Option<usize>, Option<usize>)>,
     /// `(line, ids)` of each ignore comment (no ids: every rule).
     ignores: Vec<(usize, Vec<String>)>,
-    stream: &'s Stream<'s>,
 }
 
-impl<'s> Places<'s> {
-    fn new(text: &str, stream: &'s Stream<'s>) -> Self {
+impl Places {
+    fn new(text: &str, stream: &Stream) -> Self {
         let breaks: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
         let mut p = Places {
             breaks,
+            docs: Vec::new(),
             ignores: Vec::new(),
-            stream,
         };
-        for c in stream.docs.iter().flat_map(|d| &d.comments) {
-            if let Some(ids) = ignore_ids(&c.text) {
-                p.ignores.push((p.line(c.start), ids));
+        for d in &stream.docs {
+            let root = d.root.as_ref().map(|r| r.start());
+            let kind = d
+                .root_mapping()
+                .and_then(|m| m.entry("kind"))
+                .map(|(k, _)| p.line(k.start()));
+            p.docs.push((root, kind));
+            for c in &d.comments {
+                if let Some(ids) = ignore_ids(&c.text) {
+                    p.ignores.push((p.line(c.start), ids));
+                }
             }
         }
         p
@@ -213,19 +231,15 @@ impl<'s> Places<'s> {
     /// The finding's line, and whether a comment on it or on its document's `kind:` line
     /// suppresses it.
     fn place(&self, f: &Finding) -> (usize, bool) {
-        let root = f
+        let (root, kind_line) = f
             .doc
-            .and_then(|d| self.stream.docs.get(d))
-            .and_then(|d| d.root.as_ref());
+            .and_then(|d| self.docs.get(d).copied())
+            .unwrap_or_default();
         let line = match (f.at, root) {
             (Some(at), _) => self.line(at),
-            (None, Some(r)) => self.line(r.start()),
+            (None, Some(r)) => self.line(r),
             (None, None) => 1,
         };
-        let kind_line = root
-            .and_then(|r| r.as_mapping())
-            .and_then(|m| m.entry("kind"))
-            .map(|(k, _)| self.line(k.start()));
         let ignored = self.ignores.iter().any(|(l, ids)| {
             (*l == line || Some(*l) == kind_line)
                 && (ids.is_empty() || ids.iter().any(|i| i == f.code))
@@ -320,10 +334,7 @@ fn envelope_rules(
         Ok(Some(m)) => m,
         Ok(None) => return Ok(Vec::new()),
         Err(e) => {
-            let f = unreadable(
-                Severity::Error,
-                &format!("not checked: the sops block: {e}"),
-            );
+            let f = unreadable(Severity::Error, &format!("not checked: {}", e.message));
             return Ok(vec![f.in_doc(block.0, "sops".into()).at(block.1.start)]);
         }
     };

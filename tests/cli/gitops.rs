@@ -1126,3 +1126,243 @@ fn readme_command_examples_run_as_written() {
         "{applied}"
     );
 }
+
+/// Copies a directory tree (the check fixture repository) into the sandbox.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// `kseal check` output through tests/support/check_report.py: one `RULE FILE:LINE LEVEL` line
+/// per finding (SARIF validated against the official 2.1.0 schema first).
+fn check_report(r: &Repo, args: &[&str]) -> (Option<i32>, String) {
+    let out = r.kseal(args);
+    let mut py = r.cmd("python3");
+    py.arg(repo().join("tests/support/check_report.py"))
+        .arg(fixture("check/sarif-schema-2.1.0.json"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = py.spawn().expect("python3");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}\n{}",
+        stderr(&o),
+        stdout(&out)
+    );
+    (out.status.code(), stdout(&o))
+}
+
+/// The check fixture repository plus the envelope cases made here with a key: a fresh kseal
+/// file, one last encrypted in 2020, one for the wrong recipients, one with a clear value added
+/// by hand, a sops-written one (no structural MAC), a plain file a path rule covers.
+fn check_repo() -> Repo {
+    require("python3");
+    let r = Repo::new();
+    copy_tree(&fixture("check/repo"), &r.dir());
+    r.encrypt_new("envelopes/fresh.enc.yaml", SECRET);
+    r.encrypt_new("envelopes/stale.enc.yaml", SECRET);
+    r.encrypt_new("envelopes/added.enc.yaml", SECRET);
+    let added = r
+        .read("envelopes/added.enc.yaml")
+        .replace("data:\n", "data:\n  extra: aGVsbG8=\n");
+    r.write("envelopes/added.enc.yaml", &added);
+    r.encrypt_new("old/old.enc.yaml", SECRET);
+    let old = r.read("old/old.enc.yaml");
+    let at = old.find("lastmodified: \"").unwrap() + "lastmodified: \"".len();
+    let old = format!("{}2020-01-01T00:00:00Z{}", &old[..at], &old[at + 20..]);
+    r.write("old/old.enc.yaml", &old);
+    std::fs::create_dir_all(r.dir().join("sops")).unwrap();
+    std::fs::copy(
+        fixture("sops-made/basic-auth.yaml"),
+        r.dir().join("sops/basic-auth.yaml"),
+    )
+    .unwrap();
+    r.write("envelopes/forgot.yaml", "password: hunter4\n");
+    r.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: envelopes/stale\\.enc\\.yaml$\n    age: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\n  - path_regex: envelopes/.*\\.yaml$\n    age: {}\n", r.recipient),
+    );
+    r
+}
+
+/// Issue 17: every rule found where it should be (file and start line) in JSON and in SARIF,
+/// and nowhere in the near misses (narrowed RBAC, a KMS-first configuration, a fresh file);
+/// the SARIF log of the whole repository validates against the SARIF 2.1.0 schema.
+#[test]
+fn check_rules_json_and_sarif_on_the_fixture_repository() {
+    let r = check_repo();
+    let want = [
+        "encryption-aescbc encryption/identity-first.yaml:9 note",
+        "encryption-identity-first encryption/identity-first.yaml:7 error",
+        "encryption-key-in-clear encryption/identity-first.yaml:11 error",
+        "encryption-secrets-missing encryption/no-secrets.yaml:1 error",
+        "generator-literals secrets/kustomization.yaml:5 error",
+        "last-applied secrets/plain.yaml:6 error",
+        "malformed-enc secrets/merged.yaml:8 error",
+        "merge-key secrets/merged.yaml:1 warning",
+        "rbac-broad-binding rbac/bindings.yaml:10 error",
+        "rbac-broad-binding rbac/bindings.yaml:24 error",
+        "rbac-escalation rbac/roles.yaml:20 warning",
+        "rbac-pod-exec rbac/roles.yaml:23 warning",
+        "rbac-secrets-get rbac/roles.yaml:17 warning",
+        "rbac-secrets-list rbac/roles.yaml:32 error",
+        "rbac-secrets-list rbac/roles.yaml:7 error",
+        "recipients-stale envelopes/stale.enc.yaml:",
+        "secret-too-old old/old.enc.yaml:",
+        "sops-rule-unencrypted envelopes/forgot.yaml:1 error",
+        "structural-mac-missing sops/basic-auth.yaml:",
+        "unencrypted-secret secrets/plain.yaml:8 error",
+        "unencrypted-value envelopes/added.enc.yaml:8 error",
+    ];
+    let (code, json) = check_report(&r, &["check", "--format", "json", "--max-age", "30d"]);
+    assert_eq!(code, Some(10));
+    let (_, sarif) = check_report(&r, &["check", "--format", "sarif", "--max-age", "30d"]);
+    for w in want {
+        assert!(json.contains(w), "{w} missing in JSON:\n{json}");
+        // The same severities are SARIF's levels (error, warning, note).
+        assert!(sarif.contains(w), "{w} missing in SARIF:\n{sarif}");
+    }
+    // Every finding is one of those (no near miss is reported), plus the suppressed ones.
+    let found: Vec<&str> = json.lines().skip(1).collect();
+    assert_eq!(found.len(), want.len(), "{json}");
+    for near in [
+        "near-misses/",
+        "fresh.enc.yaml",
+        "rbac-secrets-get secrets/suppressed.yaml",
+    ] {
+        assert!(!json.contains(near), "{near} reported:\n{json}");
+    }
+    assert!(
+        json.starts_with("counts errors=15 warnings=5 notes=1 suppressed=2\n"),
+        "{json}"
+    );
+    // The suppressed findings: listed in SARIF with a suppression, in JSON on request.
+    assert!(
+        sarif.contains("rbac-secrets-get secrets/suppressed.yaml:13 warning suppressed"),
+        "{sarif}"
+    );
+    assert!(
+        sarif.contains("unencrypted-secret secrets/suppressed.yaml:6 error suppressed"),
+        "{sarif}"
+    );
+    let (_, shown) = check_report(&r, &["check", "--format", "json", "--show-suppressed"]);
+    assert!(
+        shown.contains("rbac-secrets-get secrets/suppressed.yaml:13 warning suppressed"),
+        "{shown}"
+    );
+    // The rules of the catalogue, in SARIF's driver.
+    assert!(
+        sarif.starts_with("rules unencrypted-secret,unencrypted-value,"),
+        "{sarif}"
+    );
+    // Secrets never appear in any output.
+    for f in ["text", "json", "sarif"] {
+        let out = stdout(&r.kseal(&["check", "--format", f]));
+        for secret in [
+            "hunter2",
+            "hunter3",
+            "hunter4",
+            "c2VjcmV0IGlz",
+            "not-a-real-password",
+        ] {
+            assert!(!out.contains(secret), "{f}: {secret}");
+        }
+    }
+}
+
+/// Issue 17: `--fail-on`, `--disable`, the `check:` section of .sops.yaml, a structural MAC
+/// the repository requires (issue 19), and `--max-age` near misses.
+#[test]
+fn check_fail_on_disable_and_repository_settings() {
+    let r = check_repo();
+    // Warnings only: passes by default, fails with --fail-on warning; notes never fail.
+    let only = |args: &[&str]| r.kseal(&[&["check"], args].concat()).status.code();
+    assert_eq!(
+        only(&["sops", "rbac/roles.yaml", "--disable", "rbac-secrets-list"]),
+        Some(0)
+    );
+    assert_eq!(only(&["sops", "--fail-on", "warning"]), Some(10));
+    assert_eq!(
+        only(&[
+            "encryption/identity-first.yaml",
+            "--disable",
+            "encryption-identity-first,encryption-key-in-clear",
+            "--fail-on",
+            "warning"
+        ]),
+        Some(0)
+    );
+    assert_eq!(only(&["--fail-on", "never"]), Some(0));
+    let out = r.kseal(&["check", "--fail-on", "never", "secrets"]);
+    assert!(
+        stderr(&out).contains(
+            "kseal check: 4 files checked, 4 errors (--fail-on never), 1 warning, 2 suppressed"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A rule that does not exist is a usage error, not a silently ignored typo.
+    assert_eq!(only(&["--disable", "rbac-secret-list"]), Some(2));
+    // The structural MAC: a warning, an error when required (flag or environment).
+    assert_eq!(only(&["sops"]), Some(0));
+    assert_eq!(only(&["--require-structural-mac", "sops"]), Some(10));
+    let o = run(r
+        .cmd("kseal")
+        .env("KSEAL_REQUIRE_STRUCTURAL_MAC", "1")
+        .args(["check", "sops"]));
+    assert_eq!(o.status.code(), Some(10), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with(
+            "error: sops/basic-auth.yaml: document 1: sops: the file has no structural MAC"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // --max-age: the 2020 file only; the fresh ones pass.
+    assert_eq!(only(&["old", "--max-age", "36500d"]), Some(0));
+    assert_eq!(only(&["old", "--max-age", "30d"]), Some(10));
+    assert_eq!(
+        only(&["envelopes/fresh.enc.yaml", "--max-age", "1d"]),
+        Some(0)
+    );
+    // The check: section of .sops.yaml configures the repository; flags still win.
+    let rules = r.read(".sops.yaml");
+    r.write(
+        ".sops.yaml",
+        &format!(
+            "{rules}check:\n  fail-on: warning\n  disable: [rbac-secrets-list]\n  max-age: 30d\n"
+        ),
+    );
+    assert_eq!(only(&["sops"]), Some(10));
+    assert_eq!(only(&["sops", "--fail-on", "error"]), Some(0));
+    assert_eq!(only(&["old", "--fail-on", "error"]), Some(10));
+    let text = stdout(&r.kseal(&["check", "rbac/roles.yaml"]));
+    assert!(
+        !text.contains("rbac-secrets-list") && text.contains("[rbac-secrets-get]"),
+        "{text}"
+    );
+    r.write(
+        ".sops.yaml",
+        &format!("{rules}check:\n  disable: [no-such-rule]\n"),
+    );
+    let o = r.kseal(&["check", "sops"]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains(".sops.yaml: the check section: `no-such-rule` is not a kseal check rule"),
+        "{}",
+        stderr(&o)
+    );
+}

