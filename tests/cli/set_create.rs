@@ -1114,6 +1114,26 @@ fn create_keys_are_ordered_and_quoted_like_kubectl() {
     same_as_kubectl(&sb, &args, &[], &expected);
 }
 
+/// Names and types that look like numbers or times to go-yaml v2 only in Go's reading: a
+/// run of spaces is the timestamp layout's one space, `-0b-1` is no binary number, `0o-7` no
+/// octal one (v2 has no `0o` fallback, unlike v3).
+#[test]
+fn create_quotes_names_as_go_yaml_v2_resolves_them() {
+    let sb = Sandbox::new();
+    same_as_kubectl(
+        &sb,
+        &["generic", "2001-12-14  21:59:43", "--type=-0b-1"],
+        &[],
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: \"2001-12-14  21:59:43\"\ntype: -0b-1\n",
+    );
+    same_as_kubectl(
+        &sb,
+        &["generic", "0b-1", "-n", "2001-1-2t3:4:5.6+24:00", "--type=0o-7"],
+        &[],
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  creationTimestamp: null\n  name: \"0b-1\"\n  namespace: \"2001-1-2t3:4:5.6+24:00\"\ntype: 0o-7\n",
+    );
+}
+
 #[test]
 fn create_generic_from_env_files_matches_kubectl() {
     let sb = Sandbox::new();
