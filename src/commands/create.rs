@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use kseal::error::{Error, Kind, Result};
 use kseal::kube::create::{self as build, SecretSpec};
 
-use super::encrypt::seal_new;
 use super::read_bytes;
 use crate::cli::{CreateCommand, CreateCommon, CreateDockerArgs, CreateGenericArgs, CreateTlsArgs};
 use crate::fsio;
+use kseal::ops::seal::seal_new;
 
 pub fn run(c: &CreateCommand) -> Result<()> {
     let common = match c {
@@ -44,7 +44,7 @@ pub fn run(c: &CreateCommand) -> Result<()> {
     };
     let output = common.output.as_deref();
     let shown = output.map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string());
-    let out = seal_new(&shown, &text, &plan, false)?;
+    let out = seal_new(&shown, &text, &plan, false, &super::Process)?;
     match output {
         Some(o) if common.force => fsio::write_atomic(o, out.as_bytes(), 0o644),
         // Checked again at the rename, under fsio's lock: a file that appeared meanwhile

@@ -14,10 +14,10 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 use kseal::ops::edit::{self, Outcome, Target};
 
-use super::encrypt::seal_new;
 use super::{env_var, note, open_encrypted, write_back, write_guarded};
 use crate::cli::EditArgs;
 use crate::signals::Terminations;
+use kseal::ops::seal::seal_new;
 
 /// What the edited text is encrypted into: the file's own envelope, or a new one.
 enum Source {
@@ -44,7 +44,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
     let target = match &source {
         Source::Existing(o) => Target::Existing(o.envelope()),
         Source::New(plan) => {
-            seal_fn = |p: &str| seal_new(&name, p, plan, false);
+            seal_fn = |p: &str| seal_new(&name, p, plan, false, &super::Process);
             Target::New(&seal_fn)
         }
     };

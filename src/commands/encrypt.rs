@@ -1,26 +1,16 @@
 //! `kseal encrypt`: seal the Secrets of a manifest for their recipients, keeping every other
-//! byte, and check the result reads back as what was sealed before writing it.
+//! byte, and check the result reads back as what was sealed before writing it (the pipeline is
+//! `kseal::ops::seal`; the recipients come from `kseal::ops::plan`).
 
 use std::path::Path;
 
 use kseal::error::{Error, Kind, Result};
-use kseal::keys;
-use kseal::kube;
-use kseal::ops::plan::{self, Plan};
-use kseal::secret::DataKey;
-use kseal::sops::file::{self, EncryptSettings};
-use kseal::sops::metadata::{self, AgeEntry};
-use kseal::yaml::{splice, tree};
+use kseal::ops::plan;
+use kseal::ops::seal::{self, Recipients};
 
-use super::{check_in_place, note, warn};
+use super::{check_in_place, warn, Process};
 use crate::cli::EncryptArgs;
 use crate::fsio::{self, Input};
-
-/// Encrypts a new manifest with a fresh data key (after the Kubernetes checks and the removal
-/// of fields that must not be committed). `name` is the file the warnings and notes name.
-pub fn seal_new(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
-    encrypt_text(name, text, plan, clean)
-}
 
 pub fn run(args: &EncryptArgs) -> Result<()> {
     if let Some(previous) = &args.previous {
@@ -67,13 +57,12 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         // a namespace rule needs the manifest.
         let early = planner.plan_early(target).map_err(|e| e.in_file(&name))?;
         let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
-        let plan = match early {
-            Some(p) => p,
-            None => planner
-                .plan_for_text(target, &text)
-                .map_err(|e| e.in_file(&name))?,
+        let recipients = match &early {
+            Some(p) => Recipients::Plan(p),
+            None => Recipients::Rules(&planner, target),
         };
-        let out = encrypt_text(&name, &text, &plan, args.clean).map_err(|e| e.in_file(&name))?;
+        let out = seal::seal(&name, &text, recipients, args.clean, &Process)
+            .map_err(|e| e.in_file(&name))?;
         fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
         match (input, &args.out.output, args.out.in_place) {
             // Compare-before-rename: a file changed (or encrypted by another kseal) since it
@@ -86,92 +75,6 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
             }
             (_, Some(o), _) => fsio::write_atomic(o, out.as_bytes(), 0o644)?,
             _ => fsio::write_stdout(out.as_bytes())?,
-        }
-    }
-    Ok(())
-}
-
-fn encrypt_text(name: &str, text: &str, plan: &Plan, clean: bool) -> Result<String> {
-    if text.trim().is_empty() {
-        return Err(Error::new(
-            Kind::Refused,
-            "the input is empty: nothing to encrypt",
-        ));
-    }
-    let sanitized;
-    let mut stream = tree::parse(text)?;
-    // Refuse encrypted input before any other check: its `data` values are not base64.
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if doc
-            .root_mapping()
-            .is_some_and(|m| m.entry("sops").is_some())
-        {
-            return Err(Error::new(
-                Kind::Refused,
-                "the input is already encrypted (it has a `sops:` block)",
-            )
-            .in_doc(i)
-            .with_hint(
-                "use `kseal edit` to change values or `kseal updatekeys` to change recipients",
-            ));
-        }
-    }
-    refuse_hidden_secrets(&stream)?;
-    let (edits, notes) = kube::sanitize(text, &stream, clean);
-    let text = if edits.is_empty() {
-        text
-    } else {
-        sanitized = splice::apply(text, edits)?;
-        stream = tree::parse(&sanitized)?;
-        sanitized.as_str()
-    };
-    for n in notes {
-        note(&format!("{name}: {n}"));
-    }
-    warn_secrets(name, &stream)?;
-    let key = DataKey::generate()
-        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
-    let mut age = Vec::with_capacity(plan.recipients.len());
-    for r in &plan.recipients {
-        age.push(AgeEntry {
-            recipient: r.text().to_string(),
-            enc: keys::wrap(&key, r)?,
-        });
-    }
-    // Every Secret carries the whole `sops:` block with every wrapped key: an output too big to
-    // be read back is refused here, before any value is encrypted.
-    let secrets = stream
-        .docs
-        .iter()
-        .filter(|d| kseal::secrets::holds_secrets(d))
-        .count();
-    let per_block: usize = age.iter().map(|a| a.enc.len() + a.recipient.len()).sum();
-    fsio::check_output_size(text.len().saturating_add(secrets.saturating_mul(per_block)))?;
-    let settings = EncryptSettings {
-        key_groups: None,
-        rule: plan.rule.clone(),
-        mac_only_encrypted: plan.mac_only_encrypted,
-        key: &key,
-        age,
-        lastmodified: metadata::now_lastmodified(),
-        version: metadata::SOPS_FORMAT_VERSION.to_string(),
-        stash: None,
-        policy: Some(&kseal::kube::STRICT),
-    };
-    file::encrypt_checked(text, &stream, &settings, &kseal::secrets::holds_secrets)
-}
-
-/// Refuses a document that kubectl applies as a Secret but kseal would leave in plain text (a
-/// kind or values brought in by a YAML merge key, a Secret among a list's items).
-fn refuse_hidden_secrets(stream: &tree::Stream) -> Result<()> {
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if let Some(why) = kube::hidden_secret(doc) {
-            return Err(Error::new(
-                Kind::Unsupported,
-                format!("kubectl applies this document as a Secret, but kseal cannot encrypt it: {why}"),
-            )
-            .in_doc(i)
-            .with_hint("write each Secret as its own document with `kind: Secret` and its keys spelled out (no `<<`)"));
         }
     }
     Ok(())
@@ -208,49 +111,19 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
     let opened = super::open_encrypted(previous, &args.identity.files)?;
     let name = input.name();
     let text = zeroize::Zeroizing::new(fsio::read_input(input).map_err(|e| e.in_file(&name))?);
-    let text = sanitized_checked(&name, &text, args.clean).map_err(|e| e.in_file(&name))?;
-    let out = file::reencrypt(&text, opened.envelope(), &opened.selector())
-        .map_err(|e| e.in_file(&name))?;
+    let select = opened.selector();
+    let out = seal::reseal(
+        &name,
+        &text,
+        opened.envelope(),
+        &select,
+        args.clean,
+        &Process,
+    )
+    .map_err(|e| e.in_file(&name))?;
     fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
     match &args.out.output {
         Some(o) => fsio::write_atomic(o, out.as_bytes(), 0o644),
         None => fsio::write_stdout(out.as_bytes()),
     }
-}
-
-/// The Kubernetes side of `encrypt` for `--previous`: the last-applied annotation goes
-/// (`--clean` also drops server fields), `data` must be base64, typing warnings are printed.
-fn sanitized_checked(name: &str, text: &str, clean: bool) -> Result<zeroize::Zeroizing<String>> {
-    if text.trim().is_empty() {
-        return Err(Error::new(
-            Kind::Refused,
-            "the input is empty: nothing to encrypt",
-        ));
-    }
-    let stream = tree::parse(text)?;
-    let (edits, notes) = kube::sanitize(text, &stream, clean);
-    for n in notes {
-        note(&format!("{name}: {n}"));
-    }
-    if edits.is_empty() {
-        warn_secrets(name, &stream)?;
-        return Ok(zeroize::Zeroizing::new(text.to_string()));
-    }
-    drop(stream);
-    let sanitized = splice::apply(text, edits)?;
-    warn_secrets(name, &tree::parse(&sanitized)?)?;
-    Ok(sanitized)
-}
-
-/// Prints the typing warnings of every Secret of the stream (`kube::check_secret`), as
-/// `FILE: document N: PATH ...`.
-fn warn_secrets(name: &str, stream: &tree::Stream<'_>) -> Result<()> {
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if kseal::secrets::holds_secrets(doc) {
-            for w in kube::check_secret(doc, i)? {
-                warn(&format!("{name}: {w}"));
-            }
-        }
-    }
-    Ok(())
 }

@@ -359,3 +359,15 @@ impl kseal::ops::plan::Environment for Process {
         find_sops_yaml(dir)
     }
 }
+
+impl kseal::ops::seal::Host for Process {
+    fn note(&self, msg: &str) {
+        note(msg)
+    }
+    fn warn(&self, msg: &str) {
+        warn(msg)
+    }
+    fn check_output_size(&self, len: usize) -> Result<()> {
+        crate::fsio::check_output_size(len)
+    }
+}

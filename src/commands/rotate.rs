@@ -4,14 +4,14 @@
 
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::{self, Identities, Recipient};
+use kseal::ops::datakey;
 use kseal::ops::plan::Planner;
-use kseal::secret::DataKey;
 use kseal::sops::file::KeyOpener;
 use kseal::sops::metadata;
 use kseal::sops::rekey;
 
 use super::updatekeys::{
-    failed_files, load, plural, recipients_of, report_failure, say, targets, wrap_all, Target,
+    failed_files, load, plural, recipients_of, report_failure, say, targets, Target,
 };
 use super::{load_identities, warn, write_back, IdentityOpener};
 use crate::cli::RotateArgs;
@@ -203,9 +203,7 @@ fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
         None => job.ids.insert(load_identities(job.identity_flags)?),
     };
     let key = IdentityOpener { ids }.open(&loaded.meta)?;
-    let new_key = DataKey::generate()
-        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
-    let age = wrap_all(&new_key, &wanted)?;
+    let (new_key, age) = datakey::new_data_key(&wanted)?;
     let out = rekey::rotate(
         &loaded.text,
         &key,

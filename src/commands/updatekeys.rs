@@ -11,12 +11,12 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use kseal::error::{Error, Kind, Result};
-use kseal::keys::{self, Recipient};
+use kseal::keys::Recipient;
 use kseal::kube;
+use kseal::ops::datakey;
 use kseal::ops::plan::Planner;
-use kseal::secret::DataKey;
 use kseal::sops::file::KeyOpener;
-use kseal::sops::metadata::{self, AgeEntry, Metadata};
+use kseal::sops::metadata::{self, Metadata};
 use kseal::sops::rekey::{self, RecipientDiff};
 use kseal::yaml::tree;
 
@@ -88,19 +88,6 @@ pub fn load(path: &Path) -> Result<Option<Loaded>> {
 /// The recipient strings a file's data key is wrapped for.
 pub fn recipients_of(meta: &Metadata) -> Vec<String> {
     meta.age.iter().map(|a| a.recipient.clone()).collect()
-}
-
-/// Wraps a data key for each recipient, as the file's `age` entries.
-pub fn wrap_all(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<AgeEntry>> {
-    recipients
-        .iter()
-        .map(|r| {
-            Ok(AgeEntry {
-                recipient: r.text().to_string(),
-                enc: keys::wrap(key, r)?,
-            })
-        })
-        .collect()
 }
 
 /// Prints a report line on stdout (a closed pipe is not an error: `kseal updatekeys | head`).
@@ -310,9 +297,7 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
     let key = opener.open(&loaded.meta)?;
     let n = p.wanted.len();
     let (text, msg) = if p.new_key {
-        let new_key = DataKey::generate()
-            .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
-        let age = wrap_all(&new_key, &p.wanted)?;
+        let (new_key, age) = datakey::new_data_key(&p.wanted)?;
         let out = rekey::rotate(
             &loaded.text,
             &key,
@@ -329,7 +314,7 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
             ),
         )
     } else {
-        let age = wrap_all(&key, &p.wanted)?;
+        let age = datakey::wrap_data_key(&key, &p.wanted)?;
         let out = rekey::rewrap(&loaded.text, &key, age, super::read_options().policy)?;
         (
             out,

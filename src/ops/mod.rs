@@ -4,8 +4,10 @@
 //! lives in these modules so it can be read, tested and reused without the CLI.
 
 pub mod check;
+pub mod datakey;
 pub mod edit;
 pub mod groupkeys;
 pub mod keyopen;
 pub mod plan;
+pub mod seal;
 pub mod set;
