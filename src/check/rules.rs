@@ -125,4 +125,21 @@ mod tests {
         }
         assert!(find("unencrypted-secret").is_some() && find("nope").is_none());
     }
+
+    /// docs/check.md, the rules reference, has a section per rule with its severity and help.
+    #[test]
+    fn every_rule_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/check.md")).unwrap();
+        for r in RULES {
+            let head = format!("### `{}` ({})\n", r.id, r.severity.word());
+            let at = doc.find(&head).unwrap_or_else(|| panic!("{head} missing"));
+            let body = &doc[at..];
+            assert!(
+                body.contains(r.help),
+                "{}: help differs from the catalogue",
+                r.id
+            );
+        }
+    }
 }

@@ -1366,3 +1366,146 @@ fn check_fail_on_disable_and_repository_settings() {
         stderr(&o)
     );
 }
+
+/// Runs `kseal` command lines from the docs in `dir` (kseal on PATH, HOME the sandbox); returns
+/// each line's exit code.
+fn run_doc_lines(r: &Repo, lines: &[String]) -> Vec<(String, Option<i32>)> {
+    let bin = r.sb.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let _ = std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kseal"), bin.join("kseal"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    lines
+        .iter()
+        .map(|l| {
+            let o = run(r.cmd("bash").args(["-c", l]).env("PATH", &path));
+            (l.clone(), o.status.code())
+        })
+        .collect()
+}
+
+/// The `run:`/`script:` commands of a CI job block in docs/integrations/git.md, as written,
+/// without `cargo install` (the test runs this build).
+fn ci_commands(block: &str) -> Vec<String> {
+    block
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("run: ").or_else(|| {
+                l.strip_prefix("- ")
+                    .filter(|c| c.starts_with("kseal ") || c.starts_with("cargo "))
+            })
+        })
+        .filter(|c| !c.starts_with("cargo install"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 17: the CI jobs of docs/integrations/git.md (GitHub Actions with upload-sarif, GitLab)
+/// and the recipes of docs/check.md run as written: on a clean repository every step passes and
+/// the SARIF log validates; with a plain Secret the report steps still pass and the gate fails.
+#[test]
+fn check_docs_and_ci_jobs_run_as_written() {
+    require("python3");
+    let git_md = read(&repo().join("docs/integrations/git.md"));
+    let blocks = fenced_blocks(&git_md);
+    let jobs: Vec<&String> = blocks
+        .iter()
+        .filter(|(_, lang, b)| {
+            lang == "yaml" && (b.contains("upload-sarif") || b.contains(".gitlab-ci.yml"))
+        })
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(jobs.len(), 2, "the GitHub and GitLab jobs");
+    let validate = |r: &Repo, file: &str| {
+        let o = run(r
+            .cmd("python3")
+            .arg(repo().join("tests/support/check_report.py"))
+            .arg(fixture("check/sarif-schema-2.1.0.json"))
+            .stdin(std::fs::File::open(r.dir().join(file)).unwrap()));
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+    };
+    for job in jobs {
+        let cmds = ci_commands(job);
+        assert!(
+            cmds.len() >= 2 && cmds.last().unwrap() == "kseal check",
+            "{cmds:?}"
+        );
+        let r = Repo::new();
+        r.encrypt_new("deploy/db.enc.yaml", SECRET);
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    age: {}\n",
+                r.recipient
+            ),
+        );
+        for (cmd, code) in run_doc_lines(&r, &cmds) {
+            assert_eq!(code, Some(0), "clean repository: {cmd}");
+        }
+        validate(&r, "kseal.sarif");
+        r.write("deploy/plain.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: p\nstringData:\n  password: hunter2\n");
+        let codes = run_doc_lines(&r, &cmds);
+        let (gate, report) = codes.split_last().unwrap();
+        assert_eq!(gate.1, Some(10), "the gate fails: {}", gate.0);
+        assert!(report.iter().all(|(_, c)| *c == Some(0)), "{report:?}");
+        validate(&r, "kseal.sarif");
+        assert!(r
+            .read("kseal.sarif")
+            .contains("\"ruleId\": \"unencrypted-secret\""));
+    }
+
+    // docs/check.md: the command block on the fixture repository (errors there: exit 10, a
+    // report to a file or --fail-on aside), the suppression example, the check: section.
+    let check_md = read(&repo().join("docs/check.md"));
+    let blocks = fenced_blocks(&check_md);
+    let r = check_repo();
+    let lines: Vec<String> = blocks
+        .iter()
+        .find(|(_, lang, _)| lang == "sh")
+        .unwrap()
+        .2
+        .lines()
+        .map(|l| l.split("  #").next().unwrap().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(lines.len() >= 6, "{lines:?}");
+    for (cmd, code) in run_doc_lines(&r, &lines) {
+        // deploy/ holds a workload only: warnings (env, a Secret defined elsewhere), exit 0.
+        let want = if cmd.contains("deploy/") { 0 } else { 10 };
+        assert_eq!(code, Some(want), "{cmd}: the fixture repository has errors");
+    }
+    let o = r.kseal(&["check", "deploy/", "--workloads"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("[secret-in-env]") && text.contains("[missing-secret]"),
+        "{text}"
+    );
+    validate(&r, "kseal.sarif");
+    assert!(r.read("check.json").starts_with("{\"files\":"));
+    let yaml: Vec<&String> = blocks
+        .iter()
+        .filter(|(_, l, _)| l == "yaml")
+        .map(|(_, _, b)| b)
+        .collect();
+    assert_eq!(yaml.len(), 2);
+    let clean = Repo::new();
+    clean.write("example.yaml", yaml[0]);
+    let o = clean.kseal(&["check", "example.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("1 file checked, no problem, 1 suppressed"),
+        "{}",
+        stderr(&o)
+    );
+    clean.write(".sops.yaml", &yaml[1].replace("age1...", &clean.recipient));
+    clean.encrypt_new("db.enc.yaml", SECRET);
+    let o = clean.kseal(&["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    clean.write("rbac.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules:\n- {apiGroups: [\"\"], resources: [secrets], verbs: [get]}\n");
+    // fail-on: warning from the section: a warning now fails.
+    assert_eq!(clean.kseal(&["check"]).status.code(), Some(10));
+}
