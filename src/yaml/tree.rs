@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
+use super::layout::{self, ScalarSpan};
 use super::scalar::Style;
 use crate::error::{Error, Result};
 
@@ -138,6 +139,18 @@ impl<'a> Node<'a> {
     }
 }
 
+impl Scalar<'_> {
+    /// Where the scalar stands, for the layout helpers.
+    pub fn span(&self) -> ScalarSpan {
+        ScalarSpan {
+            prev_end: self.prev_end,
+            start: self.start,
+            end: self.end,
+            col: self.col,
+        }
+    }
+}
+
 impl Mapping<'_> {
     /// The value of the first entry whose key is the plain string `key`.
     pub fn get(&self, key: &str) -> Option<&Node<'_>> {
@@ -245,14 +258,7 @@ pub fn parse(src: &str) -> Result<Stream<'_>> {
 
 pub fn parse_with(src: &str, limits: Limits) -> Result<Stream<'_>> {
     check_line_ends(src)?;
-    let mut docs: Vec<Document> = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: Vec<(usize, Rc<Node>)> = Vec::new();
-    let mut pending_comments: Vec<Comment> = Vec::new();
-    let mut prev_end = 0usize;
-    let mut alias_budget = limits.alias_nodes;
-    let mut current: Option<Document> = None;
-
+    let mut builder = Builder::new(src, limits);
     for item in Parser::new_from_str(src) {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
@@ -263,155 +269,227 @@ pub fn parse_with(src: &str, limits: Limits) -> Result<Stream<'_>> {
                 e.info()
             ))
         })?;
-        let start = span
-            .start
-            .byte_offset()
-            .unwrap_or_else(|| span.start.index());
-        let end = span.end.byte_offset().unwrap_or_else(|| span.end.index());
-        let col = span.start.col();
-        let mut completed: Option<(Node, usize)> = None;
+        let at = At {
+            start: span
+                .start
+                .byte_offset()
+                .unwrap_or_else(|| span.start.index()),
+            end: span.end.byte_offset().unwrap_or_else(|| span.end.index()),
+            col: span.start.col(),
+        };
+        builder.event(event, at)?;
+    }
+    Ok(builder.finish())
+}
+
+/// Where an event stands in the source: its byte range and the column it starts at.
+#[derive(Clone, Copy)]
+struct At {
+    start: usize,
+    end: usize,
+    col: usize,
+}
+
+/// The tree under construction from the parser's events: finished documents, the one being
+/// built, the collections still open, the anchors of the document, comments not yet placed.
+struct Builder<'a> {
+    src: &'a str,
+    limits: Limits,
+    docs: Vec<Document<'a>>,
+    current: Option<Document<'a>>,
+    stack: Vec<Frame<'a>>,
+    anchors: Vec<(usize, Rc<Node<'a>>)>,
+    pending_comments: Vec<Comment>,
+    /// End of the previous token that is not a comment.
+    prev_end: usize,
+    /// Nodes aliases may still expand to.
+    alias_budget: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(src: &'a str, limits: Limits) -> Self {
+        Builder {
+            src,
+            limits,
+            docs: Vec::new(),
+            current: None,
+            stack: Vec::new(),
+            anchors: Vec::new(),
+            pending_comments: Vec::new(),
+            prev_end: 0,
+            alias_budget: limits.alias_nodes,
+        }
+    }
+
+    /// Takes one parser event: a node it completes is attached where it belongs.
+    fn event(&mut self, event: Event<'a>, at: At) -> Result<()> {
+        let mut completed: Option<(Node<'a>, usize)> = None;
         let mut is_comment = false;
         match event {
             Event::StreamStart | Event::StreamEnd => {}
-            Event::DocumentStart(explicit, _) => {
-                let mut doc = Document {
-                    start,
-                    explicit_start: explicit,
-                    root: None,
-                    comments: Vec::new(),
-                };
-                doc.comments.append(&mut pending_comments);
-                current = Some(doc);
-                anchors.clear();
-            }
-            Event::DocumentEnd => {
-                if let Some(mut doc) = current.take() {
-                    doc.comments.append(&mut pending_comments);
-                    docs.push(doc);
-                }
-            }
+            Event::DocumentStart(explicit, _) => self.document_start(explicit, at),
+            Event::DocumentEnd => self.document_end(),
             Event::Comment(text, placement) => {
                 is_comment = true;
                 let inline = placement == Placement::Right;
-                let owner = comment_owner(&stack, col, inline);
-                pending_comments.push(Comment {
+                let owner = comment_owner(&self.stack, at.col, inline);
+                self.pending_comments.push(Comment {
                     text: text.into_owned(),
-                    start,
-                    end,
+                    start: at.start,
+                    end: at.end,
                     inline,
                     owner,
                 });
             }
-            Event::Alias(id) => {
-                let target = anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone())
-                    .ok_or_else(|| Error::format("YAML alias refers to an unknown anchor"))?;
-                let cost = expanded_size(&target);
-                if cost > alias_budget as u64 {
-                    return Err(Error::format(format!(
-                        "YAML aliases expand to more than {} nodes (an alias bomb?)",
-                        limits.alias_nodes
-                    )));
-                }
-                alias_budget -= cost as usize;
-                completed = Some((Node::Alias(target, start, end, cost), 0));
-            }
+            Event::Alias(id) => completed = Some((self.alias(id, at)?, 0)),
             Event::Scalar(value, style, anchor, tag) => {
-                let in_flow = stack.last().is_some_and(Frame::is_flow);
                 let mut scalar = Scalar {
                     value,
                     style: style_of(style),
                     tag: tag.map(|t| t.to_string()),
-                    start,
-                    end,
-                    prev_end,
-                    col,
-                    in_flow,
+                    start: at.start,
+                    end: at.end,
+                    prev_end: self.prev_end,
+                    col: at.col,
+                    in_flow: self.stack.last().is_some_and(Frame::is_flow),
                 };
-                fix_final_break(src, &mut scalar);
+                fix_final_break(self.src, &mut scalar);
                 completed = Some((Node::Scalar(scalar), anchor));
             }
             Event::MappingStart(style, anchor, _tag) => {
-                let path = child_path(&stack);
-                let flow = style == StructureStyle::Flow;
-                let m = Mapping {
-                    entries: Vec::new(),
-                    flow,
-                    start,
-                    end: start,
-                    col,
-                };
-                stack.push(Frame::Map {
-                    m,
-                    key: None,
-                    path,
-                    anchor,
-                    seen: HashSet::new(),
-                });
+                self.mapping_start(style == StructureStyle::Flow, anchor, at)
             }
             Event::SequenceStart(style, anchor, _tag) => {
-                let path = child_path(&stack);
-                let flow = style == StructureStyle::Flow;
-                let s = Sequence {
-                    items: Vec::new(),
-                    flow,
-                    start,
-                    end: start,
-                    col,
-                };
-                stack.push(Frame::Seq { s, path, anchor });
+                self.sequence_start(style == StructureStyle::Flow, anchor, at)
             }
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { mut m, anchor, .. }) => {
-                    m.end = end.max(start);
-                    if !m.flow {
-                        settle_col(src, &mut m);
-                    }
-                    completed = Some((Node::Mapping(m), anchor));
-                }
-                _ => {
-                    return Err(Error::format(
-                        "YAML parser returned unbalanced mapping events",
-                    ))
-                }
-            },
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { mut s, anchor, .. }) => {
-                    s.end = end.max(start);
-                    completed = Some((Node::Sequence(s), anchor));
-                }
-                _ => {
-                    return Err(Error::format(
-                        "YAML parser returned unbalanced sequence events",
-                    ))
-                }
-            },
+            Event::MappingEnd => completed = Some(self.mapping_end(at)?),
+            Event::SequenceEnd => completed = Some(self.sequence_end(at)?),
             _ => {}
         }
         if let Some((node, anchor)) = completed {
             if anchor != 0 {
-                anchors.push((anchor, Rc::new(node.clone())));
+                self.anchors.push((anchor, Rc::new(node.clone())));
             }
-            attach(src, &mut stack, &mut current, node).map_err(|e| e.in_doc(docs.len()))?;
+            attach(self.src, &mut self.stack, &mut self.current, node)
+                .map_err(|e| e.in_doc(self.docs.len()))?;
         }
         // Comments do not move `prev_end`: a block scalar header may carry one
         // (`key: | # note`), and the header search must start before it.
         if !is_comment {
-            prev_end = prev_end.max(end);
+            self.prev_end = self.prev_end.max(at.end);
+        }
+        Ok(())
+    }
+
+    fn document_start(&mut self, explicit: bool, at: At) {
+        let mut doc = Document {
+            start: at.start,
+            explicit_start: explicit,
+            root: None,
+            comments: Vec::new(),
+        };
+        doc.comments.append(&mut self.pending_comments);
+        self.current = Some(doc);
+        self.anchors.clear();
+    }
+
+    fn document_end(&mut self) {
+        if let Some(mut doc) = self.current.take() {
+            doc.comments.append(&mut self.pending_comments);
+            self.docs.push(doc);
         }
     }
-    if let Some(mut doc) = current.take() {
-        doc.comments.append(&mut pending_comments);
-        docs.push(doc);
-    } else if !pending_comments.is_empty() {
-        if let Some(last) = docs.last_mut() {
-            last.comments.append(&mut pending_comments);
+
+    /// The node an alias stands for, within the stream's alias budget.
+    fn alias(&mut self, id: usize, at: At) -> Result<Node<'a>> {
+        let target = self
+            .anchors
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == id)
+            .map(|(_, n)| n.clone())
+            .ok_or_else(|| Error::format("YAML alias refers to an unknown anchor"))?;
+        let cost = expanded_size(&target);
+        if cost > self.alias_budget as u64 {
+            return Err(Error::format(format!(
+                "YAML aliases expand to more than {} nodes (an alias bomb?)",
+                self.limits.alias_nodes
+            )));
+        }
+        self.alias_budget -= cost as usize;
+        Ok(Node::Alias(target, at.start, at.end, cost))
+    }
+
+    fn mapping_start(&mut self, flow: bool, anchor: usize, at: At) {
+        let path = child_path(&self.stack);
+        let m = Mapping {
+            entries: Vec::new(),
+            flow,
+            start: at.start,
+            end: at.start,
+            col: at.col,
+        };
+        self.stack.push(Frame::Map {
+            m,
+            key: None,
+            path,
+            anchor,
+            seen: HashSet::new(),
+        });
+    }
+
+    fn sequence_start(&mut self, flow: bool, anchor: usize, at: At) {
+        let path = child_path(&self.stack);
+        let s = Sequence {
+            items: Vec::new(),
+            flow,
+            start: at.start,
+            end: at.start,
+            col: at.col,
+        };
+        self.stack.push(Frame::Seq { s, path, anchor });
+    }
+
+    fn mapping_end(&mut self, at: At) -> Result<(Node<'a>, usize)> {
+        match self.stack.pop() {
+            Some(Frame::Map { mut m, anchor, .. }) => {
+                m.end = at.end.max(at.start);
+                if !m.flow {
+                    settle_col(self.src, &mut m);
+                }
+                Ok((Node::Mapping(m), anchor))
+            }
+            _ => Err(Error::format(
+                "YAML parser returned unbalanced mapping events",
+            )),
         }
     }
-    Ok(Stream { docs })
+
+    fn sequence_end(&mut self, at: At) -> Result<(Node<'a>, usize)> {
+        match self.stack.pop() {
+            Some(Frame::Seq { mut s, anchor, .. }) => {
+                s.end = at.end.max(at.start);
+                Ok((Node::Sequence(s), anchor))
+            }
+            _ => Err(Error::format(
+                "YAML parser returned unbalanced sequence events",
+            )),
+        }
+    }
+
+    /// The stream once the events ran out: an unfinished document and comments after the
+    /// last one are kept.
+    fn finish(mut self) -> Stream<'a> {
+        if let Some(mut doc) = self.current.take() {
+            doc.comments.append(&mut self.pending_comments);
+            self.docs.push(doc);
+        } else if !self.pending_comments.is_empty() {
+            if let Some(last) = self.docs.last_mut() {
+                last.comments.append(&mut self.pending_comments);
+            }
+        }
+        Stream { docs: self.docs }
+    }
 }
 
 /// A carriage return alone is a line break for YAML (old Mac OS line ends); kseal's byte
@@ -466,7 +544,7 @@ pub fn final_break_dropped(src: &str, s: &Scalar) -> bool {
     if s.end < src.trim_end_matches([' ', '\t', '\r']).len() {
         return false;
     }
-    match super::splice::block_layout(src, s) {
+    match layout::block_layout(src, s.span()) {
         Some(l) if l.no_final_break => {
             // Strip chomping (`|-`, `>2-`) never has a final line break.
             !src[l.header + 1..]
