@@ -255,6 +255,16 @@ def main():
             f"{fmt_mib(rss)} |"
         )
 
+    tc, td = median(times(res, "gc-1000", "kseal")), median(times(res, "gn-1000", "kseal"))
+    w("")
+    w("## kseal check beside kseal decrypt: the same 1,000 files")
+    w("")
+    w("| command | median | per file | peak RSS |")
+    w("|---|---:|---:|---:|")
+    for name, case, t in (("kseal check", "gc-1000", tc), ("kseal decrypt", "gn-1000", td)):
+        per = fmt_t(t / 1000) if t else "—"
+        w(f"| `{name}` | {fmt_t(t)} | {per} | {fmt_mib(peak_kib(res, case, 'kseal'))} |")
+
     one, allc = median(times(res, "gp", "one")), median(times(res, "gp", "all"))
     w("")
     w("## Parallel speed-up: 10,000 files")

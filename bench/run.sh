@@ -291,6 +291,10 @@ for n in 10 100 1000 10000; do
   runs=$((n >= 10000 ? 5 : 15))
   series "gn-$n" "decrypt $n files" "$runs" "$KSEAL decrypt $IN/kseal/count/$n"
 done
+# kseal check over the same 1,000 files as gn-1000 (issue 17: the policy gate stays fast; no
+# key needed). --fail-on never: hyperfine measures the scan, whatever it finds.
+series gc-1000 "check 1,000 files (the tree of gn-1000)" 15 \
+  "$KSEAL check --fail-on never $IN/kseal/count/1000"
 # Parallel speed-up on 10,000 files: one core (taskset -c 0) against all cores, alternating.
 log "growth gp: 10,000 files on one core and on all cores"
 rounds=3 runs=3
