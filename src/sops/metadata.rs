@@ -330,10 +330,12 @@ mod metadata_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sops::test_support::interop;
     use crate::yaml::tree::parse;
 
-    fn meta_of(path: &str) -> Metadata {
-        let text = std::fs::read_to_string(path).unwrap();
+    /// The `sops:` block of an interop fixture.
+    fn meta_of(name: &str) -> Metadata {
+        let text = interop(name);
         let st = parse(&text).unwrap();
         let m = st.docs[0]
             .root_mapping()
@@ -348,10 +350,7 @@ mod tests {
 
     #[test]
     fn reads_sops_39_layout() {
-        let m = meta_of(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/interop/flux/age.yaml"
-        ));
+        let m = meta_of("flux/age.yaml");
         assert_eq!(m.age.len(), 1);
         assert!(m.age[0].recipient.starts_with("age1l44x"));
         assert!(m.age[0]
@@ -369,16 +368,9 @@ mod tests {
 
     #[test]
     fn render_matches_sops_layout_and_reads_back() {
-        let m = meta_of(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/interop/metalkast/secret.enc.yaml"
-        ));
+        let m = meta_of("metalkast/secret.enc.yaml");
         let text = render(&m, 0, 4, "\n");
-        let original = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/interop/metalkast/secret.enc.yaml"
-        ))
-        .unwrap();
+        let original = interop("metalkast/secret.enc.yaml");
         // The 3.7 layout adds empty lists and `pgp: []`; everything else is identical.
         let expected: String = original[original.find("sops:").unwrap()..]
             .lines()

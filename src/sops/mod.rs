@@ -13,3 +13,5 @@ pub mod value;
 
 #[cfg(test)]
 mod nonce_tests;
+#[cfg(test)]
+mod test_support;

@@ -5,8 +5,7 @@
 use std::collections::HashSet;
 
 use super::file::{decrypt, encrypt, DecryptOptions, EncryptSettings};
-use super::metadata::AgeEntry;
-use super::rules::CryptRule;
+use super::test_support::test_settings;
 use super::value;
 use crate::secret::DataKey;
 
@@ -21,24 +20,6 @@ fn secret(n: usize) -> String {
         s.push_str(&format!("  s{i}: same\n"));
     }
     s
-}
-
-fn settings(key: &DataKey) -> EncryptSettings<'_> {
-    EncryptSettings {
-        key_groups: None,
-        rule: CryptRule::kubernetes(),
-        mac_only_encrypted: false,
-        key,
-        age: vec![AgeEntry {
-            recipient: "age1test".into(),
-            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
-                .into(),
-        }],
-        lastmodified: "2026-11-27T10:00:00Z".into(),
-        version: "3.11.0".into(),
-        stash: None,
-        policy: None,
-    }
 }
 
 /// The IV of every `ENC[...]` of a file (values and the MAC), in order.
@@ -62,7 +43,7 @@ fn no_iv_repeats_across_values_or_files() {
     let mut seen = HashSet::new();
     // Two files from the same plaintext under the same key (the worst case for a nonce).
     for _ in 0..2 {
-        let out = encrypt_secret(&src, &settings(&key));
+        let out = encrypt_secret(&src, &test_settings(&key));
         let found = ivs(&out);
         assert_eq!(found.len(), 65, "64 values and the MAC");
         for iv in found {
@@ -78,7 +59,7 @@ fn no_iv_repeats_across_values_or_files() {
 fn a_changed_value_gets_a_fresh_iv() {
     let key = DataKey::generate().unwrap();
     let src = secret(8);
-    let first = encrypt_secret(&src, &settings(&key));
+    let first = encrypt_secret(&src, &test_settings(&key));
     let dec = decrypt(&first, &key, &DecryptOptions::default()).unwrap();
     let env = dec.envelope.unwrap();
     let changed = dec.text.replace("  s3: same\n", "  s3: other\n");
@@ -87,7 +68,7 @@ fn a_changed_value_gets_a_fresh_iv() {
         &EncryptSettings {
             key_groups: None,
             stash: Some(&env.stash),
-            ..settings(&key)
+            ..test_settings(&key)
         },
     );
     let (before, after) = (ivs(&first), ivs(&second));

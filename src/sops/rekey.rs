@@ -407,6 +407,7 @@ pub fn format_duration(secs: u64) -> String {
 mod tests {
     use super::*;
     use crate::sops::rules::CryptRule;
+    use crate::sops::test_support::{enc_tokens, interop, key_hex};
 
     const SRC: &str = "# head\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  password: czNjcjN0\nstringData:\n  user: admin\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
 
@@ -437,12 +438,6 @@ mod tests {
             d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
         })
         .unwrap()
-    }
-
-    fn enc_tokens(s: &str) -> Vec<&str> {
-        s.match_indices("ENC[")
-            .map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1])
-            .collect()
     }
 
     #[test]
@@ -501,22 +496,8 @@ mod tests {
 
     #[test]
     fn rewrap_of_a_real_sops_file() {
-        let src = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/interop/metalkast/four-secrets.enc.yaml"
-        ))
-        .unwrap();
-        let b: Vec<u8> = (0..32)
-            .map(|i| {
-                u8::from_str_radix(
-                    &"ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39"
-                        [2 * i..2 * i + 2],
-                    16,
-                )
-                .unwrap()
-            })
-            .collect();
-        let key = DataKey::from_bytes(&b).unwrap();
+        let src = interop("metalkast/four-secrets.enc.yaml");
+        let key = key_hex("ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39");
         let out = rewrap(&src, &key, vec![entry("age1x"), entry("age1y")], None).unwrap();
         assert_eq!(enc_tokens(&out), enc_tokens(&src));
         assert_eq!(out.matches("- recipient: age1x").count(), 4);
@@ -547,22 +528,8 @@ mod tests {
         assert_eq!(meta.age.len(), 1);
         assert!(out.contains("kind: ConfigMap\ndata:\n  a: b\n"));
         // sops files envelope every document: so does the rotated one.
-        let sops = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/interop/sops/example.yaml"
-        ))
-        .unwrap();
-        let b: Vec<u8> = (0..32)
-            .map(|i| {
-                u8::from_str_radix(
-                    &"9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67"
-                        [2 * i..2 * i + 2],
-                    16,
-                )
-                .unwrap()
-            })
-            .collect();
-        let old = DataKey::from_bytes(&b).unwrap();
+        let sops = interop("sops/example.yaml");
+        let old = key_hex("9ac088cf7029981341457c39dd56dde54600dfbce9b5ede23aa65c418900ab67");
         let out = rotate(
             &sops,
             &old,

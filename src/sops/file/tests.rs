@@ -5,21 +5,7 @@ use super::verify::read_back;
 use super::*;
 use crate::error::Kind;
 use crate::sops::structural;
-
-fn key_hex(hex: &str) -> DataKey {
-    let b: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    DataKey::from_bytes(&b).unwrap()
-}
-
-fn interop(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/interop/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+use crate::sops::test_support::{enc_tokens, interop, key_hex, settings_of, test_settings};
 
 #[test]
 fn decrypts_real_sops_files_with_their_data_keys() {
@@ -77,17 +63,7 @@ fn flux_age_plaintext_and_byte_exact_reencryption() {
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: age\nstringData:\n  key: value\n"
     );
     let env = out.envelope.unwrap();
-    let settings = EncryptSettings {
-        key_groups: None,
-        rule: env.meta.rule.clone(),
-        mac_only_encrypted: false,
-        key: &env.key,
-        age: env.meta.age.clone(),
-        lastmodified: env.meta.lastmodified.clone(),
-        version: env.meta.version.clone(),
-        stash: Some(&env.stash),
-        policy: None,
-    };
+    let settings = settings_of(&env);
     let again = encrypt(&out.text, &settings, &|_| true).unwrap();
     // sops 3.9 wrote empty key lists and `pgp: []`; kseal writes the 3.10+ layout, and
     // adds its structural MAC as the block's last line: all the rest is what sops wrote.
@@ -101,12 +77,6 @@ fn flux_age_plaintext_and_byte_exact_reencryption() {
     assert_eq!(format!("{body}\n"), expected);
     let back = decrypt(&again, &key, &DecryptOptions::default()).unwrap();
     assert_eq!(back.text.as_str(), out.text.as_str());
-}
-
-fn enc_tokens(s: &str) -> Vec<&str> {
-    s.match_indices("ENC[")
-        .map(|(i, _)| &s[i..i + s[i..].find(']').unwrap() + 1])
-        .collect()
 }
 
 /// Spec section 15: re-encrypting with the recorded data key, IVs, lastmodified and enc
@@ -135,17 +105,7 @@ fn byte_exact_reencryption_of_real_sops_files() {
         let key = key_hex(hex);
         let out = decrypt(&src, &key, &DecryptOptions::default()).unwrap();
         let env = out.envelope.unwrap();
-        let settings = EncryptSettings {
-            key_groups: None,
-            rule: env.meta.rule.clone(),
-            mac_only_encrypted: env.meta.mac_only_encrypted,
-            key: &env.key,
-            age: env.meta.age.clone(),
-            lastmodified: env.meta.lastmodified.clone(),
-            version: env.meta.version.clone(),
-            stash: Some(&env.stash),
-            policy: None,
-        };
+        let settings = settings_of(&env);
         let again = encrypt(&out.text, &settings, &|_| true).unwrap();
         assert_eq!(enc_tokens(&again), enc_tokens(&src), "{file}");
         // Outside the `sops:` blocks the file is byte for byte what sops wrote: values
@@ -229,25 +189,6 @@ fn four_secrets_needs_every_document_for_the_mac() {
     )
     .unwrap();
     assert!(!ignored.envelope.unwrap().mac_ok);
-}
-
-/// The Kubernetes rule, a fixed timestamp and a placeholder envelope.
-fn test_settings(key: &DataKey) -> EncryptSettings<'_> {
-    EncryptSettings {
-        key_groups: None,
-        rule: CryptRule::kubernetes(),
-        mac_only_encrypted: false,
-        key,
-        age: vec![AgeEntry {
-            recipient: "age1test".into(),
-            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
-                .into(),
-        }],
-        lastmodified: "2026-11-27T10:00:00Z".into(),
-        version: "3.11.0".into(),
-        stash: None,
-        policy: None,
-    }
 }
 
 #[test]
