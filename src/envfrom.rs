@@ -30,6 +30,22 @@ pub fn valid_env_name(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=')
 }
 
+/// The scalar values of a `data` or `stringData` mapping with their keys, leaving out nulls
+/// (`key:` or `key: ~`), which Kubernetes treats as absent.
+fn present_values<'a>(
+    m: &'a tree::Mapping<'a>,
+) -> impl Iterator<Item = (&'a str, &'a tree::Scalar<'a>)> + 'a {
+    m.entries.iter().filter_map(|(k, v)| {
+        let key = k.as_scalar().map(|s| &*s.value).unwrap_or("");
+        let s = v.as_scalar()?;
+        let null = matches!(
+            scalar::resolve(&s.value, s.style, s.tag.as_deref()),
+            Ok(Typed::Null)
+        );
+        (!null).then_some((key, s))
+    })
+}
+
 /// The entries of one Secret of a plain manifest: the only one, the `doc`-th document
 /// (1-based) or the one named `name`.
 pub fn secret_entries(
@@ -49,15 +65,7 @@ pub fn secret_entries(
         }
     };
     if let Some(m) = root.get("data").and_then(Node::as_mapping) {
-        for (k, v) in &m.entries {
-            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("");
-            let Some(s) = v.as_scalar() else { continue };
-            if matches!(
-                scalar::resolve(&s.value, s.style, s.tag.as_deref()),
-                Ok(Typed::Null)
-            ) {
-                continue;
-            }
+        for (key, s) in present_values(m) {
             let compact: Zeroizing<String> = Zeroizing::new(
                 s.value
                     .chars()
@@ -73,15 +81,7 @@ pub fn secret_entries(
         }
     }
     if let Some(m) = root.get("stringData").and_then(Node::as_mapping) {
-        for (k, v) in &m.entries {
-            let key = k.as_scalar().map(|s| &*s.value).unwrap_or("");
-            let Some(s) = v.as_scalar() else { continue };
-            if matches!(
-                scalar::resolve(&s.value, s.style, s.tag.as_deref()),
-                Ok(Typed::Null)
-            ) {
-                continue;
-            }
+        for (key, s) in present_values(m) {
             put(key, Zeroizing::new(s.value.as_bytes().to_vec()));
         }
     }
