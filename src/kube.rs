@@ -306,6 +306,27 @@ pub fn describe(doc: &Document) -> String {
     }
 }
 
+/// Why Kubernetes would refuse `key` as a Secret key (`IsConfigMapKey`), if it would.
+pub fn secret_key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Some("a valid key consists of alphanumeric characters, '-', '_' or '.'");
+    }
+    if key.len() > 253 {
+        return Some("it must be no more than 253 characters");
+    }
+    if key == "." || key == ".." {
+        return Some("it must not be '.' or '..'");
+    }
+    if key.starts_with("..") {
+        return Some("it must not start with '..'");
+    }
+    None
+}
+
 /// Kubernetes decodes `data` values as standard base64, ignoring line breaks.
 pub fn is_valid_base64(s: &str) -> bool {
     // Most values have no line break: validate in place instead of copying megabytes.

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use super::secret_key_problem;
 use crate::error::{Error, Kind, Result};
-use crate::ops::set::secret_key_problem;
 use crate::yaml::{goyaml_v2, json};
 
 /// A Secret's content before it is written out.

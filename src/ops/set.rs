@@ -4,7 +4,7 @@
 //! (`data` vs `stringData`, the key rule); the byte-level edits are `yaml::mapping_edit`'s.
 
 use crate::error::{Error, Kind, Result};
-use crate::kube;
+use crate::kube::{self, secret_key_problem};
 use crate::secrets;
 use crate::sops::file::{self, Envelope};
 use crate::yaml::json;
@@ -142,27 +142,6 @@ pub fn check_key(key: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Why Kubernetes would refuse `key` as a Secret key (`IsConfigMapKey`), if it would.
-pub fn secret_key_problem(key: &str) -> Option<&'static str> {
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Some("a valid key consists of alphanumeric characters, '-', '_' or '.'");
-    }
-    if key.len() > 253 {
-        return Some("it must be no more than 253 characters");
-    }
-    if key == "." || key == ".." {
-        return Some("it must not be '.' or '..'");
-    }
-    if key.starts_with("..") {
-        return Some("it must not start with '..'");
-    }
-    None
 }
 
 /// The edits of `set`, and the mapping the key was taken out of, if any.
