@@ -642,7 +642,8 @@ pub struct CheckArgs {
     /// Files or directories to check (default: the current directory)
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Output: text for people, json, or sarif (SARIF 2.1.0 for code scanning)
+    /// Output: text for people, json, sarif (SARIF 2.1.0 for code scanning), or gitlab-sast
+    /// (a GitLab SAST report)
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     /// Machine-readable output (the same as --format json)
@@ -676,6 +677,7 @@ pub enum CheckFormat {
     Text,
     Json,
     Sarif,
+    GitlabSast,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

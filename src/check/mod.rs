@@ -8,6 +8,7 @@
 
 pub mod encryption;
 pub mod envelope;
+pub mod gitlab;
 mod rbac;
 pub mod report;
 pub mod rules;

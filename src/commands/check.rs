@@ -94,11 +94,15 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         explicit: a.config.as_deref().map(load).transpose()?,
         found: HashMap::new(),
     };
+    let start = OffsetDateTime::now_utc();
     let report = check::run(&files, &opts, &mut tree)?;
     let format = if a.json { CheckFormat::Json } else { a.format };
     let out = match format {
         CheckFormat::Json => report::json(&report, a.show_suppressed),
         CheckFormat::Sarif => kseal::check::sarif::render(&report),
+        CheckFormat::GitlabSast => {
+            kseal::check::gitlab::render(&report, start, OffsetDateTime::now_utc())
+        }
         // Findings quote key and file names: control characters are shown escaped.
         CheckFormat::Text => {
             let text = report::text(&report, a.show_suppressed);

@@ -1444,6 +1444,20 @@ fn ci_commands(block: &str) -> Vec<String> {
         .collect()
 }
 
+/// The fields GitLab's SAST report schema (15.x) requires, checked with Python: version, scan
+/// (analyzer, scanner, type sast, times, status), and per vulnerability an id, a severity of
+/// the schema's, a location with file and start line, and at least one identifier.
+fn gitlab_report(r: &Repo, file: &str, rule: &str) {
+    let script = format!(
+        "import json,sys,re\nd=json.load(open(sys.argv[1]))\nassert re.fullmatch(r'15\\.\\d+\\.\\d+',d['version'])\ns=d['scan']\nassert s['type']=='sast' and s['status']=='success'\nfor k in ('analyzer','scanner'):\n  assert all(s[k][f] for f in ('id','name','version')) and s[k]['vendor']['name']\nfor k in ('start_time','end_time'):\n  assert re.fullmatch(r'\\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d',s[k])\nv=d['vulnerabilities']\nassert len({{x['id'] for x in v}})==len(v)\nfor x in v:\n  assert x['severity'] in ('Critical','High','Medium','Low','Info','Unknown')\n  assert x['location']['file'] and x['location']['start_line']>=1\n  assert x['identifiers'] and all(i['type'] and i['name'] and i['value'] for i in x['identifiers'])\nassert any(i['value']=='{rule}' for x in v for i in x['identifiers'])\n"
+    );
+    let o = run(r
+        .cmd("python3")
+        .args(["-c", &script])
+        .arg(r.dir().join(file)));
+    assert!(o.status.success(), "{file}: {}", stderr(&o));
+}
+
 /// Issue 17: the CI jobs of docs/integrations/git.md (GitHub Actions with upload-sarif, GitLab)
 /// and the recipes of docs/check.md run as written: on a clean repository every step passes and
 /// the SARIF log validates; with a plain Secret the report steps still pass and the gate fails.
@@ -1496,6 +1510,9 @@ fn check_docs_and_ci_jobs_run_as_written() {
         assert!(r
             .read("kseal.sarif")
             .contains("\"ruleId\": \"unencrypted-secret\""));
+        if job.contains("gl-sast-report.json") {
+            gitlab_report(&r, "gl-sast-report.json", "unencrypted-secret");
+        }
     }
 
     // docs/check.md: the command block on the fixture repository (errors there: exit 10, a
