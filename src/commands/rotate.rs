@@ -114,6 +114,14 @@ fn base_recipients(
         },
         false => None,
     };
+    if loaded.meta.key_groups.is_some() {
+        return Err(kseal::ops::plan::key_groups_unsupported("the file"));
+    }
+    if plan.as_ref().is_some_and(|p| !p.key_groups.is_empty()) {
+        return Err(kseal::ops::plan::key_groups_unsupported(
+            "its creation rule",
+        ));
+    }
     let Some(plan) = plan else {
         let mut out = Vec::new();
         for c in &current {

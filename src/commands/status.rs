@@ -30,6 +30,8 @@ struct FileStatus {
     encrypted: bool,
     secrets: usize,
     recipients: Vec<String>,
+    /// A file with several key groups: its threshold and each group's recipients.
+    key_groups: Option<(usize, Vec<Vec<String>>)>,
     lastmodified: Option<String>,
     age_seconds: Option<u64>,
     too_old: bool,
@@ -180,6 +182,13 @@ fn fill(
     };
     st.encrypted = true;
     st.recipients = recipients_of(&meta);
+    st.key_groups = meta.key_groups.as_ref().map(|g| {
+        let names = g
+            .groups
+            .iter()
+            .map(|e| e.iter().map(|a| a.recipient.clone()).collect());
+        (g.threshold, names.collect())
+    });
     st.lastmodified = Some(meta.lastmodified.clone());
     st.sops_version = Some(meta.version.clone()).filter(|v| !v.is_empty());
     let age = (now - rekey::modified_at(&meta)?).whole_seconds().max(0) as u64;
@@ -204,8 +213,19 @@ fn fill(
                     .collect();
                 let diff =
                     rekey::compare_with_rule(&meta, &wanted, &plan.rule, plan.mac_only_encrypted);
-                st.rules = Some(if diff.is_empty() { "match" } else { "stale" });
-                st.rules_message = diff.rule;
+                let wanted_groups: Vec<Vec<String>> = plan
+                    .key_groups
+                    .iter()
+                    .map(|g| g.iter().map(|r| r.text().to_string()).collect())
+                    .collect();
+                let groups = kseal::sops::keygroups::compare(
+                    meta.key_groups.as_ref(),
+                    &wanted_groups,
+                    plan.shamir_threshold,
+                );
+                let stale = !diff.is_empty() || groups.is_some();
+                st.rules = Some(if stale { "stale" } else { "match" });
+                st.rules_message = diff.rule.or(groups);
                 st.missing = diff.recipients.added;
                 st.extra = diff.recipients.removed;
             }
@@ -296,6 +316,23 @@ fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
             .map(|r| kseal::keys::shorten_recipient(r))
             .collect();
         out.push_str(&format!("  recipients: {}\n", shown.join(", ")));
+        if let Some((threshold, groups)) = &s.key_groups {
+            let shown: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    let g: Vec<String> = g
+                        .iter()
+                        .map(|r| kseal::keys::shorten_recipient(r))
+                        .collect();
+                    format!("[{}]", g.join(", "))
+                })
+                .collect();
+            out.push_str(&format!(
+                "  key groups: any {threshold} of {}: {}\n",
+                groups.len(),
+                shown.join(", ")
+            ));
+        }
         let rules = match s.rules {
             Some("match") => "up to date".to_string(),
             Some("stale") => {
@@ -398,7 +435,7 @@ fn render_json(statuses: &[FileStatus], now: OffsetDateTime, max_age: Option<u64
     out.push_str("  \"files\": [");
     for (i, s) in statuses.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        let fields: Vec<(&str, String)> = vec![
+        let mut fields: Vec<(&str, String)> = vec![
             ("path", js(&s.path)),
             ("encrypted", s.encrypted.to_string()),
             ("secrets", s.secrets.to_string()),
@@ -418,6 +455,12 @@ fn render_json(statuses: &[FileStatus], now: OffsetDateTime, max_age: Option<u64
             ),
             ("structural_mac", js_opt(s.structural)),
         ];
+        // Only for files with several key groups, so other files' entries stay as they were.
+        if let Some((threshold, groups)) = &s.key_groups {
+            let lists: Vec<String> = groups.iter().map(|g| js_list(g)).collect();
+            fields.insert(4, ("shamir_threshold", threshold.to_string()));
+            fields.insert(4, ("key_groups", format!("[{}]", lists.join(", "))));
+        }
         out.push_str("    {\n");
         let n = fields.len();
         for (j, (k, v)) in fields.into_iter().enumerate() {

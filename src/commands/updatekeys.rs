@@ -87,7 +87,15 @@ pub fn load(path: &Path) -> Result<Option<Loaded>> {
 
 /// The recipient strings a file's data key is wrapped for.
 pub fn recipients_of(meta: &Metadata) -> Vec<String> {
-    meta.age.iter().map(|a| a.recipient.clone()).collect()
+    let groups = meta
+        .key_groups
+        .iter()
+        .flat_map(|g| g.groups.iter().flatten());
+    meta.age
+        .iter()
+        .chain(groups)
+        .map(|a| a.recipient.clone())
+        .collect()
 }
 
 /// Prints a report line on stdout (a closed pipe is not an error: `kseal updatekeys | head`).
@@ -250,6 +258,14 @@ fn plan_file(
         return Ok(None);
     };
     let plan = planner.plan_for_namespaces(Some(&t.path), &loaded.namespaces)?;
+    if loaded.meta.key_groups.is_some() {
+        return Err(kseal::ops::plan::key_groups_unsupported("the file"));
+    }
+    if !plan.key_groups.is_empty() {
+        return Err(kseal::ops::plan::key_groups_unsupported(
+            "its creation rule",
+        ));
+    }
     let wanted: Vec<String> = plan
         .recipients
         .iter()

@@ -16,6 +16,21 @@ pub fn new_data_key(recipients: &[Recipient]) -> Result<(DataKey, Vec<AgeEntry>)
     Ok((key, age))
 }
 
+/// A fresh data key wrapped as a plan says: for each recipient, or, when the plan's rule has
+/// several key groups, split into one share per group (`ops::groupkeys`).
+pub fn new_data_key_for_plan(
+    plan: &crate::ops::plan::Plan,
+) -> Result<(DataKey, Vec<AgeEntry>, Option<crate::sops::metadata::KeyGroups>)> {
+    if plan.key_groups.len() < 2 {
+        let (key, age) = new_data_key(&plan.recipients)?;
+        return Ok((key, age, None));
+    }
+    let key = DataKey::generate()
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+    let (age, groups) = super::groupkeys::wrap_for_plan(&key, plan)?;
+    Ok((key, age, groups))
+}
+
 /// Wraps a data key for each recipient, as the file's `age` entries.
 pub fn wrap_data_key(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<AgeEntry>> {
     recipients

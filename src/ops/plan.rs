@@ -19,7 +19,14 @@ use crate::yaml::tree;
 
 /// Recipients and crypt rule for one file.
 pub struct Plan {
+    /// The recipients of a file with one key group (each gets the data key). Every recipient
+    /// of every group when the rule has several key groups.
     pub recipients: Vec<Recipient>,
+    /// A rule's key groups when it has several (Shamir secret sharing; empty otherwise): each
+    /// group's recipients get that group's share of the data key.
+    pub key_groups: Vec<Vec<Recipient>>,
+    /// The rule's `shamir_threshold` (0: every group).
+    pub shamir_threshold: usize,
     pub rule: CryptRule,
     pub mac_only_encrypted: bool,
 }
@@ -273,6 +280,8 @@ fn plan_for(
             .collect::<Result<Vec<_>>>()?;
         return Ok(Plan {
             recipients,
+            key_groups: Vec::new(),
+            shamir_threshold: 0,
             rule: CryptRule::kubernetes(),
             mac_only_encrypted: false,
         });
@@ -285,10 +294,17 @@ fn plan_for(
         .rule_for_file(&rel, namespaces)
         .ok_or_else(|| no_rule(target.map(|_| rel.as_str()), dir))?;
     if rule.key_groups > 1 {
-        return Err(Error::new(
-            Kind::Unsupported,
-            format!("the matching creation rule has {} key groups (Shamir secret sharing); kseal supports one", rule.key_groups),
-        ));
+        let key_groups = group_recipients(rule)?;
+        return Ok(Plan {
+            recipients: key_groups.iter().flatten().cloned().collect(),
+            key_groups,
+            shamir_threshold: rule.shamir_threshold,
+            rule: rule
+                .crypt_rule
+                .clone()
+                .unwrap_or_else(CryptRule::kubernetes),
+            mac_only_encrypted: rule.mac_only_encrypted,
+        });
     }
     if rule.age.is_empty() {
         if !rule.other_keys.is_empty() {
@@ -306,12 +322,42 @@ fn plan_for(
         .collect::<Result<Vec<_>>>()?;
     Ok(Plan {
         recipients,
+        key_groups: Vec::new(),
+        shamir_threshold: 0,
         rule: rule
             .crypt_rule
             .clone()
             .unwrap_or_else(CryptRule::kubernetes),
         mac_only_encrypted: rule.mac_only_encrypted,
     })
+}
+
+/// The refusal of `updatekeys` and `rotate` for key groups, which they cannot change yet: a
+/// group file re-wrapped as one group would give every recipient the whole data key.
+pub fn key_groups_unsupported(what: &str) -> Error {
+    Error::new(
+        Kind::Unsupported,
+        format!("{what} splits the data key over several key groups (Shamir), whose recipients kseal cannot change yet"),
+    )
+    .with_hint("change the recipients of this file with `sops updatekeys` or `sops rotate`")
+}
+
+/// The recipients of each key group of a rule with several. A group naming pgp, kms or other
+/// keys kseal cannot use is refused: dropping them would let fewer people open the file.
+fn group_recipients(rule: &CreationRule) -> Result<Vec<Vec<Recipient>>> {
+    if !rule.other_keys.is_empty() {
+        return Err(Error::new(
+            Kind::Unsupported,
+            format!(
+                "the matching creation rule's key groups name {} keys; kseal encrypts to age recipients only",
+                rule.other_keys.join(", ")
+            ),
+        ));
+    }
+    rule.groups
+        .iter()
+        .map(|g| g.iter().map(|r| Recipient::parse(r)).collect())
+        .collect()
 }
 
 #[cfg(test)]

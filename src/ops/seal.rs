@@ -86,14 +86,18 @@ pub fn seal(
         host.note(&format!("{name}: {n}"));
     }
     warn_secrets(name, &stream, host)?;
-    let (key, age) = datakey::new_data_key(&plan.recipients)?;
+    let (key, age, key_groups) = datakey::new_data_key_for_plan(plan)?;
     // Every Secret carries the whole `sops:` block with every wrapped key: an output too big to
     // be read back is refused here, before any value is encrypted.
     let secrets = stream.docs.iter().filter(|d| holds_secrets(d)).count();
-    let per_block: usize = age.iter().map(|a| a.enc.len() + a.recipient.len()).sum();
+    let per_block: usize = age
+        .iter()
+        .chain(key_groups.iter().flat_map(|g| g.groups.iter().flatten()))
+        .map(|a| a.enc.len() + a.recipient.len())
+        .sum();
     host.check_output_size(text.len().saturating_add(secrets.saturating_mul(per_block)))?;
     let settings = EncryptSettings {
-        key_groups: None,
+        key_groups,
         rule: plan.rule.clone(),
         mac_only_encrypted: plan.mac_only_encrypted,
         key: &key,

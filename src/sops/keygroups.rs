@@ -83,9 +83,91 @@ pub fn split(key: &DataKey, groups: usize, threshold: usize) -> Result<Vec<Bytes
     shamir::split(key.expose(), groups, threshold)
 }
 
+/// How a file's key groups differ from the groups a rule wants (`wanted` empty: one group;
+/// `wanted_threshold` 0: every group), for people; `None` when they agree. Recipients are
+/// compared by `rekey::recipient_id`, in any order within a group.
+pub fn compare(
+    file: Option<&KeyGroups>,
+    wanted: &[Vec<String>],
+    wanted_threshold: usize,
+) -> Option<String> {
+    let ids = |g: &mut dyn Iterator<Item = &str>| {
+        let mut v: Vec<String> = g.map(super::rekey::recipient_id).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    match (file, wanted.len() > 1) {
+        (None, false) => None,
+        (Some(g), false) => Some(format!(
+            "the file splits its data key over {} key groups, .sops.yaml names one",
+            g.groups.len()
+        )),
+        (None, true) => Some(format!(
+            "the file has one key group, .sops.yaml names {}",
+            wanted.len()
+        )),
+        (Some(g), true) => {
+            let threshold = if wanted_threshold == 0 {
+                wanted.len()
+            } else {
+                wanted_threshold
+            };
+            let have: Vec<Vec<String>> = g
+                .groups
+                .iter()
+                .map(|e| ids(&mut e.iter().map(|a| a.recipient.as_str())))
+                .collect();
+            let want: Vec<Vec<String>> = wanted
+                .iter()
+                .map(|w| ids(&mut w.iter().map(String::as_str)))
+                .collect();
+            if have != want {
+                Some(format!(
+                    "the file's {} key groups differ from the {} .sops.yaml names",
+                    have.len(),
+                    want.len()
+                ))
+            } else if g.threshold != threshold {
+                Some(format!(
+                    "the file's shamir_threshold is {}, .sops.yaml says {threshold}",
+                    g.threshold
+                ))
+            } else {
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparing_groups_with_a_rule() {
+        let file = groups(2, 2);
+        let s = |v: &[&[&str]]| -> Vec<Vec<String>> {
+            v.iter()
+                .map(|g| g.iter().map(|r| r.to_string()).collect())
+                .collect()
+        };
+        assert_eq!(compare(None, &[], 0), None);
+        assert_eq!(
+            compare(Some(&file), &s(&[&["AGE1GROUP0"], &["age1group1"]]), 0),
+            None
+        );
+        assert_eq!(
+            compare(Some(&file), &s(&[&["age1group0"], &["age1group1"]]), 2),
+            None
+        );
+        let t = compare(Some(&file), &s(&[&["age1group0"], &["age1group1"]]), 3).unwrap();
+        assert!(t.contains("shamir_threshold is 2"), "{t}");
+        let t = compare(Some(&file), &s(&[&["age1group0"], &["age1x"]]), 2).unwrap();
+        assert!(t.contains("differ"), "{t}");
+        assert!(compare(Some(&file), &s(&[&["age1group0"]]), 0).is_some());
+        assert!(compare(None, &s(&[&["a"], &["b"]]), 0).is_some());
+    }
 
     fn groups(n: usize, threshold: usize) -> KeyGroups {
         KeyGroups {

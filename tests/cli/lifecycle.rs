@@ -722,17 +722,31 @@ fn unsupported_rules_are_refused_clearly() {
     let sb = Sandbox::new();
     let k = age_key(&sb, "k");
     sb.write("s.yaml", secret("s", "x"));
-    write_config(
-        &sb,
-        &format!(
-            "  - shamir_threshold: 2\n    key_groups:\n      - age: [{0}]\n      - age: [{0}]\n",
-            k.recipient
+    // Key groups naming a pgp key (kseal wraps for age only), and a threshold sops refuses.
+    for (rule, code_want, says) in [
+        (
+            format!("  - shamir_threshold: 2\n    key_groups:\n      - age: [{0}]\n      - pgp: [ABCDEF]\n        age: [{0}]\n", k.recipient),
+            9,
+            "pgp",
         ),
-    );
-    let o = run(sb.kseal().args(["encrypt", "s.yaml"]));
-    assert_eq!(code(&o), Some(9), "{}", stderr(&o));
-    assert!(stderr(&o).contains("Shamir"), "{}", stderr(&o));
-    assert_eq!(read(&sb.path("s.yaml")), secret("s", "x"));
+        (
+            format!("  - shamir_threshold: 1\n    key_groups:\n      - age: [{0}]\n      - age: [{0}]\n", k.recipient),
+            8,
+            "at least 2",
+        ),
+        (
+            format!("  - shamir_threshold: 3\n    key_groups:\n      - age: [{0}]\n      - age: [{0}]\n", k.recipient),
+            8,
+            "larger than the number of key groups",
+        ),
+    ] {
+        write_config(&sb, &rule);
+        let o = run(sb.kseal().args(["encrypt", "-i", "s.yaml"]));
+        assert_eq!(code(&o), Some(code_want), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert_eq!(read(&sb.path("s.yaml")), secret("s", "x"));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1836,4 +1850,178 @@ fn passphrase_protected_post_quantum_identity() {
     );
     assert_eq!(rc, Some(0), "{shown}");
     assert!(read(&sb.path("sops-out.yaml")).contains("password: czNjcjN0"));
+}
+
+/// The `key_groups` of a file kseal wrote (two-space indentation): the text before the first
+/// group, each group's lines, and the text after the last.
+fn split_groups(text: &str) -> (String, Vec<String>, String) {
+    let start = text.find("  key_groups:\n").expect("key groups") + "  key_groups:\n".len();
+    let rest = &text[start..];
+    let end = rest
+        .lines()
+        .scan(0, |at, l| {
+            let here = *at;
+            *at += l.len() + 1;
+            Some((here, l))
+        })
+        .find(|(_, l)| !l.starts_with("    "))
+        .map(|(at, _)| at)
+        .unwrap();
+    let mut groups: Vec<String> = Vec::new();
+    for l in rest[..end].lines() {
+        if l == "    - hc_vault: []" {
+            groups.push(String::new());
+        }
+        groups.last_mut().unwrap().push_str(&format!("{l}\n"));
+    }
+    (text[..start].to_string(), groups, rest[end..].to_string())
+}
+
+/// A group's `enc` text (its lines after `enc: |`).
+fn group_enc(group: &str) -> &str {
+    &group[group.find("enc: |\n").unwrap() + "enc: |\n".len()..]
+}
+
+/// kseal writes key groups from a `.sops.yaml` rule (encrypt and create): the real sops opens
+/// the result with the keys of any two of three groups and not with one; the tamper rows for
+/// group files fail cleanly.
+#[test]
+fn kseal_key_group_files_open_in_sops_exactly_when_they_should() {
+    let sb = Sandbox::new();
+    let keys: Vec<Key> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| age_key(&sb, n))
+        .collect();
+    sb.write("s.yaml", secret("s", "x"));
+    write_config(&sb, &group_rule(&keys, &[&[0, 3], &[1], &[2]], 2));
+    let enc = ok(run(sb.kseal().args(["encrypt", "s.yaml"])));
+    assert!(
+        enc.contains("  shamir_threshold: 2\n  key_groups:\n"),
+        "{enc}"
+    );
+    sb.write("g.yaml", &enc);
+    ok(run(sb.kseal().args([
+        "create",
+        "generic",
+        "db",
+        "--from-literal=password=s3cr3t",
+        "-o",
+        "created.yaml",
+    ])));
+    let groups = [[0, 3].as_slice(), &[1], &[2]];
+    for (file, want) in [
+        ("g.yaml", "password: czNjcjN0"),
+        ("created.yaml", "password: czNjcjN0"),
+    ] {
+        for mask in 1u32..(1 << keys.len()) {
+            let pick: Vec<usize> = (0..keys.len()).filter(|i| mask & (1 << i) != 0).collect();
+            let opened = groups
+                .iter()
+                .filter(|g| g.iter().any(|k| pick.contains(k)))
+                .count();
+            let ids: Vec<String> = pick.iter().map(|&i| read(&keys[i].file)).collect();
+            let o = run(sb
+                .tool("sops")
+                .env("SOPS_AGE_KEY", ids.join("\n"))
+                .args(["decrypt", file]));
+            assert_eq!(
+                o.status.success(),
+                opened >= 2,
+                "sops {file} {pick:?}: {}",
+                stderr(&o)
+            );
+            let k = run(sb
+                .kseal()
+                .arg("decrypt")
+                .args(identity_args(&keys, &pick))
+                .arg(file));
+            assert_eq!(
+                code(&k) == Some(0),
+                opened >= 2,
+                "kseal {file} {pick:?}: {}",
+                stderr(&k)
+            );
+            if opened >= 2 {
+                assert!(
+                    stdout(&o).contains(want) && stdout(&k).contains(want),
+                    "{file}"
+                );
+            }
+        }
+    }
+
+    // Tamper rows. Every key is given: only the file's own checks can refuse it.
+    let all = identity_args(&keys, &[0, 1, 2, 3]);
+    let (head, g, tail) = split_groups(&enc);
+    let decrypt = |name: &str, text: &str| {
+        sb.write(name, text);
+        run(sb.kseal().arg("decrypt").args(&all).arg(name))
+    };
+    // The threshold changed (lowered or raised): the structural MAC covers it.
+    for t in ["1", "3"] {
+        let text = enc.replace("shamir_threshold: 2", &format!("shamir_threshold: {t}"));
+        let o = decrypt("t.yaml", &text);
+        assert_eq!(code(&o), Some(6), "threshold {t}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+    // More groups needed than the file has.
+    let o = decrypt(
+        "t.yaml",
+        &enc.replace("shamir_threshold: 2", "shamir_threshold: 4"),
+    );
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than it has"), "{}", stderr(&o));
+    // A group removed.
+    let o = decrypt("t.yaml", &format!("{head}{}{}{tail}", g[0], g[1]));
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // One group's share copied over another's: the same share twice.
+    let copied = g[2].replace(group_enc(&g[2]), group_enc(&g[1]));
+    let o = decrypt("t.yaml", &format!("{head}{}{}{copied}{tail}", g[0], g[1]));
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("same Shamir share"), "{}", stderr(&o));
+    // A share from another file's data key in one group: a wrong key, refused.
+    let other = ok(run(sb.kseal().args(["encrypt", "s.yaml"])));
+    let (_, og, _) = split_groups(&other);
+    let foreign = g[1].replace(group_enc(&g[1]), group_enc(&og[1]));
+    let o = decrypt("t.yaml", &format!("{head}{}{foreign}{}{tail}", g[0], g[2]));
+    assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    // Two groups' shares swapped: each share carries its own x coordinate, so the data key
+    // and the file are unchanged; kseal and sops both open it.
+    let a = g[1].replace(group_enc(&g[1]), group_enc(&g[2]));
+    let b = g[2].replace(group_enc(&g[2]), group_enc(&g[1]));
+    let o = decrypt("t.yaml", &format!("{head}{}{a}{b}{tail}", g[0]));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+
+    // status shows the groups and the threshold (--json too) and compares them with the rule.
+    let o = run(sb.kseal().args(["status", "--no-verify", "g.yaml"]));
+    let text = ok(o);
+    assert!(text.contains("  key groups: any 2 of 3: ["), "{text}");
+    assert!(text.contains("rules: up to date"), "{text}");
+    let o = run(sb
+        .kseal()
+        .args(["status", "--no-verify", "--json", "g.yaml"]));
+    let json = ok(o);
+    assert!(json.contains("\"shamir_threshold\": 2"), "{json}");
+    assert!(
+        json.contains(&format!(
+            "\"key_groups\": [[\"{}\", \"{}\"], [\"{}\"], [\"{}\"]]",
+            keys[0].recipient, keys[3].recipient, keys[1].recipient, keys[2].recipient
+        )),
+        "{json}"
+    );
+    write_config(&sb, &group_rule(&keys, &[&[0, 3], &[1], &[2]], 3));
+    let text = ok(run(sb.kseal().args(["status", "--no-verify", "g.yaml"])));
+    assert!(
+        text.contains("shamir_threshold is 2, .sops.yaml says 3"),
+        "{text}"
+    );
+    // updatekeys and rotate cannot change groups yet: refused, the file untouched.
+    for args in [&["updatekeys", "-y", "g.yaml"][..], &["rotate", "g.yaml"]] {
+        let o = run(sb.kseal().args(args).args(identity_args(&keys, &[0, 1])));
+        assert_eq!(code(&o), Some(9), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("key groups"), "{}", stderr(&o));
+        assert_eq!(read(&sb.path("g.yaml")), enc);
+    }
 }
