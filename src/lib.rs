@@ -1,8 +1,17 @@
 //! kseal: encrypt the values of Kubernetes Secrets in the SOPS v3 format (age recipients),
 //! keeping every other byte of the manifest as the user wrote it.
 //!
-//! The library is pure: bytes in, bytes out. Reading files, finding keys on disk and printing
-//! belong to the binary's `commands` layer.
+//! Where I/O happens. The library works on bytes: reading manifests, writing results, printing
+//! and exit codes belong to the binary (`commands`, `fsio`). Two stated exceptions, both about
+//! finding keys and rules, where the answer lives on disk by definition:
+//! - `keys` reads the identity files and runs the key commands (`*_AGE_KEY_CMD`) that the
+//!   caller names; the caller passes the environment in as a function (`keys::discover`), and
+//!   every prompt (passphrases, age plugins) goes through the [`keys::Ui`] trait, which the
+//!   binary implements on the terminal (without one, nothing is ever asked);
+//! - `config_search` looks for `.sops.yaml` upward from a directory and checks who may write it.
+//!
+//! Everything else (`yaml`, `sops`, `kube`, `ops`, ...) never touches the file system, the
+//! environment or a terminal.
 
 pub mod config;
 pub mod config_search;

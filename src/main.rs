@@ -6,6 +6,7 @@ mod commands;
 mod fsio;
 mod harden;
 mod signals;
+mod terminal;
 
 use clap::Parser;
 use kseal::error::escape_controls;
@@ -15,6 +16,9 @@ use cli::{Cli, Command};
 fn main() {
     // First of all: no core dumps and no payloads in panic messages while secrets are in memory.
     harden::process();
+    // Passphrase prompts and age plugins talk to the user through the terminal, never the
+    // library on its own.
+    kseal::keys::set_ui(std::sync::Arc::new(terminal::Terminal));
     // A panic is a bug: exit 1 (internal error), like any other internal error.
     std::process::exit(std::panic::catch_unwind(run).unwrap_or(1));
 }

@@ -18,6 +18,7 @@ pub use discover::{discover, IDENTITY_VARS};
 pub use identity::Identities;
 pub use keygen::{generate_identity, generate_pq_identity};
 pub use passphrase::{ask_new_passphrase, generate_protected_identity, protect_identity};
+pub use prompt::{set_ui, NoUi, Ui};
 pub use recipient::{
     parse_recipient_list, shorten as shorten_recipient, wrap, wrap_payload, Recipient,
 };

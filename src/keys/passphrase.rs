@@ -8,12 +8,12 @@ use age::armor::{ArmoredWriter, Format};
 use age::secrecy::{ExposeSecret, SecretString};
 
 use super::age_error_text;
-use super::prompt::{ask_on_terminal, no_terminal};
+use super::prompt::{ask_passphrase, no_terminal};
 use crate::error::{Error, Kind, Result};
 
-/// Asks for a new passphrase twice on the terminal (never on stdin or stdout).
+/// Asks for a new passphrase twice through the installed `Ui` (the terminal in kseal).
 pub fn ask_new_passphrase() -> Result<SecretString> {
-    ask_new_passphrase_with(&ask_on_terminal)
+    ask_new_passphrase_with(&ask_passphrase)
 }
 
 fn ask_new_passphrase_with(ask: &dyn Fn(&str) -> io::Result<SecretString>) -> Result<SecretString> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use age::armor::{ArmoredWriter, Format};
 
 use super::age_error_text;
-use super::prompt::TerminalCallbacks;
+use super::prompt::UiCallbacks;
 use crate::error::{Error, Kind, Result};
 use crate::secret::DataKey;
 
@@ -217,7 +217,7 @@ pub fn wrap_payload(payload: &[u8], recipient: &Recipient) -> Result<String> {
                 p.plugin(),
                 std::slice::from_ref(p),
                 &[],
-                TerminalCallbacks,
+                UiCallbacks,
             )
             .map_err(|e| plugin_missing(&e, recipient.text()))?;
             &plugin
