@@ -50,16 +50,61 @@ impl Kind {
     }
 }
 
-/// A kseal error: a kind, a message without secret values, an optional hint, and where it
-/// happened (file, 1-based document number, key path).
+/// Why an error happened, where the way out is something kseal's command line offers (a flag,
+/// another verb). The library names no flag: the binary turns a reason into the hint it
+/// prints (`hints.rs`), and a hint a command sets itself wins.
+// Not `non_exhaustive`: a new reason does not compile until the binary words its hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The MAC does not match (the way out for rescue: `--ignore-mac`).
+    MacMismatch,
+    /// An encrypted file without the structural MAC that its `sops:` block says it has.
+    StructuralMacMissing,
+    /// A Secret without the envelope inside an encrypted file.
+    SecretOutsideEnvelope,
+    /// Encrypting a file that already is encrypted.
+    AlreadyEncrypted,
+    /// A clear value that a narrowed crypt rule left (`--allow-narrow-rule`).
+    NarrowRuleClearValue,
+    /// A stored crypt rule that leaves values of `data`/`stringData` clear (`--allow-narrow-rule`).
+    NarrowRule,
+    /// Writing under a crypt rule that leaves values of `data`/`stringData` clear.
+    NarrowRuleOnWrite,
+    /// No identity opens the data key; `looked` says where kseal looked (`--identity`).
+    NoIdentity { looked: String },
+    /// Several Secrets match; `named` is whether the name was given already (`--name`, `--doc`).
+    SeveralSecrets { named: bool },
+    /// A new passphrase and no terminal to ask it on (`keygen --passphrase`).
+    NoTerminalForNewPassphrase,
+    /// The file must be encrypted first (`encrypt -i`).
+    NotEncrypted,
+    /// `kustomize fn` was given something that is not a ResourceList.
+    NotResourceList,
+    /// A kustomize build changed the resources of an envelope.
+    BuildChangedEnvelope,
+    /// `set` cannot change this value in place: a flow-style mapping (`kseal edit`).
+    SetFlowMapping,
+    /// `set` met a value that is not a string (`kseal edit`).
+    SetNotAString,
+    /// `set` met a Secret whose `data`/`stringData` is not a mapping (`kseal edit`).
+    SetNotAMapping,
+}
+
+/// A kseal error: a kind, a message without secret values, an optional hint (or the reason the
+/// binary turns into one), and where it happened (file, 1-based document number, key path),
+/// and the error it wraps, if any.
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
+    pub reason: Option<Reason>,
     pub file: Option<String>,
     pub doc: Option<usize>,
     pub path: Option<String>,
+    /// The underlying error (an I/O or age error), kept for `source()`; the message already
+    /// says what it says, in kseal's words.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,9 +115,11 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            reason: None,
             file: None,
             doc: None,
             path: None,
+            source: None,
         }
     }
     pub fn format(message: impl Into<String>) -> Self {
@@ -83,6 +130,16 @@ impl Error {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    /// Says why, for a hint the binary words (see [`Reason`]).
+    pub fn with_reason(mut self, reason: Reason) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+    /// Keeps the error this one wraps, for `source()`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
         self
     }
     /// Sets the file name unless a more precise one is already set.
@@ -125,7 +182,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Makes text from a file safe to show on a terminal: control characters (C0 but tab, DEL,
 /// C1, which start escape sequences that could clear the screen, rewrite earlier lines or set

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::sops::file::{self, DecryptOptions, KeyOpener};
 use crate::yaml::scalar::{double_quoted, plain_is_safe};
 use crate::yaml::splice::{self, Edit};
@@ -88,12 +88,10 @@ pub fn parse_resource_list(src: &str) -> Result<ResourceList> {
         .find_map(|d| d.root_mapping())
         .ok_or_else(|| Error::format("the input is not a ResourceList (no mapping)"))?;
     if root.get_str("kind") != Some("ResourceList") {
-        return Err(Error::format(
-            "the input is not a ResourceList (kind: ResourceList expected)",
-        )
-        .with_hint(
-            "kseal kustomize fn is a KRM function: run it through kpt or kustomize, or use `kseal kustomize plugin` / `kseal kustomize decrypt`",
-        ));
+        return Err(
+            Error::format("the input is not a ResourceList (kind: ResourceList expected)")
+                .with_reason(Reason::NotResourceList),
+        );
     }
     let api_version = root
         .get_str("apiVersion")
@@ -682,9 +680,7 @@ pub fn decrypt_resources(
                 members.len(),
                 if members.len() == 1 { "" } else { "s" }
             ))
-            .with_hint(
-                "likely causes: keys not in alphabetical order in the file (kustomize sorts them; `kubectl create secret ... -o yaml` and `kseal set` keep them sorted), an overlay's `namespace:`, `namePrefix`/`nameSuffix`, `commonLabels`/`labels` or `commonAnnotations`, or a patch of the Secret; use a KsealGenerator instead (it reads the files before kustomize touches them)",
-            ));
+            .with_reason(Reason::BuildChangedEnvelope));
         }
         for &i in members {
             let d = file::decrypt(&docs[i], &env.key, &ignore)

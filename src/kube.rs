@@ -6,7 +6,7 @@ pub mod create;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::secrets;
 use crate::sops::file::EnvelopePolicy;
 use crate::sops::metadata::Metadata;
@@ -618,7 +618,7 @@ pub fn check_encrypted_secrets(
                     ))
                     .at_path(format!("{prefix}{name}.{key}"))
                     .in_doc(i)
-                    .with_hint("someone who cannot decrypt the file put it there: restore the file from version control (--allow-narrow-rule reads a file written that way on purpose)"));
+                    .with_reason(Reason::NarrowRuleClearValue));
                 }
             }
         }
@@ -628,7 +628,7 @@ pub fn check_encrypted_secrets(
         return Err(Error::integrity(format!(
             "the stored crypt rule `{k}: {v}` does not encrypt every value under data and stringData: the next write would leave a new value in clear"
         ))
-        .with_hint("restore the file from version control; if it was written that way on purpose, read it with --allow-narrow-rule and encrypt the plaintext again with `kseal encrypt`"));
+        .with_reason(Reason::NarrowRule));
     }
     Ok(())
 }
@@ -645,7 +645,7 @@ impl EnvelopePolicy for SecretPolicy {
                     "a Secret without the file's `sops:` block sits in an encrypted file: it was added after encryption",
                 )
                 .in_doc(i)
-                .with_hint("remove that document, or encrypt it with `kseal encrypt` in its own file"));
+                .with_reason(Reason::SecretOutsideEnvelope));
             }
         }
         Ok(())
@@ -671,7 +671,7 @@ impl EnvelopePolicy for SecretPolicy {
                 Kind::Refused,
                 format!("kseal does not write a Secret under the crypt rule `{k}: {v}`: it leaves values under data or stringData in clear"),
             )
-            .with_hint("use `encrypted_regex: ^(data|stringData)$` (the default of `kseal encrypt`); for an existing file, decrypt it and encrypt the plaintext again"));
+            .with_reason(Reason::NarrowRuleOnWrite));
         }
         check_encrypted_secrets(stream, docs, &meta.rule, true)
     }

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod fsio;
 mod harden;
+mod hints;
 mod signals;
 mod terminal;
 
@@ -77,8 +78,8 @@ fn report(result: kseal::error::Result<()>) -> i32 {
         Err(e) => {
             // Messages quote file and key names, which whoever wrote the file chose.
             eprintln!("kseal: error: {}", escape_controls(&e.to_string(), false));
-            if let Some(h) = &e.hint {
-                eprintln!("  hint: {}", escape_controls(h, false));
+            if let Some(h) = hints::hint(&e) {
+                eprintln!("  hint: {}", escape_controls(&h, false));
             }
             e.exit_code()
         }

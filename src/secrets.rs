@@ -2,7 +2,7 @@
 //! items of a `kind: List` document (what `kubectl get secret a b -o yaml` prints), and how a
 //! command picks one of them (`--doc N`, `--name NAME`).
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::yaml::tree::{Document, Mapping, Node, Sequence, Stream};
 
 /// One Secret of a stream: its document, its position in a List's `items`, and its mapping.
@@ -147,12 +147,8 @@ pub fn select<'t>(
             (Some(n), None) => format!("document {n} holds several Secrets: {}", listing(&found)),
             (None, None) => format!("the file has several Secrets: {}", listing(&found)),
         };
-        let how = if name.is_some() {
-            "choose one with --doc N"
-        } else {
-            "choose one with --name NAME (and --doc N)"
-        };
-        return Err(Error::new(Kind::Usage, msg).with_hint(how));
+        let named = name.is_some();
+        return Err(Error::new(Kind::Usage, msg).with_reason(Reason::SeveralSecrets { named }));
     }
     match (doc, name) {
         (None, None) => Err(Error::format("the file has no Secret")),

@@ -107,8 +107,8 @@ pub fn say(line: &str) -> Result<()> {
 pub fn report_failure(e: &Error) {
     let show = |s: &str| kseal::error::escape_controls(s, false).into_owned();
     eprintln!("kseal: error: {}", show(&e.to_string()));
-    if let Some(h) = &e.hint {
-        eprintln!("  hint: {}", show(h));
+    if let Some(h) = crate::hints::hint(e) {
+        eprintln!("  hint: {}", show(&h));
     }
 }
 

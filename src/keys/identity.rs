@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 use super::age_error_text;
 use super::prompt::{ask_passphrase, no_terminal, AskPassphrase, UiCallbacks};
 use super::recipient::plugin_missing;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
 
 /// The age crate's own limit for identity files; anything bigger is a wrong path.
@@ -595,10 +595,7 @@ impl Identities {
         } else {
             format!("kseal looked in: {}", self.searched.join(", "))
         };
-        Error::new(Kind::NoIdentity, msg).with_hint(format!(
-            "{looked}. Give the matching identity with --identity FILE, KSEAL_AGE_KEY_FILE \
-             or SOPS_AGE_KEY_FILE"
-        ))
+        Error::new(Kind::NoIdentity, msg).with_reason(Reason::NoIdentity { looked })
     }
 }
 
@@ -931,10 +928,12 @@ mod tests {
         let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
         assert_eq!(e.kind, Kind::NoIdentity);
         assert!(e.message.contains("X25519"), "{}", e.message);
-        let hint = e.hint.unwrap();
+        let Some(Reason::NoIdentity { looked }) = e.reason else {
+            panic!("{:?}", e.reason)
+        };
         assert!(
-            hint.contains("sops-keys.txt") && hint.contains("KSEAL_AGE_KEY"),
-            "{hint}"
+            looked.contains("sops-keys.txt") && looked.contains("KSEAL_AGE_KEY"),
+            "{looked}"
         );
         // Envelopes written by kseal carry a random `-grease` stanza: never named.
         let (_, other) = fresh();

@@ -9,7 +9,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use super::age_error_text;
 use super::prompt::{ask_passphrase, no_terminal};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 
 /// Asks for a new passphrase twice through the installed `Ui` (the terminal in kseal).
 pub fn ask_new_passphrase() -> Result<SecretString> {
@@ -25,7 +25,7 @@ fn ask_new_passphrase_with(ask: &dyn Fn(&str) -> io::Result<SecretString>) -> Re
                 no_terminal(&e)
             ),
         )
-        .with_hint("run `kseal keygen --passphrase` from a terminal")
+        .with_reason(Reason::NoTerminalForNewPassphrase)
     };
     let first = ask("Enter a passphrase for the new identity").map_err(terminal)?;
     if first.expose_secret().is_empty() {

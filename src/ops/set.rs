@@ -3,7 +3,7 @@
 //! stays as it was and the Git diff shows only that value. The Kubernetes meaning lives here
 //! (`data` vs `stringData`, the key rule); the byte-level edits are `yaml::mapping_edit`'s.
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::kube::{self, secret_key_problem};
 use crate::secrets;
 use crate::sops::file::{self, Envelope};
@@ -209,7 +209,7 @@ pub fn set_edits(
                     "`{target}` is a flow-style mapping ({{...}}), which kseal set does not change"
                 ),
             )
-            .with_hint("use `kseal edit` to change it, or rewrite it as a block mapping"))
+            .with_reason(Reason::SetFlowMapping))
         }
         Node::Mapping(m) => match me::position(m, key) {
             Some(ki) => {
@@ -227,7 +227,7 @@ pub fn set_edits(
         }
         _ => {
             return Err(Error::format(format!("`{target}` is not a mapping"))
-                .with_hint("use `kseal edit` to fix the Secret"))
+                .with_reason(Reason::SetNotAMapping))
         }
     }
     Ok(SetChange {
@@ -239,7 +239,7 @@ pub fn set_edits(
 fn not_a_string(target: &str, key: &str) -> Error {
     Error::format("the value is not a string")
         .at_path(format!("{target}.{key}"))
-        .with_hint("use `kseal edit` to change it")
+        .with_reason(Reason::SetNotAString)
 }
 
 /// The edit that removes `key` from `field` of the Secret mapping `root` (a block mapping
@@ -299,7 +299,7 @@ fn json_set_edits(
         }
         Some(_) => {
             return Err(Error::format(format!("`{target}` is not an object"))
-                .with_hint("use `kseal edit` to fix the Secret"))
+                .with_reason(Reason::SetNotAMapping))
         }
     }
     Ok(SetChange {
@@ -383,7 +383,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.kind, Kind::Unsupported);
-        assert!(e.hint.unwrap().contains("kseal edit"));
+        assert_eq!(e.reason, Some(Reason::SetFlowMapping));
     }
 
     #[test]

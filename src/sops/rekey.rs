@@ -23,7 +23,7 @@ fn plain(policy: Option<&'static dyn EnvelopePolicy>) -> DecryptOptions {
     DecryptOptions { policy, ..PLAIN }
 }
 use super::metadata::{self, AgeEntry, Metadata};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
 use crate::yaml::splice::{self, Edit};
 use crate::yaml::tree::{self, Document, Node, Stream};
@@ -284,7 +284,7 @@ fn not_encrypted() -> Error {
         Kind::Refused,
         "the file is not encrypted (it has no `sops:` block)",
     )
-    .with_hint("encrypt it first with `kseal encrypt -i`")
+    .with_reason(Reason::NotEncrypted)
 }
 
 /// Rotates a file's data key: decrypts it with `opener` (MAC verified), then seals every

@@ -7,7 +7,7 @@ use super::discover::{self, missing_block_fields, Found};
 use super::walk::WALK_BUDGET;
 use super::walk::{aad_of, indent_unit, root_mapping_of, typed_leaf, walk_enveloped, Place};
 use super::{DecryptOptions, Decrypted, Envelope, IvStash, KeyOpener};
-use crate::error::{display_path, Error, Result};
+use crate::error::{display_path, Error, Reason, Result};
 use crate::secret::DataKey;
 use crate::sops::mac::{self, MacHasher};
 use crate::sops::metadata::Metadata;
@@ -56,7 +56,7 @@ pub fn decrypt_stream(
         return Err(Error::integrity(
             "structural MAC mismatch: the file was modified after kseal encrypted it (key names, empty or null values, documents, the crypt rule or the recipients)",
         )
-        .with_hint("restore the file from version control; --ignore-mac decrypts anyway, for rescue only"));
+        .with_reason(Reason::MacMismatch));
     }
     let mut opening = Opening::new(src, &key, &meta, opts.plain_only);
     let mut budget = WALK_BUDGET;
@@ -101,7 +101,7 @@ fn check_before_opening(
         return Err(Error::integrity(
             "the file has no structural MAC (`kseal_mac`), which this run requires: it was written by sops or another tool, or the field was removed",
         )
-        .with_hint("if the file is genuine, rewrite it with kseal (`kseal updatekeys -y` or `kseal rotate`) to add the field"));
+        .with_reason(Reason::StructuralMacMissing));
     }
     match opts.policy {
         Some(policy) => policy.check_read(stream, docs, meta),
@@ -114,7 +114,7 @@ pub(super) fn mac_mismatch() -> Error {
     Error::integrity(
         "MAC mismatch: the file was modified after it was encrypted (values, keys, documents or clear-text fields)",
     )
-    .with_hint("restore the file from version control; --ignore-mac decrypts anyway, for rescue only")
+    .with_reason(Reason::MacMismatch)
 }
 
 /// What the crypt rule says about the values of one encrypted document.

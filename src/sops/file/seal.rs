@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::walk::WALK_BUDGET;
 use super::walk::{aad_of, indent_unit, root_mapping_of, sops_entry, typed_leaf, walk, Place};
 use super::{EncryptSettings, IvStash};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
 use crate::sops::mac::MacHasher;
 use crate::sops::metadata::{self, Metadata};
@@ -173,9 +173,7 @@ fn select_documents(stream: &Stream, select: &dyn Fn(&Document) -> bool) -> Resu
                 "the input is already encrypted (it has a `sops:` block)",
             )
             .in_doc(i)
-            .with_hint(
-                "use `kseal edit` to change values or `kseal updatekeys` to change recipients",
-            ));
+            .with_reason(Reason::AlreadyEncrypted));
         }
     }
     let selected: Vec<usize> = stream
