@@ -88,6 +88,7 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
                 Kind::Config,
                 format!("creation rule {n}: invalid path_regex: {e}"),
             )
+            .with_source(e)
         })?),
         _ => None,
     };
@@ -97,6 +98,7 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
                 Kind::Config,
                 format!("creation rule {n}: invalid namespace_regex: {e}"),
             )
+            .with_source(e)
         })?),
         _ => None,
     };

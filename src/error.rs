@@ -90,21 +90,27 @@ pub enum Reason {
     SetNotAMapping,
 }
 
-/// A kseal error: a kind, a message without secret values, an optional hint (or the reason the
-/// binary turns into one), and where it happened (file, 1-based document number, key path),
-/// and the error it wraps, if any.
+/// A kseal error: a kind, a message without secret values, where it happened (file, 1-based
+/// document number, key path), and optionally a hint (or the reason the binary turns into
+/// one) and the error it wraps.
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
     pub message: String,
-    pub hint: Option<String>,
-    pub reason: Option<Reason>,
     pub file: Option<String>,
     pub doc: Option<usize>,
     pub path: Option<String>,
-    /// The underlying error (an I/O or age error), kept for `source()`; the message already
-    /// says what it says, in kseal's words.
-    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// What most errors lack, behind one pointer so that every `Result` stays small.
+    pub(crate) more: Option<Box<More>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct More {
+    hint: Option<String>,
+    reason: Option<Reason>,
+    /// The underlying error (I/O, age, regex...), for `source()`; the message already says
+    /// what it means in kseal's words.
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -114,12 +120,10 @@ impl Error {
         Error {
             kind,
             message: message.into(),
-            hint: None,
-            reason: None,
             file: None,
             doc: None,
             path: None,
-            source: None,
+            more: None,
         }
     }
     pub fn format(message: impl Into<String>) -> Self {
@@ -128,19 +132,29 @@ impl Error {
     pub fn integrity(message: impl Into<String>) -> Self {
         Self::new(Kind::Integrity, message)
     }
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
+    }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.more().hint = Some(hint.into());
         self
     }
     /// Says why, for a hint the binary words (see [`Reason`]).
     pub fn with_reason(mut self, reason: Reason) -> Self {
-        self.reason = Some(reason);
+        self.more().reason = Some(reason);
         self
     }
     /// Keeps the error this one wraps, for `source()`.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.more().source = Some(Box::new(source));
         self
+    }
+    /// The hint set where the error was made (the binary's `hints::hint` also words reasons).
+    pub fn hint(&self) -> Option<&str> {
+        self.more.as_ref()?.hint.as_deref()
+    }
+    pub fn reason(&self) -> Option<&Reason> {
+        self.more.as_ref()?.reason.as_ref()
     }
     /// Sets the file name unless a more precise one is already set.
     pub fn in_file(mut self, file: impl Into<String>) -> Self {
@@ -184,9 +198,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        let source = self.more.as_ref()?.source.as_deref()?;
+        Some(source as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -248,6 +261,25 @@ mod tests {
             "s.yaml: document 2: data.password: value failed authentication"
         );
         assert_eq!(e.exit_code(), 6);
+    }
+
+    #[test]
+    fn wrapped_errors_keep_their_source_and_stay_small() {
+        use std::error::Error as _;
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let shown = io.to_string();
+        let e = Error::new(Kind::Input, "cannot read it: no such file").with_source(io);
+        assert_eq!(e.source().unwrap().to_string(), shown);
+        assert!(e.hint().is_none() && e.reason().is_none());
+        let e = e.with_reason(Reason::NotEncrypted).with_hint("h");
+        assert_eq!(
+            (e.hint(), e.reason()),
+            (Some("h"), Some(&Reason::NotEncrypted))
+        );
+        assert!(e.source().is_some());
+        assert!(Error::format("x").source().is_none());
+        // Hint, reason and source live behind one pointer: every `Result` stays small.
+        assert!(std::mem::size_of::<Error>() <= 104);
     }
 
     #[test]

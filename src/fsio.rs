@@ -27,13 +27,15 @@ impl Input {
 }
 
 /// An unreadable input; the caller names the file (`in_file`), so the message does not.
-fn read_error(name: &str, e: &io::Error) -> Error {
+fn read_error(name: &str, e: io::Error) -> Error {
     let why = match e.kind() {
         io::ErrorKind::NotFound => "no such file or directory".to_string(),
         io::ErrorKind::PermissionDenied => "permission denied".to_string(),
         _ => e.to_string(),
     };
-    Error::new(Kind::Input, format!("cannot read it: {why}")).in_file(name)
+    Error::new(Kind::Input, format!("cannot read it: {why}"))
+        .in_file(name)
+        .with_source(e)
 }
 
 /// Reads an input completely as UTF-8 text, refusing directories, devices and huge inputs.
@@ -46,10 +48,10 @@ pub fn read_input(input: &Input) -> Result<String> {
                 .lock()
                 .take(MAX_INPUT + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| read_error(&name, &e))?;
+                .map_err(|e| read_error(&name, e))?;
         }
         Input::File(p) => {
-            let meta = fs::metadata(p).map_err(|e| read_error(&name, &e))?;
+            let meta = fs::metadata(p).map_err(|e| read_error(&name, e))?;
             if meta.is_dir() {
                 return Err(Error::new(Kind::Input, "it is a directory, not a file").in_file(&name));
             }
@@ -64,12 +66,12 @@ pub fn read_input(input: &Input) -> Result<String> {
             if meta.len() > MAX_INPUT {
                 return Err(too_big(&name));
             }
-            let f = fs::File::open(p).map_err(|e| read_error(&name, &e))?;
+            let f = fs::File::open(p).map_err(|e| read_error(&name, e))?;
             // Sized up front: growing by doubling would touch twice the memory.
             bytes.reserve_exact(meta.len() as usize + 1);
             f.take(MAX_INPUT + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| read_error(&name, &e))?;
+                .map_err(|e| read_error(&name, e))?;
         }
     }
     if bytes.len() as u64 > MAX_INPUT {
@@ -142,9 +144,9 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<Vec<Input>> {
 }
 
 fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let rd = fs::read_dir(dir).map_err(|e| read_error(&dir.display().to_string(), &e))?;
+    let rd = fs::read_dir(dir).map_err(|e| read_error(&dir.display().to_string(), e))?;
     for entry in rd {
-        let entry = entry.map_err(|e| read_error(&dir.display().to_string(), &e))?;
+        let entry = entry.map_err(|e| read_error(&dir.display().to_string(), e))?;
         let path = entry.path();
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -152,7 +154,7 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
         let ft = entry
             .file_type()
-            .map_err(|e| read_error(&path.display().to_string(), &e))?;
+            .map_err(|e| read_error(&path.display().to_string(), e))?;
         if ft.is_dir() {
             walk_dir(&path, out)?;
         } else if matches!(
@@ -165,7 +167,7 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn write_error(name: &str, e: &io::Error) -> Error {
+fn write_error(name: &str, e: io::Error) -> Error {
     let why = match e.kind() {
         io::ErrorKind::StorageFull => "no space left on the device".to_string(),
         io::ErrorKind::QuotaExceeded => "disk quota exceeded".to_string(),
@@ -177,6 +179,7 @@ fn write_error(name: &str, e: &io::Error) -> Error {
     };
     Error::new(Kind::Output, format!("cannot write {name}: {why}"))
         .with_hint("nothing was changed: the original file, if any, is intact")
+        .with_source(e)
 }
 
 /// The error for a file that changed on disk between kseal's read and its write.
@@ -254,7 +257,7 @@ pub fn check_private_target(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(write_error(&name, &e)),
+        Err(e) => return Err(write_error(&name, e)),
     };
     let meta = if meta.file_type().is_symlink() {
         if !is_own_descriptor(path) {
@@ -265,7 +268,7 @@ pub fn check_private_target(path: &Path) -> Result<()> {
         }
         match fs::metadata(path) {
             Ok(m) => m,
-            Err(e) => return Err(write_error(&name, &e)),
+            Err(e) => return Err(write_error(&name, e)),
         }
     } else {
         meta
@@ -298,7 +301,7 @@ pub fn check_private_target(_path: &Path) -> Result<()> {
 #[cfg(unix)]
 fn check_private_open(f: &fs::File, name: &str) -> Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let meta = f.metadata().map_err(|e| write_error(name, &e))?;
+    let meta = f.metadata().map_err(|e| write_error(name, e))?;
     // SAFETY: geteuid has no arguments and cannot fail.
     let me = unsafe { libc::geteuid() };
     if !meta.file_type().is_char_device() && meta.uid() != me {
@@ -382,7 +385,7 @@ fn write_file(
     if private {
         check_private_target(path)?;
     }
-    let target = resolve_target(path).map_err(|e| write_error(&name, &e))?;
+    let target = resolve_target(path).map_err(|e| write_error(&name, e))?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -405,11 +408,11 @@ fn write_file(
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.custom_flags(libc::O_NOFOLLOW);
             }
-            let mut f = opts.open(&target).map_err(|e| write_error(&name, &e))?;
+            let mut f = opts.open(&target).map_err(|e| write_error(&name, e))?;
             if private {
                 check_private_open(&f, &name)?;
             }
-            f.write_all(contents).map_err(|e| write_error(&name, &e))?;
+            f.write_all(contents).map_err(|e| write_error(&name, e))?;
             return Ok(true);
         }
     }
@@ -423,9 +426,9 @@ fn write_file(
     if lock.is_held() && first_write_in(&dir) {
         remove_orphans(&dir);
     }
-    let mut tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
+    let mut tmp = TempOut::create(&dir).map_err(|e| write_error(&name, e))?;
     tmp.fill(contents, mode, original)
-        .map_err(|e| write_error(&name, &e))?;
+        .map_err(|e| write_error(&name, e))?;
     let unchanged = match expected {
         Expect::Anything => true,
         Expect::Absent => fs::symlink_metadata(&target).is_err(),
@@ -438,7 +441,7 @@ fn write_file(
         return Ok(false);
     }
     tmp.replace(&target, contents, mode, original)
-        .map_err(|e| write_error(&name, &e))?;
+        .map_err(|e| write_error(&name, e))?;
     sync_dir_now_or_later(&dir);
     drop(lock);
     Ok(true)
@@ -784,7 +787,7 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = TempOut::create(&dir).map_err(|e| write_error(&name, &e))?;
+    let tmp = TempOut::create(&dir).map_err(|e| write_error(&name, e))?;
     let linked = match tmp {
         TempOut::Anonymous { mut file, .. } => {
             let filled = file
@@ -793,7 +796,7 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
                 .and_then(|_| file.sync_all());
             match filled {
                 Ok(()) => link_anonymous(&file, path),
-                Err(e) => return Err(write_error(&name, &e)),
+                Err(e) => return Err(write_error(&name, e)),
             }
         }
         TempOut::Named(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
@@ -813,7 +816,7 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
-        Err(e) => Err(write_error(&name, &e)),
+        Err(e) => Err(write_error(&name, e)),
     }
 }
 
@@ -823,7 +826,7 @@ pub fn write_stdout(contents: &[u8]) -> Result<()> {
     match out.write_all(contents).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(write_error("stdout", &e)),
+        Err(e) => Err(write_error("stdout", e)),
     }
 }
 
@@ -836,7 +839,7 @@ pub fn write_stdout_parts(parts: &[&[u8]]) -> Result<()> {
     io::stdout()
         .lock()
         .flush()
-        .map_err(|e| write_error("stdout", &e))?;
+        .map_err(|e| write_error("stdout", e))?;
     // SAFETY: fd 1 stays open for the whole process; ManuallyDrop never closes it.
     let mut out =
         std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(io::stdout().as_raw_fd()) });
@@ -853,13 +856,13 @@ pub fn write_stdout_parts(parts: &[&[u8]]) -> Result<()> {
             Ok(0) => {
                 return Err(write_error(
                     "stdout",
-                    &io::Error::from(io::ErrorKind::WriteZero),
+                    io::Error::from(io::ErrorKind::WriteZero),
                 ))
             }
             Ok(written) => io::IoSlice::advance_slices(&mut rest, written),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(write_error("stdout", &e)),
+            Err(e) => return Err(write_error("stdout", e)),
         }
     }
     Ok(())

@@ -7,10 +7,10 @@ use kseal::error::{Error, Reason};
 
 /// The hint printed under an error: the one a command set, else the one for its reason.
 pub fn hint(e: &Error) -> Option<Cow<'_, str>> {
-    if let Some(h) = &e.hint {
+    if let Some(h) = e.hint() {
         return Some(Cow::Borrowed(h));
     }
-    e.reason.as_ref().map(for_reason)
+    e.reason().map(for_reason)
 }
 
 fn for_reason(reason: &Reason) -> Cow<'static, str> {

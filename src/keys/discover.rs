@@ -170,8 +170,8 @@ mod tests {
         assert_eq!(ids.searched(), expected.as_slice());
         let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
         assert_eq!(e.kind, Kind::NoIdentity);
-        let Some(crate::error::Reason::NoIdentity { looked }) = e.reason else {
-            panic!("{:?}", e.reason)
+        let Some(crate::error::Reason::NoIdentity { looked }) = e.reason() else {
+            panic!("{:?}", e.reason())
         };
         assert!(looked.contains(".config/sops/age/keys.txt (not found)"));
     }

@@ -259,10 +259,8 @@ impl Identities {
             }
             Err(e) => {
                 self.searched.push(format!("{label} (unreadable)"));
-                Err(Error::new(
-                    Kind::Input,
-                    format!("cannot read the identity file {label}: {e}"),
-                ))
+                let message = format!("cannot read the identity file {label}: {e}");
+                Err(Error::new(Kind::Input, message).with_source(e))
             }
         }
     }
@@ -928,8 +926,8 @@ mod tests {
         let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
         assert_eq!(e.kind, Kind::NoIdentity);
         assert!(e.message.contains("X25519"), "{}", e.message);
-        let Some(Reason::NoIdentity { looked }) = e.reason else {
-            panic!("{:?}", e.reason)
+        let Some(Reason::NoIdentity { looked }) = e.reason() else {
+            panic!("{:?}", e.reason())
         };
         assert!(
             looked.contains("sops-keys.txt") && looked.contains("KSEAL_AGE_KEY"),
@@ -1356,6 +1354,9 @@ mod tests {
             "{}",
             e.message
         );
+        // The I/O error stays reachable as the source.
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<io::Error>().is_some(), "{source}");
         assert_eq!(ids.searched().len(), 2);
     }
 

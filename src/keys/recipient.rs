@@ -382,7 +382,7 @@ mod tests {
         let e = Recipient::parse(sk).unwrap_err();
         assert_eq!(e.kind, Kind::Config);
         assert!(!e.message.contains("GQ9778"));
-        assert!(!e.hint.unwrap().contains("GQ9778"));
+        assert!(!e.hint().unwrap().contains("GQ9778"));
     }
 
     /// Bech32 (BIP 173, as age uses it) of `hrp` and 5-bit `data`, to build plugin recipients

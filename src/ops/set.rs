@@ -383,7 +383,7 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.kind, Kind::Unsupported);
-        assert_eq!(e.reason, Some(Reason::SetFlowMapping));
+        assert_eq!(e.reason(), Some(&Reason::SetFlowMapping));
     }
 
     #[test]

@@ -161,8 +161,9 @@ pub fn render(data: &[u8], iv: &[u8], tag: &[u8], ty: &str) -> String {
 /// A fresh random IV.
 pub fn random_iv() -> Result<[u8; IV_LEN]> {
     let mut iv = [0u8; IV_LEN];
-    getrandom::getrandom(&mut iv)
-        .map_err(|e| Error::new(crate::error::Kind::Internal, format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut iv).map_err(|e| {
+        Error::new(crate::error::Kind::Internal, format!("no randomness: {e}")).with_source(e)
+    })?;
     Ok(iv)
 }
 
