@@ -486,7 +486,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.kind, Kind::Config);
         assert!(e.message.contains("without a file name"), "{}", e.message);
-        assert!(e.hint.unwrap().contains("--filename-override"));
+        assert!(e.hint().unwrap().contains("--filename-override"));
         let e = planner
             .plan_for(Some(&r.dir.path().join("other/x.yaml")))
             .err()
