@@ -72,6 +72,15 @@ pub enum Reason {
     NarrowRuleOnWrite,
     /// No identity opens the data key; `looked` says where kseal looked (`--identity`).
     NoIdentity { looked: String },
+    /// No identity opens a file's envelope; `looked` lists the places kseal looked.
+    NoIdentityForFile { looked: String },
+    /// Encrypting with no recipient from flags, environment or `.sops.yaml` (`--age`).
+    NoRecipient,
+    /// A `.sops.yaml` exists but stdin has no path for its rules to match (`-o`,
+    /// `--filename-override`).
+    NoRuleWithoutFileName,
+    /// No `.sops.yaml` creation rule matches the file (`--filename-override`, `--age`).
+    NoRuleMatches,
     /// Several Secrets match; `named` is whether the name was given already (`--name`, `--doc`).
     SeveralSecrets { named: bool },
     /// A new passphrase and no terminal to ask it on (`keygen --passphrase`).

@@ -21,6 +21,20 @@ fn for_reason(reason: &Reason) -> Cow<'static, str> {
                  or SOPS_AGE_KEY_FILE"
             ))
         }
+        Reason::NoIdentityForFile { looked } => {
+            return Cow::Owned(format!(
+                "give the matching identity with --identity FILE or KSEAL_AGE_KEY_FILE; kseal looked in: {looked}"
+            ))
+        }
+        Reason::NoRecipient => {
+            "give one with --age age1... (or --recipients-file, KSEAL_AGE_RECIPIENTS), or add a creation rule with `age:` to .sops.yaml"
+        }
+        Reason::NoRuleWithoutFileName => {
+            "name the file it becomes with -o OUT (or --filename-override PATH when writing to stdout), or give recipients with --age"
+        }
+        Reason::NoRuleMatches => {
+            "add a matching path_regex (and namespace_regex) to .sops.yaml, name the target with --filename-override PATH, or give recipients with --age"
+        }
         Reason::MacMismatch => {
             "restore the file from version control; --ignore-mac decrypts anyway, for rescue only"
         }

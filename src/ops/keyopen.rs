@@ -7,7 +7,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::keys::{shorten_recipient, Identities};
 use crate::secret::DataKey;
 use crate::sops::file::KeyOpener;
@@ -115,8 +115,6 @@ impl IdentityOpener<'_> {
 
     fn with_hint(&self, e: Error) -> Error {
         let looked = self.ids.searched().join(", ");
-        e.with_hint(format!(
-            "give the matching identity with --identity FILE or KSEAL_AGE_KEY_FILE; kseal looked in: {looked}"
-        ))
+        e.with_reason(Reason::NoIdentityForFile { looked })
     }
 }

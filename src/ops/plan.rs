@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, CreationRule};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::keys::{self, Recipient};
 use crate::kube;
 use crate::sops::rules::CryptRule;
@@ -215,9 +215,7 @@ fn load_config(flag: Option<&Path>, env: &dyn Environment) -> Result<Option<(Pat
 }
 
 fn no_recipient() -> Error {
-    Error::new(Kind::Config, "no recipient to encrypt to").with_hint(
-        "give one with --age age1... (or --recipients-file, KSEAL_AGE_RECIPIENTS), or add a creation rule with `age:` to .sops.yaml",
-    )
+    Error::new(Kind::Config, "no recipient to encrypt to").with_reason(Reason::NoRecipient)
 }
 
 /// No creation rule matches: for stdin, the rules had no path to match, so the hint says how
@@ -232,9 +230,7 @@ fn no_rule(rel: Option<&str>, dir: &Path) -> Error {
                 config.display()
             ),
         )
-        .with_hint(
-            "name the file it becomes with -o OUT (or --filename-override PATH when writing to stdout), or give recipients with --age",
-        ),
+        .with_reason(Reason::NoRuleWithoutFileName),
         Some(rel) => Error::new(
             Kind::Config,
             format!(
@@ -242,9 +238,7 @@ fn no_rule(rel: Option<&str>, dir: &Path) -> Error {
                 config.display()
             ),
         )
-        .with_hint(
-            "add a matching path_regex (and namespace_regex) to .sops.yaml, name the target with --filename-override PATH, or give recipients with --age",
-        ),
+        .with_reason(Reason::NoRuleMatches),
     }
 }
 
@@ -486,7 +480,7 @@ mod tests {
             .unwrap();
         assert_eq!(e.kind, Kind::Config);
         assert!(e.message.contains("without a file name"), "{}", e.message);
-        assert!(e.hint().unwrap().contains("--filename-override"));
+        assert_eq!(e.reason(), Some(&Reason::NoRuleWithoutFileName));
         let e = planner
             .plan_for(Some(&r.dir.path().join("other/x.yaml")))
             .err()
