@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::kube;
 use crate::ops::datakey;
 use crate::ops::plan::{Plan, Planner};
@@ -161,9 +161,7 @@ fn refuse_encrypted(stream: &Stream<'_>) -> Result<()> {
                 "the input is already encrypted (it has a `sops:` block)",
             )
             .in_doc(i)
-            .with_hint(
-                "use `kseal edit` to change values or `kseal updatekeys` to change recipients",
-            ));
+            .with_reason(Reason::AlreadyEncrypted));
         }
     }
     Ok(())
