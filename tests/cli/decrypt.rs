@@ -1663,3 +1663,49 @@ fn post_quantum_identity_from_every_source() {
     let o = run(sb.kseal().arg("decrypt").arg(&enc));
     assert_eq!(code(&o), Some(0), "default file: {}", stderr(&o));
 }
+
+/// A `sops:` block without a `version` (or with one that is not MAJOR.MINOR.PATCH) is refused
+/// as sops 3.11 refuses it ("Version string empty"), exit 4, naming the file; sops agrees.
+#[test]
+fn a_block_without_a_valid_version_is_refused_like_sops() {
+    let sb = Sandbox::new();
+    sb.write(
+        "s.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  p: s3cr3t\n",
+    );
+    let enc = ok(run(sb
+        .kseal()
+        .args(["encrypt", "--age", &recipient(), "s.yaml"])));
+    assert!(enc.contains("\n  version: "), "{enc}");
+    let cases = [
+        ("none.enc.yaml", "no `version`", String::new()),
+        ("short.enc.yaml", "\"3.11\"", "  version: \"3.11\"\n".to_string()),
+    ];
+    for (name, says, line) in cases {
+        let text: String = enc
+            .lines()
+            .map(|l| {
+                if l.starts_with("  version: ") {
+                    line.clone()
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        sb.write(name, &text);
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", name])
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(name) && err.contains(says), "{err}");
+        assert!(err.contains("sops refuses such a file"), "{err}");
+        assert!(stdout(&o).is_empty());
+        let mut sops = sb.tool("sops");
+        let o = run(sops
+            .args(["decrypt", name])
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert_ne!(code(&o), Some(0), "sops accepted {name}");
+    }
+}

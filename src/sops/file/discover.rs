@@ -40,6 +40,13 @@ pub(super) fn discover(
             .ok_or_else(|| Error::format("the `sops` entry is not a mapping").in_doc(first))?,
     )
     .map_err(|e| e.in_doc(first))?;
+    // A block cut short is named as such where the walk finds it (`missing_block_fields`).
+    let cut_short = stream.docs[first]
+        .root_mapping()
+        .is_some_and(|m| !missing_block_fields(m).is_empty());
+    if !cut_short {
+        check_version(&meta.version).map_err(|e| e.in_doc(first))?;
+    }
     same_block_everywhere(stream, &docs[1..], &meta)?;
     if let Some(policy) = policy {
         policy.check_outside(stream, &docs)?;
@@ -55,6 +62,39 @@ pub(super) fn discover(
         .with_hint("decrypt it with sops, or add an age recipient with `sops updatekeys`"));
     }
     Ok(Some(Found { docs, meta }))
+}
+
+/// sops (3.7 to 3.13) refuses a block whose `version` is missing or not MAJOR.MINOR.PATCH
+/// ("Version string empty", "No Major.Minor.Patch elements found"), even with --ignore-mac;
+/// sops and kseal always write one, so a block without it was cut short or edited by hand.
+fn check_version(version: &str) -> Result<()> {
+    if is_semver(version) {
+        return Ok(());
+    }
+    let what = if version.is_empty() {
+        "has no `version`".to_string()
+    } else {
+        let shown: String = version.chars().take(40).collect();
+        format!("has the `version` {shown:?}, which is not MAJOR.MINOR.PATCH")
+    };
+    Err(Error::format(format!(
+        "the `sops` block {what}: sops refuses such a file, and so does kseal"
+    ))
+    .with_hint("the block was cut short or edited by hand: restore the file from Git (sops writes e.g. `version: 3.11.0`)"))
+}
+
+/// Semantic version syntax as sops parses it: three numbers without leading zeros, then an
+/// optional `-prerelease` and `+build`.
+fn is_semver(v: &str) -> bool {
+    let core = v.split_once('+').map_or(v, |(c, _)| c);
+    let core = core.split_once('-').map_or(core, |(c, _)| c);
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
 }
 
 /// Every document after the first carries the first one's block: what sops writes.
@@ -170,4 +210,22 @@ pub(super) fn missing_block_fields(root: &Mapping) -> Vec<&'static str> {
         gaps.push("`mac`");
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_as_sops_parses_them() {
+        for ok in ["3.11.0", "3.7.3", "0.0.1", "3.9.0-rc.1", "3.10.0+build"] {
+            assert!(is_semver(ok), "{ok}");
+        }
+        for bad in ["", "3", "3.11", "abc", "3.011.0", "3.11.0.1", "v3.11.0"] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+        let e = check_version("").unwrap_err();
+        assert_eq!(e.kind, Kind::Format);
+        assert!(e.message.contains("no `version`"), "{}", e.message);
+    }
 }
