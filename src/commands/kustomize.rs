@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use zeroize::Zeroizing;
-
 use kseal::error::{Error, Kind, Result};
-use kseal::krm::{self, PluginConfig, PluginKind};
-use kseal::sops::file::{self, DecryptOptions};
+use kseal::keys::Identities;
+use kseal::krm::{self, PluginKind};
+use kseal::ops::krm::{self as op, Host, Source};
+use kseal::sops::file::DecryptOptions;
 
-use super::{load_identities, IdentityOpener};
+use super::load_identities;
 use crate::cli::KustomizeCommand;
 use crate::fsio::{self, Input};
 
@@ -27,7 +27,7 @@ pub fn run(c: &KustomizeCommand) -> Result<()> {
                 _ => Input::Stdin,
             };
             let text = fsio::read_input(&input).map_err(|e| e.in_file(input.name()))?;
-            let out = decrypt_stream(&text)?;
+            let out = op::decrypt_stream(&text, &Machine)?;
             fsio::write_stdout(out.as_bytes())
         }
         KustomizeCommand::Preflight(a) => preflight(&a.dir),
@@ -57,64 +57,41 @@ pub fn from_argv0() -> Option<Result<()>> {
     }
 }
 
-/// Decrypts a manifest stream: every encrypted resource, MACs verified per envelope.
-fn decrypt_stream(text: &str) -> Result<Zeroizing<String>> {
-    let docs = krm::split_stream(text)?;
-    let ids = load_identities(&[])?;
-    let out = krm::decrypt_resources(&docs, &IdentityOpener { ids: &ids })?;
-    Ok(krm::join_stream(&out))
-}
+/// The machine a KRM function or plugin runs on: identities from the default places (kustomize
+/// passes no flags), the process's read policy, files on disk.
+struct Machine;
 
-/// Where a generator reads the files it lists.
-enum Source<'a> {
-    /// From disk, in or below the kustomization root (kustomize runs the plugin there).
-    Disk(&'a Path),
-    /// From the package resources kpt passed in, whose paths are relative to the package
-    /// root; `files:` are relative to the configuration's directory in the package.
-    Package {
-        items: &'a [Zeroizing<String>],
-        base: String,
-        dir: Option<PathBuf>,
-    },
-}
-
-/// A generator's output: the documents of every listed file, decrypted (MAC verified), with
-/// the configuration's `needs-hash` and `behavior` annotations; and, from a kpt package, the
-/// indices of the items that were those files (the encrypted twins, left out of the output).
-fn generate(cfg: &PluginConfig, source: &Source) -> Result<(Vec<Zeroizing<String>>, Vec<usize>)> {
-    let ids = load_identities(&[])?;
-    let mut out = Vec::new();
-    let mut used = Vec::new();
-    for f in &cfg.files {
-        let (name, text) = match source {
-            Source::Disk(root) => {
-                let path = confined(root, f)
-                    .map_err(|e| e.in_file(format!("{} {}", krm::GENERATOR_KIND, cfg.name)))?;
-                let name = path.display().to_string();
-                let text = fsio::read_input(&Input::File(path)).map_err(|e| e.in_file(&name))?;
-                (name, Zeroizing::new(text))
-            }
-            Source::Package { items, base, dir } => {
-                let (name, text, idx) = package_file(items, base, dir.as_deref(), f)
-                    .map_err(|e| e.in_file(format!("{} {}", krm::GENERATOR_KIND, cfg.name)))?;
-                used.extend(idx);
-                (name, text)
-            }
-        };
-        let d = file::decrypt(
-            &text,
-            &IdentityOpener { ids: &ids },
-            &DecryptOptions {
-                plain_only: true,
-                ..super::read_options()
-            },
-        )
-        .map_err(|e| e.in_file(&name))?;
-        for doc in krm::split_stream(&d.text).map_err(|e| e.in_file(&name))? {
-            out.push(krm::add_annotations(&doc, &cfg.annotations).map_err(|e| e.in_file(&name))?);
-        }
+impl Host for Machine {
+    fn identities(&self) -> Result<Identities> {
+        load_identities(&[])
     }
-    Ok((out, used))
+
+    fn read_options(&self) -> DecryptOptions {
+        super::read_options()
+    }
+
+    fn confine(&self, root: &Path, file: &str) -> Result<PathBuf> {
+        confined(root, file)
+    }
+
+    fn read(&self, path: &Path) -> Result<String> {
+        let name = path.display().to_string();
+        fsio::read_input(&Input::File(path.to_path_buf())).map_err(|e| e.in_file(&name))
+    }
+
+    fn check_in_package(&self, dir: Option<&Path>, file: &str, want: &str) -> Result<()> {
+        if root_only()? {
+            inside_package(dir, file, want)?;
+        }
+        Ok(())
+    }
+}
+
+/// KRM function: a ResourceList on stdin, the result on stdout.
+fn krm_function(package_dir: Option<&Path>) -> Result<()> {
+    let text = fsio::read_input(&Input::Stdin).map_err(|e| e.in_file("<stdin>"))?;
+    let out = op::function(&text, package_dir, &Machine)?;
+    fsio::write_stdout(out.as_bytes())
 }
 
 /// How `files:` entries are confined, from KSEAL_LOAD_RESTRICTOR (kustomize's names): the
@@ -204,51 +181,6 @@ fn inside_package(dir: Option<&Path>, file: &str, want: &str) -> Result<()> {
     }
 }
 
-/// The text of a package file made of the items kpt read from it, in their order in the
-/// file, without kpt's annotations (they are not part of the MAC), and those items' indices.
-fn package_file(
-    items: &[Zeroizing<String>],
-    base: &str,
-    dir: Option<&Path>,
-    file: &str,
-) -> Result<(String, Zeroizing<String>, Vec<usize>)> {
-    let want = krm::package_join(base, file).map_err(|e| {
-        e.with_hint(
-            "kpt passes only the package's resources: a file outside the package cannot be read",
-        )
-    })?;
-    if root_only()? {
-        inside_package(dir, file, &want)?;
-    }
-    let mut parts: Vec<(usize, usize)> = items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let (path, index) = krm::package_location(t)?;
-            (krm::package_join("", &path).ok()? == want).then_some((index, i))
-        })
-        .collect();
-    if parts.is_empty() {
-        return Err(Error::new(
-            Kind::Input,
-            format!("`files` entry {file} ({want} in the package) is not a resource of the kpt package"),
-        )
-        .with_hint(
-            "with kpt, `files:` name package files: relative to the function config's directory (kpt fn render) or to the package root (kpt fn eval --fn-config)",
-        ));
-    }
-    parts.sort();
-    let docs: Vec<Zeroizing<String>> = parts
-        .iter()
-        .map(|&(_, i)| krm::strip_orchestrator_annotations(&items[i]))
-        .collect::<Result<_>>()?;
-    Ok((
-        want,
-        krm::join_stream(&docs),
-        parts.iter().map(|&(_, i)| i).collect(),
-    ))
-}
-
 /// Where relative `files:` are read from: the kustomization root (kustomize runs plugins
 /// there, and also says so in KUSTOMIZE_PLUGIN_CONFIG_ROOT).
 fn plugin_root() -> PathBuf {
@@ -267,106 +199,13 @@ fn legacy_plugin(config: &Path) -> Result<()> {
     let cfg = krm::parse_config(&text).map_err(|e| e.in_file(&name))?;
     let out = match cfg.kind {
         PluginKind::Generator => {
-            krm::join_stream(&generate(&cfg, &Source::Disk(&plugin_root()))?.0)
+            krm::join_stream(&op::generate(&cfg, &Source::Disk(&plugin_root()), &Machine)?.0)
         }
         PluginKind::Transformer => {
             let input = fsio::read_input(&Input::Stdin).map_err(|e| e.in_file("<stdin>"))?;
-            decrypt_stream(&input)?
+            op::decrypt_stream(&input, &Machine)?
         }
     };
-    fsio::write_stdout(out.as_bytes())
-}
-
-/// The items after a generator: those it read (a kpt package's encrypted file) replaced by
-/// what it generated, at the end; and the indices of the generated ones.
-fn apply_generator(
-    cfg: &PluginConfig,
-    items: &[Zeroizing<String>],
-    package: bool,
-    package_dir: Option<&Path>,
-) -> Result<(Vec<Zeroizing<String>>, Vec<usize>)> {
-    let source = if package {
-        // kpt fn render names the config's file in the package: `files:` are relative to
-        // its directory; with kpt fn eval, to the package root.
-        let base = cfg
-            .package_path
-            .as_deref()
-            .and_then(|p| p.rsplit_once('/'))
-            .map(|(dir, _)| dir.to_string())
-            .unwrap_or_default();
-        let dir = package_dir
-            .map(Path::to_path_buf)
-            .or_else(|| cfg.package_dir.as_ref().map(PathBuf::from));
-        Source::Package { items, base, dir }
-    } else {
-        // kustomize runs an exec function in the kustomization's directory.
-        Source::Disk(Path::new("."))
-    };
-    let (docs, used) = generate(cfg, &source)?;
-    let mut next: Vec<Zeroizing<String>> = (0..items.len())
-        .filter(|i| !used.contains(i))
-        .map(|i| items[i].clone())
-        .collect();
-    let first = next.len();
-    next.extend(docs);
-    let generated = (first..next.len()).collect();
-    Ok((next, generated))
-}
-
-/// Whether the ResourceList comes from kpt: kpt says where each package resource lives,
-/// and (unlike kustomize) does not pass a generator its own configuration as an item.
-fn from_kpt(rl: &krm::ResourceList) -> bool {
-    rl.items.iter().any(|i| krm::package_location(i).is_some())
-        || !rl.items.iter().any(|i| krm::is_plugin_config(i))
-}
-
-/// KRM function: ResourceList in, ResourceList out. The configuration comes as
-/// `functionConfig` and, from kustomize generators, also as the only item; it is used once.
-fn krm_function(package_dir: Option<&Path>) -> Result<()> {
-    let text = fsio::read_input(&Input::Stdin).map_err(|e| e.in_file("<stdin>"))?;
-    let rl = krm::parse_resource_list(&text)?;
-    let mut configs: Vec<PluginConfig> = Vec::new();
-    match &rl.function_config {
-        Some(fc) if krm::is_plugin_config(fc) => configs.push(krm::parse_config(fc)?),
-        _ => {
-            for item in rl.items.iter().filter(|i| krm::is_plugin_config(i)) {
-                configs.push(krm::parse_config(item)?);
-            }
-        }
-    }
-    if configs.is_empty() {
-        return Err(Error::format(
-            "no KsealGenerator or KsealTransformer configuration in the ResourceList",
-        )
-        .with_hint("pass one as the function config (kpt: --fn-config FILE)"));
-    }
-    // Every item goes back: kpt deletes what a function does not return, and kustomize
-    // itself drops the generator's config (annotated config.kubernetes.io/local-config).
-    // The exception is a kpt package's own encrypted file that a generator decrypts: its
-    // decrypted documents replace it instead of coming out next to it.
-    let mut items: Vec<Zeroizing<String>> =
-        rl.items.iter().map(|i| Zeroizing::new(i.clone())).collect();
-    let package = from_kpt(&rl);
-    let mut marked = 0;
-    for cfg in &configs {
-        let (plain, changed) = match cfg.kind {
-            PluginKind::Generator => apply_generator(cfg, &items, package, package_dir)?,
-            PluginKind::Transformer => {
-                let ids = load_identities(&[])?;
-                let out = krm::decrypt_resources(&items, &IdentityOpener { ids: &ids })?;
-                let changed = (0..out.len()).filter(|&i| out[i] != items[i]).collect();
-                (out, changed)
-            }
-        };
-        items = plain;
-        if package {
-            for i in changed {
-                marked += 1;
-                items[i] = krm::mark_not_for_the_package(&items[i], marked)?;
-            }
-        }
-    }
-    let out = krm::render_resource_list(&rl.api_version, &items);
     fsio::write_stdout(out.as_bytes())
 }
 

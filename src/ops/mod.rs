@@ -8,6 +8,7 @@ pub mod datakey;
 pub mod edit;
 pub mod groupkeys;
 pub mod keyopen;
+pub mod krm;
 pub mod plan;
 pub mod seal;
 pub mod set;

@@ -1673,13 +1673,20 @@ fn a_block_without_a_valid_version_is_refused_like_sops() {
         "s.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  p: s3cr3t\n",
     );
-    let enc = ok(run(sb
-        .kseal()
-        .args(["encrypt", "--age", &recipient(), "s.yaml"])));
+    let enc = ok(run(sb.kseal().args([
+        "encrypt",
+        "--age",
+        &recipient(),
+        "s.yaml",
+    ])));
     assert!(enc.contains("\n  version: "), "{enc}");
     let cases = [
         ("none.enc.yaml", "no `version`", String::new()),
-        ("short.enc.yaml", "\"3.11\"", "  version: \"3.11\"\n".to_string()),
+        (
+            "short.enc.yaml",
+            "\"3.11\"",
+            "  version: \"3.11\"\n".to_string(),
+        ),
     ];
     for (name, says, line) in cases {
         let text: String = enc
@@ -1703,9 +1710,7 @@ fn a_block_without_a_valid_version_is_refused_like_sops() {
         assert!(err.contains("sops refuses such a file"), "{err}");
         assert!(stdout(&o).is_empty());
         let mut sops = sb.tool("sops");
-        let o = run(sops
-            .args(["decrypt", name])
-            .env("SOPS_AGE_KEY_FILE", key()));
+        let o = run(sops.args(["decrypt", name]).env("SOPS_AGE_KEY_FILE", key()));
         assert_ne!(code(&o), Some(0), "sops accepted {name}");
     }
 }
