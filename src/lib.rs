@@ -31,3 +31,6 @@ pub mod envfrom;
 pub mod krm;
 pub mod merge;
 pub mod ops;
+
+#[cfg(test)]
+mod arch_tests;

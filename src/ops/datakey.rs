@@ -20,7 +20,11 @@ pub fn new_data_key(recipients: &[Recipient]) -> Result<(DataKey, Vec<AgeEntry>)
 /// several key groups, split into one share per group (`ops::groupkeys`).
 pub fn new_data_key_for_plan(
     plan: &crate::ops::plan::Plan,
-) -> Result<(DataKey, Vec<AgeEntry>, Option<crate::sops::metadata::KeyGroups>)> {
+) -> Result<(
+    DataKey,
+    Vec<AgeEntry>,
+    Option<crate::sops::metadata::KeyGroups>,
+)> {
     if plan.key_groups.len() < 2 {
         let (key, age) = new_data_key(&plan.recipients)?;
         return Ok((key, age, None));
