@@ -2025,3 +2025,38 @@ fn kseal_key_group_files_open_in_sops_exactly_when_they_should() {
         assert_eq!(read(&sb.path("g.yaml")), enc);
     }
 }
+
+/// The key-group recipe of docs/keys.md, as written (placeholders replaced by real keys): kseal
+/// encrypts a file under `prod/` to it; sops opens it with two owners' keys and not with one.
+#[test]
+fn docs_key_group_recipe() {
+    let sb = Sandbox::new();
+    let doc = read(&crate::common::repo().join("docs/keys.md"));
+    let at = doc
+        .find("### Key groups: any two of three owners")
+        .expect("the recipe in docs/keys.md");
+    let block = &doc[at..];
+    let start = block.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let mut config = block[start..start + block[start..].find("```").unwrap()].to_string();
+    let keys: Vec<Key> = ["alice", "bob", "bob-laptop", "carol"]
+        .iter()
+        .map(|n| age_key(&sb, n))
+        .collect();
+    // Longest placeholder first (`age1bob-laptop...` contains `age1bob`).
+    for (i, name) in [(2, "bob-laptop"), (0, "alice"), (1, "bob"), (3, "carol")] {
+        config = config.replace(&format!("age1{name}..."), &keys[i].recipient);
+    }
+    assert!(!config.contains("..."), "{config}");
+    sb.write(".sops.yaml", &config);
+    sb.write("prod/s.yaml", secret("s", "x"));
+    let o = run(sb.kseal().args(["encrypt", "-i", "prod/s.yaml"]));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    for (pick, opens) in [(vec![0, 3], true), (vec![2, 3], true), (vec![1, 2], false)] {
+        let ids: Vec<String> = pick.iter().map(|&i: &usize| read(&keys[i].file)).collect();
+        let o = run(sb
+            .tool("sops")
+            .env("SOPS_AGE_KEY", ids.join("\n"))
+            .args(["decrypt", "prod/s.yaml"]));
+        assert_eq!(o.status.success(), opens, "{pick:?}: {}", stderr(&o));
+    }
+}
