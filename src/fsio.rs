@@ -951,6 +951,40 @@ fn check_private_dir(_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Reads a file's bytes (a value, a certificate), refusing directories and huge files.
+pub fn read_bytes(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let name = path.display().to_string();
+    let fail = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => e.to_string(),
+        };
+        Error::new(Kind::Input, format!("cannot read {name}: {why}"))
+    };
+    let meta = std::fs::metadata(path).map_err(fail)?;
+    if meta.is_dir() {
+        return Err(Error::new(Kind::Input, format!("{name} is a directory")));
+    }
+    if meta.len() > MAX_INPUT {
+        return Err(Error::new(
+            Kind::Input,
+            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
+        ));
+    }
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut buf))
+        .map_err(fail)?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Error::new(
+            Kind::Input,
+            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
+        ));
+    }
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

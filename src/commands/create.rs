@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use kseal::error::{Error, Kind, Result};
 use kseal::kube::create::{self as build, SecretSpec};
 
-use super::read_bytes;
 use crate::cli::{CreateCommand, CreateCommon, CreateDockerArgs, CreateGenericArgs, CreateTlsArgs};
 use crate::fsio;
+use crate::fsio::read_bytes;
 use kseal::ops::seal::seal_new;
 
 pub fn run(c: &CreateCommand) -> Result<()> {

@@ -21,17 +21,12 @@ pub mod kustomize_install;
 pub mod merge_driver;
 pub mod textconv;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use zeroize::Zeroizing;
 
 use kseal::error::{escape_controls, Error, Kind, Result};
 use kseal::keys::Identities;
 use kseal::sops::file::DecryptOptions;
-
-use crate::fsio::MAX_INPUT;
 
 /// The process environment, read through one function so the commands never reach for
 /// variables in scattered places.
@@ -295,40 +290,6 @@ pub fn parallel_map<I: Sync, T: Send>(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(Error::new(Kind::Internal, "a worker thread failed"))))
         .collect()
-}
-
-/// Reads a file's bytes (a value, a certificate), refusing directories and huge files.
-pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    let name = path.display().to_string();
-    let fail = |e: std::io::Error| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => e.to_string(),
-        };
-        Error::new(Kind::Input, format!("cannot read {name}: {why}"))
-    };
-    let meta = std::fs::metadata(path).map_err(fail)?;
-    if meta.is_dir() {
-        return Err(Error::new(Kind::Input, format!("{name} is a directory")));
-    }
-    if meta.len() > MAX_INPUT {
-        return Err(Error::new(
-            Kind::Input,
-            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
-        ));
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut buf))
-        .map_err(fail)?;
-    if buf.len() as u64 > MAX_INPUT {
-        return Err(Error::new(
-            Kind::Input,
-            format!("{name} is larger than {} MiB", MAX_INPUT / 1024 / 1024),
-        ));
-    }
-    Ok(buf)
 }
 
 /// The recipient planner of a command line's `--age`, `--recipients-file` and `--config`.

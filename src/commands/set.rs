@@ -10,9 +10,9 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 use kseal::ops::set::{self as op, Entry, Unset, Which};
 
-use super::{note, open_encrypted, read_bytes, warn, write_back};
+use super::{note, open_encrypted, warn, write_back};
 use crate::cli::{SetArgs, UnsetArgs};
-use crate::fsio::MAX_INPUT;
+use crate::fsio::{read_bytes, MAX_INPUT};
 
 pub fn run_set(a: &SetArgs) -> Result<()> {
     let name = a.file.display().to_string();
