@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Kind, Reason, Result};
+use crate::error::{Error, Kind, Result};
 use crate::kube;
 use crate::ops::datakey;
 use crate::ops::plan::{Plan, Planner};
@@ -151,20 +151,7 @@ fn refuse_empty(text: &str) -> Result<()> {
 
 /// Refuses encrypted input before any other check: its `data` values are not base64.
 fn refuse_encrypted(stream: &Stream<'_>) -> Result<()> {
-    for (i, doc) in stream.docs.iter().enumerate() {
-        if doc
-            .root_mapping()
-            .is_some_and(|m| m.entry("sops").is_some())
-        {
-            return Err(Error::new(
-                Kind::Refused,
-                "the input is already encrypted (it has a `sops:` block)",
-            )
-            .in_doc(i)
-            .with_reason(Reason::AlreadyEncrypted));
-        }
-    }
-    Ok(())
+    crate::sops::file::refuse_encrypted(stream)
 }
 
 /// Refuses a document that kubectl applies as a Secret but kseal would leave in plain text (a

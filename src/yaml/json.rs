@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 use super::scalar::{Style, Typed};
 use super::tree::{Document, Node, Scalar, Stream};
 use crate::error::{Error, Kind, Result};
-use crate::sops::metadata::Metadata;
 
 /// Whether a document is written as JSON: its root is a flow mapping opening with `{`.
 pub fn is_json_doc(src: &str, doc: &Document) -> bool {
@@ -227,73 +226,6 @@ fn emit(node: &Node, depth: usize, out: &mut String) -> Result<()> {
         Node::Alias(..) => return Err(not_json("a YAML alias")),
     }
     Ok(())
-}
-
-/// The `sops` entry as sops 3.10-3.12 writes it in a JSON file, for the end of the root
-/// object: it starts with the `,` after the previous entry and ends before the root's `}`.
-pub fn render_metadata(meta: &Metadata) -> String {
-    let mut out = String::from(",\n\t\"sops\": {");
-    let mut first = true;
-    let mut field = |out: &mut String, name: &str, value: &str| {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str("\n\t\t");
-        out.push_str(&string(name));
-        out.push_str(": ");
-        out.push_str(value);
-    };
-    if let Some(g) = &meta.key_groups {
-        field(&mut out, "shamir_threshold", &g.threshold.to_string());
-        let mut list = String::from("[");
-        for (i, group) in g.groups.iter().enumerate() {
-            if i > 0 {
-                list.push(',');
-            }
-            list.push_str("\n\t\t\t{\n\t\t\t\t\"hc_vault\": null,\n\t\t\t\t\"age\": ");
-            list.push_str(&age_list(group, "\t\t\t\t"));
-            list.push_str("\n\t\t\t}");
-        }
-        list.push_str("\n\t\t]");
-        field(&mut out, "key_groups", &list);
-    }
-    if !meta.age.is_empty() {
-        field(&mut out, "age", &age_list(&meta.age, "\t\t"));
-    }
-    field(&mut out, "lastmodified", &string(&meta.lastmodified));
-    field(&mut out, "mac", &string(&meta.mac));
-    let (rk, rv) = meta.rule.key_value();
-    field(&mut out, rk, &string(rv));
-    if meta.mac_only_encrypted {
-        field(&mut out, "mac_only_encrypted", "true");
-    }
-    field(&mut out, "version", &string(&meta.version));
-    if let Some(m) = &meta.kseal_mac {
-        field(&mut out, "kseal_mac", &string(m));
-    }
-    out.push_str("\n\t}");
-    out
-}
-
-/// A JSON list of age entries whose key stands at indentation `ind` (tabs, as sops writes).
-fn age_list(entries: &[crate::sops::metadata::AgeEntry], ind: &str) -> String {
-    if entries.is_empty() {
-        return "[]".to_string();
-    }
-    let mut list = String::from("[");
-    for (i, a) in entries.iter().enumerate() {
-        if i > 0 {
-            list.push(',');
-        }
-        list.push_str(&format!(
-            "\n{ind}\t{{\n{ind}\t\t\"recipient\": {},\n{ind}\t\t\"enc\": {}\n{ind}\t}}",
-            string(&a.recipient),
-            string(&a.enc)
-        ));
-    }
-    list.push_str(&format!("\n{ind}]"));
-    list
 }
 
 /// Refuses a flow-style YAML root that is not strict JSON (kseal writes JSON or block YAML).

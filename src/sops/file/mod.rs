@@ -22,7 +22,7 @@ mod walk;
 
 pub use discover::other_sops_format;
 pub use open::{decrypt, decrypt_stream};
-pub use seal::{encrypt, encrypt_stream};
+pub use seal::{encrypt, encrypt_stream, refuse_encrypted};
 pub use stash::IvStash;
 pub use verify::encrypt_checked;
 

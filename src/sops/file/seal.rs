@@ -162,19 +162,32 @@ pub(super) fn encrypt_inner<'n>(
     })
 }
 
+/// Refuses input that already carries a `sops:` block (in any document).
+pub fn refuse_encrypted(stream: &Stream) -> Result<()> {
+    for (i, d) in stream.docs.iter().enumerate() {
+        refuse_encrypted_doc(d, i)?;
+    }
+    Ok(())
+}
+
+fn refuse_encrypted_doc(doc: &Document, i: usize) -> Result<()> {
+    if sops_entry(doc).is_some() {
+        return Err(Error::new(
+            Kind::Refused,
+            "the input is already encrypted (it has a `sops:` block)",
+        )
+        .in_doc(i)
+        .with_reason(Reason::AlreadyEncrypted));
+    }
+    Ok(())
+}
+
 /// The documents to encrypt: the input must not be encrypted already, every document must
 /// be a mapping, and `select` must pick at least one.
 fn select_documents(stream: &Stream, select: &dyn Fn(&Document) -> bool) -> Result<Vec<usize>> {
     for (i, d) in stream.docs.iter().enumerate() {
         root_mapping_of(d, i)?;
-        if sops_entry(d).is_some() {
-            return Err(Error::new(
-                Kind::Refused,
-                "the input is already encrypted (it has a `sops:` block)",
-            )
-            .in_doc(i)
-            .with_reason(Reason::AlreadyEncrypted));
-        }
+        refuse_encrypted_doc(d, i)?;
     }
     let selected: Vec<usize> = stream
         .docs
@@ -391,7 +404,7 @@ fn render_blocks(src: &str, meta: &Metadata, blocks: Vec<BlockAt>) -> Vec<Edit> 
     json.into_iter()
         .chain(yaml)
         .map(|b| match b {
-            BlockAt::Json(at) => Edit::new(at, at, json::render_metadata(meta)),
+            BlockAt::Json(at) => Edit::new(at, at, metadata::render_json(meta)),
             BlockAt::Yaml {
                 at,
                 col,
