@@ -8,115 +8,19 @@
 //! the others; the summary counts them and the exit code says something failed.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kseal::error::{Error, Kind, Result};
 use kseal::keys::Recipient;
-use kseal::kube;
-use kseal::ops::datakey;
 use kseal::ops::plan::Planner;
+use kseal::ops::rekey;
 use kseal::sops::file::KeyOpener;
-use kseal::sops::metadata::{self, Metadata};
-use kseal::sops::rekey::{self, RecipientDiff};
-use kseal::yaml::tree;
+use kseal::sops::rekey::RecipientDiff;
 
+use super::{failed_files, load, plural, report_failure, say, targets, Target};
 use super::{load_identities, parallel_map, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
-use crate::fsio::{self, Input};
-
-/// A file to work on, and whether it was found by walking a directory (where plain files are
-/// expected and skipped) rather than named (where a plain file is a mistake).
-pub struct Target {
-    pub path: PathBuf,
-    pub from_dir: bool,
-}
-
-/// Expands the command line's files and directories (default: the current directory); stdin
-/// is refused, as these commands replace files.
-pub fn targets(args: &[PathBuf]) -> Result<Vec<Target>> {
-    let default = [PathBuf::from(".")];
-    let implicit = args.is_empty();
-    let args = if implicit { &default[..] } else { args };
-    let mut out = Vec::new();
-    for a in args {
-        let from_dir = a.is_dir();
-        for input in fsio::expand_inputs(std::slice::from_ref(a))? {
-            match input {
-                Input::File(path) => {
-                    // `dev/db.yaml`, not `./dev/db.yaml`, when no path was given.
-                    let path = match path.strip_prefix(".") {
-                        Ok(rel) if implicit => rel.to_path_buf(),
-                        _ => path,
-                    };
-                    out.push(Target { path, from_dir })
-                }
-                Input::Stdin => {
-                    return Err(Error::new(
-                        Kind::Usage,
-                        "this command changes files in place: name files or directories, not stdin",
-                    ))
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A file read for a change: its text, parsed metadata and the namespaces of its Secrets.
-pub struct Loaded {
-    pub text: String,
-    pub meta: Metadata,
-    pub namespaces: Vec<Option<String>>,
-}
-
-/// Reads a file and its `sops:` metadata. `Ok(None)`: the file is not encrypted.
-pub fn load(path: &Path) -> Result<Option<Loaded>> {
-    let text = fsio::read_input(&Input::File(path.to_path_buf()))?;
-    let stream = tree::parse(&text)?;
-    let Some(meta) = rekey::inspect_stream(&stream)? else {
-        return Ok(None);
-    };
-    let namespaces = kube::secret_namespaces(&stream);
-    drop(stream);
-    Ok(Some(Loaded {
-        text,
-        meta,
-        namespaces,
-    }))
-}
-
-/// The recipient strings a file's data key is wrapped for.
-pub fn recipients_of(meta: &Metadata) -> Vec<String> {
-    let groups = meta
-        .key_groups
-        .iter()
-        .flat_map(|g| g.groups.iter().flatten());
-    meta.age
-        .iter()
-        .chain(groups)
-        .map(|a| a.recipient.clone())
-        .collect()
-}
-
-/// Prints a report line on stdout (a closed pipe is not an error: `kseal updatekeys | head`).
-pub fn say(line: &str) -> Result<()> {
-    fsio::write_stdout(format!("{line}\n").as_bytes())
-}
-
-/// Reports one failed file on stderr, like `main` reports an error.
-pub fn report_failure(e: &Error) {
-    let show = |s: &str| kseal::error::escape_controls(s, false).into_owned();
-    eprintln!("kseal: error: {}", show(&e.to_string()));
-    if let Some(h) = crate::hints::hint(e) {
-        eprintln!("  hint: {}", show(&h));
-    }
-}
-
-/// The error returned after per-file failures were reported: the first failure's kind.
-pub fn failed_files(first: Kind, failed: usize) -> Error {
-    let files = if failed == 1 { "file" } else { "files" };
-    Error::new(first, format!("{failed} {files} failed (see above)"))
-}
+use crate::fsio;
 
 /// A planned change. The file's text is not kept (a repository of thousands of files would
 /// be held in memory at once): it is read again when the change is applied and must still
@@ -257,31 +161,16 @@ fn plan_file(
     let Some(loaded) = load(&t.path)? else {
         return Ok(None);
     };
-    let plan = planner.plan_for_namespaces(Some(&t.path), &loaded.namespaces)?;
-    if loaded.meta.key_groups.is_some() {
-        return Err(kseal::ops::plan::key_groups_unsupported("the file"));
-    }
-    if !plan.key_groups.is_empty() {
-        return Err(kseal::ops::plan::key_groups_unsupported(
-            "its creation rule",
-        ));
-    }
-    let wanted: Vec<String> = plan
-        .recipients
-        .iter()
-        .map(|r| r.text().to_string())
-        .collect();
-    let diff = rekey::diff_recipients(&recipients_of(&loaded.meta), &wanted);
-    let removal = !diff.removed.is_empty();
+    let u = rekey::plan_update(planner, &t.path, &loaded, keep_data_key)?;
     Ok(Some((
         Pending {
             path: t.path.clone(),
             digest: digest(&loaded.text),
-            wanted: plan.recipients,
-            removal,
-            new_key: removal && !keep_data_key,
+            wanted: u.wanted,
+            removal: u.removal,
+            new_key: u.new_key,
         },
-        diff,
+        u.diff,
     )))
 }
 
@@ -311,50 +200,26 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
         _ => return Err(fsio::changed_on_disk(&p.path)),
     };
     let key = opener.open(&loaded.meta)?;
+    let policy = super::read_options().policy;
+    let text = rekey::apply_update(&loaded, &key, &p.wanted, p.new_key, policy)?;
+    write_back(&p.path, &loaded.text, &text)?;
     let n = p.wanted.len();
-    let (text, msg) = if p.new_key {
-        let (new_key, age) = datakey::new_data_key(&p.wanted)?;
-        let out = rekey::rotate(
-            &loaded.text,
-            &key,
-            &new_key,
-            age,
-            metadata::now_lastmodified(),
-            super::read_options().policy,
-        )?;
-        (
-            out,
-            format!(
-                "new data key for {n} recipient{}, every value re-encrypted (a recipient was removed)",
-                plural(n)
-            ),
+    Ok(if p.new_key {
+        format!(
+            "new data key for {n} recipient{}, every value re-encrypted (a recipient was removed)",
+            plural(n)
         )
     } else {
-        let age = datakey::wrap_data_key(&key, &p.wanted)?;
-        let out = rekey::rewrap(&loaded.text, &key, age, super::read_options().policy)?;
-        (
-            out,
-            format!(
-                "data key re-wrapped for {n} recipient{} (values, MAC and lastmodified unchanged)",
-                plural(n)
-            ),
+        format!(
+            "data key re-wrapped for {n} recipient{} (values, MAC and lastmodified unchanged)",
+            plural(n)
         )
-    };
-    write_back(&p.path, &loaded.text, &text)?;
-    Ok(msg)
+    })
 }
 
 fn digest(text: &str) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes()).into()
-}
-
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// Asks a yes/no question on the terminal (not stdin: kseal may be in a pipe).

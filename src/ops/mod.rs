@@ -10,5 +10,7 @@ pub mod groupkeys;
 pub mod keyopen;
 pub mod krm;
 pub mod plan;
+pub mod rekey;
 pub mod seal;
 pub mod set;
+pub mod status;
