@@ -985,6 +985,44 @@ pub fn read_bytes(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     Ok(buf)
 }
 
+/// A file to work on, and whether it was found by walking a directory (where plain files are
+/// expected and skipped) rather than named (where a plain file is a mistake).
+pub struct Target {
+    pub path: PathBuf,
+    pub from_dir: bool,
+}
+
+/// Expands the command line's files and directories (default: the current directory); stdin
+/// is refused, as these commands replace files.
+pub fn targets(args: &[PathBuf]) -> Result<Vec<Target>> {
+    let default = [PathBuf::from(".")];
+    let implicit = args.is_empty();
+    let args = if implicit { &default[..] } else { args };
+    let mut out = Vec::new();
+    for a in args {
+        let from_dir = a.is_dir();
+        for input in expand_inputs(std::slice::from_ref(a))? {
+            match input {
+                Input::File(path) => {
+                    // `dev/db.yaml`, not `./dev/db.yaml`, when no path was given.
+                    let path = match path.strip_prefix(".") {
+                        Ok(rel) if implicit => rel.to_path_buf(),
+                        _ => path,
+                    };
+                    out.push(Target { path, from_dir })
+                }
+                Input::Stdin => {
+                    return Err(Error::new(
+                        Kind::Usage,
+                        "this command changes files in place: name files or directories, not stdin",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,10 @@ use kseal::ops::rekey::{self as ops_rekey, Rotation};
 use kseal::sops::file::KeyOpener;
 use kseal::sops::rekey;
 
-use super::{failed_files, load, plural, report_failure, say, targets, Target};
+use super::{failed_files, load, plural, report_failure, say};
 use super::{load_identities, warn, write_back, IdentityOpener};
 use crate::cli::RotateArgs;
+use crate::fsio::{targets, Target};
 
 fn recipient_flags(values: &[String]) -> Result<Vec<Recipient>> {
     let mut out = Vec::new();

@@ -14,9 +14,10 @@ use kseal::ops::plan::Planner;
 use kseal::ops::status::{self, Audit, FileStatus, LoadIds};
 use kseal::sops::rekey;
 
-use super::{load_identities, parallel_map, targets, warn, Target};
+use super::{load_identities, parallel_map, warn};
 use crate::cli::StatusArgs;
 use crate::fsio::{self, Input};
+use crate::fsio::{targets, Target};
 
 pub fn run(args: &StatusArgs) -> Result<()> {
     let max_age = args

@@ -17,10 +17,11 @@ use kseal::ops::rekey;
 use kseal::sops::file::KeyOpener;
 use kseal::sops::rekey::RecipientDiff;
 
-use super::{failed_files, load, plural, report_failure, say, targets, Target};
+use super::{failed_files, load, plural, report_failure, say};
 use super::{load_identities, parallel_map, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
 use crate::fsio;
+use crate::fsio::{targets, Target};
 
 /// A planned change. The file's text is not kept (a repository of thousands of files would
 /// be held in memory at once): it is read again when the change is applied and must still
