@@ -21,15 +21,10 @@ fn severity(s: Severity) -> &'static str {
 
 /// `YYYY-MM-DDTHH:MM:SS` (UTC), the time format of the schema.
 fn timestamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let layout = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&layout)
+        .unwrap_or_default()
 }
 
 /// The report, with the scan's start and end times.
@@ -72,4 +67,15 @@ fn vulnerability(l: &Located) -> String {
         f.code,
         f.code
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_without_zone_as_the_schema_wants() {
+        let t = time::macros::datetime!(2026-12-07 09:05:03 +02:00);
+        assert_eq!(timestamp(t), "2026-12-07T07:05:03");
+    }
 }
