@@ -8,12 +8,15 @@ use base64::Engine;
 
 use crate::error::{Error, Kind, Reason, Result};
 use crate::secrets;
+pub use crate::secrets::list_items_of as list_items;
 use crate::sops::file::EnvelopePolicy;
 use crate::sops::metadata::Metadata;
 use crate::sops::rules::CryptRule;
+use crate::yaml::merge::MAX_NESTING;
+pub use crate::yaml::merge::{effective_entries, effective_get, has_merge_key, is_merge_key};
 use crate::yaml::scalar::{self, Typed};
 use crate::yaml::splice::{self, Edit};
-use crate::yaml::tree::{Document, Mapping, Node, Sequence, Stream};
+use crate::yaml::tree::{Document, Mapping, Node, Stream};
 
 /// `kubectl apply` (client side) stores the whole object, values included, in this annotation.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -100,112 +103,11 @@ fn build_config(doc: &Document) -> Option<String> {
     None
 }
 
-/// How deep merge keys and nested lists are followed: go-yaml resolves any depth, but a
-/// manifest that nests them deeper than this is refused by the callers as suspicious.
-const MAX_NESTING: usize = 16;
-
-/// Whether a mapping key is a YAML merge key: `<<` written plain (or tagged `!!merge`).
-/// go-yaml, and so kubectl, copies the entries of the mapping(s) it names into the mapping
-/// that holds it; kseal's own walks do not, so every check must look through it.
-pub fn is_merge_key(k: &Node) -> bool {
-    k.as_scalar().is_some_and(|s| {
-        s.value == "<<"
-            && (s.style == crate::yaml::scalar::Style::Plain
-                || s.tag.as_deref() == Some("tag:yaml.org,2002:merge"))
-    })
-}
-
-/// Whether a mapping has a merge key of its own (not counting those of merged mappings).
-pub fn has_merge_key(m: &Mapping) -> bool {
-    m.entries.iter().any(|(k, _)| is_merge_key(k))
-}
-
-/// The entries of a mapping as kubectl sees them: its own entries first, then those its merge
-/// keys bring in (a mapping, or a sequence of mappings where the first one wins) for keys it
-/// does not set itself, as YAML 1.1 merge keys work. Merge keys themselves are left out.
-pub fn effective_entries<'m>(m: &'m Mapping<'m>) -> Vec<(&'m Node<'m>, &'m Node<'m>)> {
-    let mut out = Vec::new();
-    collect_entries(m, 0, &mut out);
-    out
-}
-
-fn collect_entries<'m>(
-    m: &'m Mapping<'m>,
-    depth: usize,
-    out: &mut Vec<(&'m Node<'m>, &'m Node<'m>)>,
-) {
-    if depth > MAX_NESTING {
-        return;
-    }
-    let known = |out: &Vec<(&Node, &Node)>, k: &Node| {
-        let Some(k) = k.as_scalar() else { return false };
-        out.iter()
-            .any(|(o, _)| o.as_scalar().is_some_and(|o| o.value == k.value))
-    };
-    for (k, v) in &m.entries {
-        if !is_merge_key(k) && !known(out, k) {
-            out.push((k, v));
-        }
-    }
-    for (k, v) in &m.entries {
-        if !is_merge_key(k) {
-            continue;
-        }
-        let sources: Vec<&Node> = match v {
-            Node::Sequence(s) => s.items.iter().collect(),
-            Node::Alias(target, ..) if matches!(**target, Node::Sequence(_)) => match &**target {
-                Node::Sequence(s) => s.items.iter().collect(),
-                _ => Vec::new(),
-            },
-            other => vec![other],
-        };
-        for src in sources {
-            if let Some(sm) = src.as_mapping() {
-                let mut merged = Vec::new();
-                collect_entries(sm, depth + 1, &mut merged);
-                for (mk, mv) in merged {
-                    if !known(out, mk) {
-                        out.push((mk, mv));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The value of `key` as kubectl sees it (through merge keys).
-pub fn effective_get<'m>(m: &'m Mapping<'m>, key: &str) -> Option<&'m Node<'m>> {
-    if let Some(v) = m.get(key) {
-        return Some(v);
-    }
-    if !has_merge_key(m) {
-        return None;
-    }
-    effective_entries(m)
-        .into_iter()
-        .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
-        .map(|(_, v)| v)
-}
-
 /// The `kind` of an object as kubectl sees it (through merge keys).
 pub fn effective_kind<'m>(m: &'m Mapping<'m>) -> Option<&'m str> {
     effective_get(m, "kind")
         .and_then(Node::as_scalar)
         .map(|s| &*s.value)
-}
-
-/// The items of a list object. kubectl's decoder takes any object with an `items` field for a
-/// list (`kind: List`, `SecretList`, or no kind at all) and applies each item as an object of
-/// its own, so a Secret can hide there from a check that looks only at each document's root.
-pub fn list_items<'m>(m: &'m Mapping<'m>) -> Option<&'m Sequence<'m>> {
-    match effective_get(m, "items")? {
-        Node::Sequence(s) => Some(s),
-        Node::Alias(target, ..) => match &**target {
-            Node::Sequence(s) => Some(s),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// Every object kubectl would apply from a document, with its location for messages: the

@@ -46,9 +46,9 @@ fn is_secret_mapping(m: &Mapping) -> bool {
 }
 
 /// The `items` of a list document (`kind: List`, or any object with an `items` list, as
-/// kubectl's decoder reads it: `kube::list_items`).
+/// kubectl's decoder reads it: `list_items_of`).
 pub fn list_items<'t>(doc: &'t Document<'t>) -> Option<&'t Sequence<'t>> {
-    crate::kube::list_items(doc.root_mapping()?)
+    list_items_of(doc.root_mapping()?)
 }
 
 /// Whether a document holds Secrets: a Secret, or a List with at least one Secret item.
@@ -159,6 +159,20 @@ pub fn select<'t>(
             let whr = doc.map(|n| format!(" in document {n}")).unwrap_or_default();
             Err(Error::new(Kind::Usage, format!("no Secret named `{w}`{whr}")).with_hint(hint()))
         }
+    }
+}
+
+/// The items of a list object. kubectl's decoder takes any object with an `items` field for a
+/// list (`kind: List`, `SecretList`, or no kind at all) and applies each item as an object of
+/// its own, so a Secret can hide there from a check that looks only at each document's root.
+pub fn list_items_of<'m>(m: &'m Mapping<'m>) -> Option<&'m Sequence<'m>> {
+    match crate::yaml::merge::effective_get(m, "items")? {
+        Node::Sequence(s) => Some(s),
+        Node::Alias(target, ..) => match &**target {
+            Node::Sequence(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

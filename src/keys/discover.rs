@@ -27,18 +27,6 @@ pub const IDENTITY_VARS: &[&str] = &[
     "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
 ];
 
-/// The variables that hold key material itself, or run a key command (which a key command of
-/// its own must not see: it would run itself again). Key commands keep the `*_FILE` ones and
-/// the recipient variables, which a password-manager wrapper may use.
-pub const KEY_COMMAND_HIDDEN_VARS: &[&str] = &[
-    "KSEAL_AGE_KEY",
-    "SOPS_AGE_KEY",
-    "KSEAL_AGE_KEY_CMD",
-    "SOPS_AGE_KEY_CMD",
-    "KSEAL_AGE_SSH_PRIVATE_KEY_CMD",
-    "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
-];
-
 /// Loads identities from, in order:
 ///
 /// 1. every `--identity FILE` flag (the file must exist);
@@ -371,7 +359,7 @@ mod tests {
             }
         }
         assert!(asked.borrow().len() > IDENTITY_VARS.len());
-        for name in KEY_COMMAND_HIDDEN_VARS {
+        for name in crate::keys::keycmd::KEY_COMMAND_HIDDEN_VARS {
             assert!(IDENTITY_VARS.contains(name), "{name}");
         }
     }

@@ -17,6 +17,18 @@ use zeroize::Zeroizing;
 
 use super::Identities;
 
+/// The variables that hold key material itself, or run a key command (which a key command of
+/// its own must not see: it would run itself again). Key commands keep the `*_FILE` ones and
+/// the recipient variables, which a password-manager wrapper may use.
+pub const KEY_COMMAND_HIDDEN_VARS: &[&str] = &[
+    "KSEAL_AGE_KEY",
+    "SOPS_AGE_KEY",
+    "KSEAL_AGE_KEY_CMD",
+    "SOPS_AGE_KEY_CMD",
+    "KSEAL_AGE_SSH_PRIVATE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+];
+
 /// Output beyond this is not an identity file: the command is wrong.
 const OUTPUT_LIMIT: usize = 1 << 20;
 
@@ -76,7 +88,7 @@ pub(crate) fn run_for(ids: &mut Identities, c: &KeyCommand, recipient: &str) {
 /// Runs the command and returns its stdout, kept in zeroizing memory.
 fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut cmd = Command::new(&argv[0]);
-    for var in super::discover::KEY_COMMAND_HIDDEN_VARS {
+    for var in KEY_COMMAND_HIDDEN_VARS {
         cmd.env_remove(var);
     }
     for var in RECIPIENT_VARS {

@@ -31,8 +31,8 @@ pub fn new_data_key_for_plan(
     }
     let key = DataKey::generate()
         .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
-    let (age, groups) = super::groupkeys::wrap_for_plan(&key, plan)?;
-    Ok((key, age, groups))
+    let groups = super::groupkeys::wrap_for_groups(&key, &plan.key_groups, plan.shamir_threshold)?;
+    Ok((key, Vec::new(), Some(groups)))
 }
 
 /// Wraps a data key for each recipient, as the file's `age` entries.

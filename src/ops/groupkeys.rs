@@ -8,20 +8,6 @@ use crate::secret::DataKey;
 use crate::sops::keygroups;
 use crate::sops::metadata::{AgeEntry, KeyGroups};
 
-/// The wrapped keys of a new file: `age` entries for one group, or `KeyGroups` for several.
-pub type Wrapped = (Vec<AgeEntry>, Option<KeyGroups>);
-
-/// Wraps `key` as a plan says: for each recipient, or, with several key groups, each group's
-/// share for that group's recipients.
-pub fn wrap_for_plan(key: &DataKey, plan: &crate::ops::plan::Plan) -> Result<Wrapped> {
-    if plan.key_groups.len() > 1 {
-        let groups = wrap_for_groups(key, &plan.key_groups, plan.shamir_threshold)?;
-        return Ok((Vec::new(), Some(groups)));
-    }
-    let age = super::datakey::wrap_data_key(key, &plan.recipients)?;
-    Ok((age, None))
-}
-
 /// The key groups of a file for `groups` (each a list of recipients, at least two groups) and
 /// `threshold` (0: every group, as sops does).
 ///

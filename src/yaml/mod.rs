@@ -5,6 +5,7 @@ pub mod goyaml_v2;
 pub mod json;
 pub mod layout;
 pub mod mapping_edit;
+pub mod merge;
 pub mod scalar;
 pub mod splice;
 pub mod tree;
