@@ -81,6 +81,8 @@ pub enum Reason {
     NoRuleWithoutFileName,
     /// No `.sops.yaml` creation rule matches the file (`--filename-override`, `--age`).
     NoRuleMatches,
+    /// A write would reuse a data key whose recipients differ from `.sops.yaml` (`updatekeys`).
+    RecipientsDifferFromRule,
     /// Several Secrets match; `named` is whether the name was given already (`--name`, `--doc`).
     SeveralSecrets { named: bool },
     /// A new passphrase and no terminal to ask it on (`keygen --passphrase`).

@@ -32,6 +32,7 @@ fn for_reason(reason: &Reason) -> Cow<'static, str> {
         Reason::NoRuleWithoutFileName => {
             "name the file it becomes with -o OUT (or --filename-override PATH when writing to stdout), or give recipients with --age"
         }
+        Reason::RecipientsDifferFromRule => "check the recipients (someone may have added one to receive the next secrets), then run `kseal updatekeys FILE` (or `kseal rotate FILE` to replace the data key) and try again",
         Reason::NoRuleMatches => {
             "add a matching path_regex (and namespace_regex) to .sops.yaml, name the target with --filename-override PATH, or give recipients with --age"
         }

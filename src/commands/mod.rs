@@ -176,6 +176,16 @@ impl Opened {
 }
 
 /// Reads and decrypts an encrypted file (MAC verified); a plain file is refused.
+/// A write reuses the file's data key: refused when its recipients differ from `.sops.yaml`.
+pub fn check_write_recipients(path: &Path, d: &kseal::sops::file::Decrypted) -> Result<()> {
+    let Some(env) = &d.envelope else {
+        return Ok(());
+    };
+    let planner = kseal::ops::plan::Planner::from_config(None, &Process)?;
+    kseal::ops::rekey::check_write_recipients(&planner, path, &env.meta, &d.text)
+        .map_err(|e| e.in_file(path.display().to_string()))
+}
+
 pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened> {
     let name = path.display().to_string();
     let original = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
@@ -195,6 +205,7 @@ pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened>
         .in_file(&name)
         .with_hint("encrypt it first with `kseal encrypt -i`"));
     }
+    check_write_recipients(path, &decrypted)?;
     Ok(Opened {
         original,
         decrypted,

@@ -268,6 +268,56 @@ impl Rotation<'_> {
     }
 }
 
+/// Before a write into an existing envelope (`set`, `unset`, `edit`, the merge driver): refuses a
+/// file whose recipients differ from its `.sops.yaml` rule. The data key is reused by such a
+/// write, so a recipient someone added to the file without a key (issue: "harvest the next data
+/// key") would receive every new secret. No `.sops.yaml`, or no rule for the file: nothing to
+/// compare with (the recipients came from flags). Files with key groups are compared by
+/// `status`, not here.
+pub fn check_write_recipients(
+    planner: &Planner,
+    path: &Path,
+    meta: &Metadata,
+    plain: &str,
+) -> Result<()> {
+    if !planner.has_config() || meta.key_groups.is_some() {
+        return Ok(());
+    }
+    let namespaces = match crate::yaml::tree::parse(plain) {
+        Ok(stream) => kube::secret_namespaces(&stream),
+        Err(_) => Vec::new(),
+    };
+    let plan = match planner.plan_for_namespaces(Some(path), &namespaces) {
+        Ok(plan) => plan,
+        Err(e) if matches!(e.reason(), Some(crate::error::Reason::NoRuleMatches)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let wanted: Vec<String> = plan
+        .recipients
+        .iter()
+        .map(|r| r.text().to_string())
+        .collect();
+    let current: Vec<String> = meta.age.iter().map(|a| a.recipient.clone()).collect();
+    let diff = rekey::diff_recipients(&current, &wanted);
+    if diff.removed.is_empty() && diff.added.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::from("the file's recipients differ from its .sops.yaml rule");
+    for r in &diff.removed {
+        msg.push_str(&format!(
+            "\n  not in the rule: {}",
+            crate::error::escape_controls(r, false)
+        ));
+    }
+    for r in &diff.added {
+        msg.push_str(&format!(
+            "\n  missing: {}",
+            crate::error::escape_controls(r, false)
+        ));
+    }
+    Err(Error::new(Kind::Refused, msg).with_reason(crate::error::Reason::RecipientsDifferFromRule))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1547,3 +1547,58 @@ fn create_never_writes_the_plaintext() {
     assert!(files.iter().any(|(p, _)| p.ends_with("c.enc.yaml")));
     assert!(decrypt(&sb, &sb.path("out/b.enc.yaml")).contains(&b64(from_env)));
 }
+
+/// Issue 19, attack 5: someone who can push but holds no key adds their recipient to a file's
+/// `sops:` block. `set` (and `unset`, `edit`, `encrypt --previous`) reuse the data key, so the
+/// next secret would be readable by them: refused while the file's recipients differ from the
+/// `.sops.yaml` rule, the file untouched; after `updatekeys` the write goes through.
+#[test]
+fn set_refuses_a_file_whose_recipients_differ_from_the_rules() {
+    let sb = Sandbox::new();
+    let mine = recipient();
+    let intruder = public_key(&key2());
+    let src = sb.write(
+        "s.plain",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: b\n",
+    );
+    let file = sb.path("s.enc.yaml");
+    ok(run(sb
+        .kseal()
+        .args(["encrypt", "--age", &format!("{mine},{intruder}")])
+        .arg(&src)
+        .arg("-o")
+        .arg(&file)));
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {mine}\n"),
+    );
+    let before = read(&file);
+    let o = kseal_stdin(
+        &sb,
+        &["set", "s.enc.yaml", "token", "--stdin"],
+        b"new-secret",
+    );
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("s.enc.yaml"), "{e}");
+    assert!(
+        e.contains("recipients differ from its .sops.yaml rule"),
+        "{e}"
+    );
+    assert!(e.contains(&format!("not in the rule: {intruder}")), "{e}");
+    assert!(e.contains("kseal updatekeys"), "{e}");
+    assert!(!e.contains("new-secret"));
+    assert_eq!(read(&file), before, "the file was changed");
+    let o = kseal_id(&sb, &["unset", "s.enc.yaml", "a"]);
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    // The rule is the truth: updatekeys drops the intruder, then set works.
+    ok(kseal_id(&sb, &["updatekeys", "-y", "s.enc.yaml"]));
+    let o = kseal_stdin(
+        &sb,
+        &["set", "s.enc.yaml", "token", "--stdin", "--string"],
+        b"new-secret",
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(!read(&file).contains(&intruder));
+    assert!(decrypt(&sb, &file).contains("token: new-secret"));
+}
