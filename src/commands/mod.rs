@@ -176,16 +176,6 @@ impl Opened {
 }
 
 /// Reads and decrypts an encrypted file (MAC verified); a plain file is refused.
-/// A write reuses the file's data key: refused when its recipients differ from `.sops.yaml`.
-pub fn check_write_recipients(path: &Path, d: &kseal::sops::file::Decrypted) -> Result<()> {
-    let Some(env) = &d.envelope else {
-        return Ok(());
-    };
-    let planner = kseal::ops::plan::Planner::from_config(None, &Process)?;
-    kseal::ops::rekey::check_write_recipients(&planner, path, &env.meta, &d.text)
-        .map_err(|e| e.in_file(path.display().to_string()))
-}
-
 pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened> {
     let name = path.display().to_string();
     let original = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
@@ -196,6 +186,10 @@ pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened>
             .map_err(|e| e.in_file(&name))?;
     if let Some(env) = &decrypted.envelope {
         warn_narrow(&name, env);
+        // A write reuses the data key: refused when the recipients differ from `.sops.yaml`.
+        let planner = kseal::ops::plan::Planner::from_config(None, &Process)?;
+        kseal::ops::rekey::check_write_recipients(&planner, path, &env.meta, &decrypted.text)
+            .map_err(|e| e.in_file(&name))?;
     }
     if decrypted.envelope.is_none() {
         return Err(Error::new(
@@ -205,7 +199,6 @@ pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened>
         .in_file(&name)
         .with_hint("encrypt it first with `kseal encrypt -i`"));
     }
-    check_write_recipients(path, &decrypted)?;
     Ok(Opened {
         original,
         decrypted,
