@@ -283,11 +283,8 @@ pub fn check_write_recipients(
     if !planner.has_config() || meta.key_groups.is_some() {
         return Ok(());
     }
-    let namespaces = match crate::yaml::tree::parse(plain) {
-        Ok(stream) => kube::secret_namespaces(&stream),
-        Err(_) => Vec::new(),
-    };
-    let plan = match planner.plan_for_namespaces(Some(path), &namespaces) {
+    // The plaintext is parsed only when a rule reads the Secrets' namespaces.
+    let plan = match planner.plan_for_text(Some(path), plain) {
         Ok(plan) => plan,
         Err(e) if matches!(e.reason(), Some(crate::error::Reason::NoRuleMatches)) => return Ok(()),
         Err(e) => return Err(e),
@@ -299,7 +296,7 @@ pub fn check_write_recipients(
         .collect();
     let current: Vec<String> = meta.age.iter().map(|a| a.recipient.clone()).collect();
     let diff = rekey::diff_recipients(&current, &wanted);
-    if diff.removed.is_empty() && diff.added.is_empty() {
+    if diff.is_empty() {
         return Ok(());
     }
     let mut msg = String::from("the file's recipients differ from its .sops.yaml rule");
