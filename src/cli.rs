@@ -542,7 +542,8 @@ pub struct MergeDriverArgs {
     /// Their version (%B)
     #[arg(value_name = "THEIRS")]
     pub theirs: PathBuf,
-    /// The path of the file in the repository (%P), for messages
+    /// The path of the file in the repository (%P): named in messages, matched against the
+    /// .sops.yaml rules
     #[arg(value_name = "PATH")]
     pub path: Option<String>,
     #[command(flatten)]

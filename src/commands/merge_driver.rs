@@ -2,7 +2,8 @@
 //! versions are decrypted in memory (MACs verified), merged per key, and the result is
 //! re-encrypted into our envelope with the ciphertext of every unchanged value kept, then
 //! written over %A. On a conflict nothing is written: %A keeps our ciphertext, git marks the
-//! file conflicted, and no plaintext ever reaches the working tree or `.git`.
+//! file conflicted, and no plaintext ever reaches the working tree or `.git`. Like `set`, it
+//! refuses to reuse a data key whose recipients differ from the `.sops.yaml` rule for %P.
 
 use std::path::Path;
 use std::process::Command;
@@ -92,6 +93,7 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
         }
     };
     let (side, envelope) = choose_envelope(base.envelope, ours.envelope, theirs.envelope, &shown)?;
+    check_recipients(args, &side, &envelope, &merged, &shown)?;
     // When the result is one side's content in that side's envelope, keep its exact bytes.
     match side {
         Side::Ours if *merged == *ours.plain => return Ok(()),
@@ -110,6 +112,34 @@ pub fn run(args: &MergeDriverArgs) -> Result<()> {
 enum Side {
     Ours,
     Theirs,
+}
+
+/// The merged file reuses the chosen side's data key, so, as for `set`, its recipients must
+/// be those of the `.sops.yaml` rule: else a recipient pushed into one branch (or a file an
+/// outsider encrypted for themselves too) would receive the secrets of the other. The rules
+/// are matched against the real path (%P): %A is a temporary file git names itself.
+fn check_recipients(
+    args: &MergeDriverArgs,
+    side: &Side,
+    envelope: &Envelope,
+    merged: &str,
+    shown: &str,
+) -> Result<()> {
+    let target = args.path.as_deref().map(Path::new).unwrap_or(&args.ours);
+    let planner = kseal::ops::plan::Planner::from_config(None, &super::Process)?;
+    let which = match side {
+        Side::Ours => "ours",
+        Side::Theirs => "theirs",
+    };
+    kseal::ops::rekey::check_write_recipients(&planner, target, &envelope.meta, merged).map_err(
+        |e| {
+            // git runs drivers before it writes the merged `.sops.yaml`: a branch that changed the
+            // rule and the recipients together passes once the rule is in the working tree.
+            e.in_file(format!("{shown} ({which})")).with_hint(format!(
+                "check the recipients (someone may have added one to receive the next secrets); if the merged .sops.yaml names them, `git checkout -m {shown}` merges the file again under it; else keep our version (`git checkout --ours {shown}`) and run `kseal updatekeys {shown}` on the other branch"
+            ))
+        },
+    )
 }
 
 /// Our envelope, unless only their side changed the recipients (updatekeys, rotation): then

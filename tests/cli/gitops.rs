@@ -379,6 +379,153 @@ fn merge_driver_without_key_fails_and_keeps_ours() {
     );
 }
 
+/// Issue 19, attack 5 through git: someone who can push but holds no key adds their recipient to
+/// an encrypted file in a branch (by editing its text: a copy of a stanza, the `kseal_mac`
+/// line removed so the file reads like a sops-made one), or replaces the file by one they
+/// encrypted for the team and for themselves. Merging that branch would re-encrypt our changes
+/// under that envelope: the driver compares its recipients with the `.sops.yaml` rule for the
+/// real path (%P, not git's temporary file), refuses like `set` (exit 10), and nothing is
+/// written: git marks the file conflicted and it keeps our ciphertext.
+#[test]
+fn attack_merge_driver_refuses_a_branch_that_added_a_recipient() {
+    let intruder = public_key(&key2());
+    for variant in ["text-edited", "outsider-encrypted"] {
+        let r = Repo::new();
+        r.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {}\n",
+                r.recipient
+            ),
+        );
+        ok(r.kseal(&["git", "setup"]));
+        r.write("secrets/db.enc.yaml", SECRET);
+        ok(r.kseal(&["encrypt", "-i", "secrets/db.enc.yaml"]));
+        r.git(&["add", "-A"]);
+        r.git(&["commit", "-qm", "init"]);
+        r.git(&["checkout", "-qb", "outsider"]);
+        let text = r.read("secrets/db.enc.yaml");
+        let evil = if variant == "text-edited" {
+            let start = text.find("    - recipient: ").unwrap();
+            let end = text.find("  lastmodified:").unwrap();
+            let entry = text[start..end].replace(&r.recipient, &intruder);
+            let with_entry = format!("{}{entry}{}", &text[..end], &text[end..]);
+            with_entry
+                .split_inclusive('\n')
+                .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+                .collect::<String>()
+        } else {
+            let plain = SECRET.replace("host: db.local", "host: db.outsider");
+            r.write("outsider.plain", &plain);
+            let o = run(r.cmd("kseal").env_remove("KSEAL_AGE_KEY_FILE").args([
+                "encrypt",
+                "--age",
+                &format!("{},{intruder}", r.recipient),
+                "outsider.plain",
+            ]));
+            std::fs::remove_file(r.dir().join("outsider.plain")).unwrap();
+            ok(o)
+        };
+        r.write("secrets/db.enc.yaml", &evil);
+        r.git(&["commit", "-qam", "outsider"]);
+        r.git(&["checkout", "-q", "main"]);
+        r.edit(
+            "secrets/db.enc.yaml",
+            "s/password: s3cr3t/password: next-pw-9731/",
+        );
+        r.git(&["commit", "-qam", "main: new password"]);
+        let ours = r.read("secrets/db.enc.yaml");
+        let out = run(r.cmd("git").args(["merge", "--no-edit", "outsider"]));
+        assert!(!out.status.success(), "{variant}: the merge went through");
+        let err = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            err.contains("secrets/db.enc.yaml (theirs): the file's recipients differ from its .sops.yaml rule"),
+            "{variant}: {err}"
+        );
+        assert!(
+            err.contains(&format!("not in the rule: {intruder}")),
+            "{variant}: {err}"
+        );
+        for secret in ["next-pw-9731", "s3cr3t", "db.local", "db.outsider"] {
+            assert!(!err.contains(secret), "{variant}: {secret} in {err}");
+        }
+        assert!(
+            r.git(&["status", "--porcelain"])
+                .contains("UU secrets/db.enc.yaml"),
+            "{variant}"
+        );
+        assert_eq!(
+            r.read("secrets/db.enc.yaml"),
+            ours,
+            "{variant}: ours changed"
+        );
+        let everything = format!("{}{}", tree_text(&r.dir()), r.all_objects());
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode("next-pw-9731");
+        assert!(
+            !everything.contains("next-pw-9731"),
+            "{variant}: plaintext on disk"
+        );
+        assert!(!everything.contains(&b64), "{variant}: base64 on disk");
+        // The driver run by hand on the same three versions, with git's temporary names:
+        // the rule is matched against the PATH argument, not the temporary file.
+        r.git(&["merge", "--abort"]);
+        r.write(".merge_base", &text);
+        r.write(".merge_theirs", &evil);
+        r.write(".merge_ours", &ours);
+        let o = r.kseal(&[
+            "merge-driver",
+            ".merge_base",
+            ".merge_ours",
+            ".merge_theirs",
+            "secrets/db.enc.yaml",
+        ]);
+        assert_eq!(code(&o), Some(10), "{variant}: {}", stderr(&o));
+        assert_eq!(r.read(".merge_ours"), ours, "{variant}: %A written");
+        assert!(stderr(&o).contains("git checkout -m"), "{}", stderr(&o));
+    }
+}
+
+/// The way out the refusal names, for a branch that changed `.sops.yaml` and ran `updatekeys`
+/// (a legitimate recipient change): git runs the driver while the working tree still has our
+/// rule, so the file stops as conflicted; once the merged rule is in the working tree,
+/// `git checkout -m FILE` merges it again, and it goes through with both changes.
+#[test]
+fn merge_of_a_branch_that_changed_the_rule_and_the_recipients() {
+    let r = Repo::new();
+    let bob = public_key(&key2());
+    let rule =
+        |age: &str| format!("creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {age}\n");
+    r.write(".sops.yaml", &rule(&r.recipient));
+    ok(r.kseal(&["git", "setup"]));
+    r.write("db.enc.yaml", SECRET);
+    ok(r.kseal(&["encrypt", "-i", "db.enc.yaml"]));
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.git(&["checkout", "-qb", "add-bob"]);
+    r.write(".sops.yaml", &rule(&format!("{},{bob}", r.recipient)));
+    ok(r.kseal(&["updatekeys", "-y", "db.enc.yaml"]));
+    r.git(&["commit", "-qam", "bob"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.edit("db.enc.yaml", "s/host: db.local/host: db.prod/");
+    r.git(&["commit", "-qam", "host"]);
+    let out = run(r.cmd("git").args(["merge", "--no-edit", "add-bob"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("git checkout -m db.enc.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(r.read(".sops.yaml").contains(&bob));
+    r.git(&["checkout", "-m", "db.enc.yaml"]);
+    r.git(&["add", "db.enc.yaml"]);
+    r.git(&["commit", "-qm", "merged"]);
+    let merged = r.read("db.enc.yaml");
+    assert!(merged.contains(&bob), "{merged}");
+    assert!(r.plain("db.enc.yaml").contains("host: db.prod"));
+    ok(r.kseal(&["set", "db.enc.yaml", "user", "--value", "cm9vdA=="]));
+}
+
 #[test]
 fn diff_without_keys_names_changed_keys() {
     let r = Repo::new();
