@@ -218,7 +218,9 @@ fn arch_terminal_and_processes_only_at_the_edge() {
     let binary = [
         "main.rs",
         "cli.rs",
+        "editbuf.rs",
         "fsio.rs",
+        "sopscli.rs",
         "harden.rs",
         "signals.rs",
         "terminal.rs",

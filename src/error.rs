@@ -30,6 +30,10 @@ pub enum Kind {
     Refused,
     /// The editor failed or the session was interrupted; nothing was written (exit 11).
     Aborted,
+    /// The sops command line's edit saved no change (exit 200, sops's code: plugins test it).
+    SopsUnchanged,
+    /// The sops command line's edit found no editor (exit 201, sops's code).
+    SopsNoEditor,
 }
 
 impl Kind {
@@ -46,6 +50,8 @@ impl Kind {
             Kind::Unsupported => 9,
             Kind::Refused => 10,
             Kind::Aborted => 11,
+            Kind::SopsUnchanged => 200,
+            Kind::SopsNoEditor => 201,
         }
     }
 }

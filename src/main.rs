@@ -3,10 +3,12 @@
 
 mod cli;
 mod commands;
+mod editbuf;
 mod fsio;
 mod harden;
 mod hints;
 mod signals;
+mod sopscli;
 mod terminal;
 
 use clap::Parser;
@@ -30,6 +32,9 @@ fn run() -> i32 {
     if let Some(result) = commands::kustomize::from_argv0() {
         return report(result);
     }
+    if let Some(code) = sops_form() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -42,7 +47,12 @@ fn run() -> i32 {
         cli.policy.allow_narrow_rule,
         cli.policy.require_structural_mac,
     );
-    let result = match &cli.command {
+    report(dispatch(&cli.command))
+}
+
+/// Runs one kseal command.
+fn dispatch(command: &Command) -> kseal::error::Result<()> {
+    match command {
         Command::Encrypt(a) => commands::encrypt::run(a),
         Command::Decrypt(a) if a.textconv => commands::textconv::run(a),
         Command::Decrypt(a) => commands::decrypt::run(a),
@@ -67,8 +77,31 @@ fn run() -> i32 {
         Command::ExecFile(a) => commands::exec::run_file(a),
         Command::Completions(a) => commands::completions::run(a),
         Command::Man => commands::completions::man(),
+    }
+}
+
+/// The sops command line that editor plugins run (docs/editors.md), when kseal is called
+/// through a link named `sops` or with a first argument only sops has; `None`: a kseal
+/// command line. Decided from the first argument alone, before clap is set up.
+fn sops_form() -> Option<i32> {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let rest: Vec<std::ffi::OsString> = args.collect();
+    let kseal_verb = |name: &str| {
+        use clap::CommandFactory;
+        Cli::command().find_subcommand(name).is_some()
     };
-    report(result)
+    if !sopscli::wanted(&argv0, rest.first(), &kseal_verb) {
+        return None;
+    }
+    let require_mac = commands::env_var("KSEAL_REQUIRE_STRUCTURAL_MAC")
+        .is_some_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no" | "off" | "n" | "f"));
+    commands::set_read_policy(false, require_mac);
+    let result = sopscli::parse(&rest).and_then(|a| match sopscli::to_kseal(&a) {
+        Some(command) => dispatch(&command?),
+        None => commands::sops::run(&a),
+    });
+    Some(report(result))
 }
 
 /// Prints an error with its hint and turns the result into the exit code.

@@ -8,6 +8,7 @@ pub mod get;
 pub mod keygen;
 pub mod rotate;
 pub mod set;
+pub mod sops;
 pub mod status;
 pub mod updatekeys;
 

@@ -42,6 +42,8 @@ pub struct Session<'a> {
     header: String,
     view: Zeroizing<String>,
     target: Target<'a>,
+    /// The buffer is the plaintext itself (sops's edit protocol): no header, no decoded view.
+    raw: bool,
 }
 
 impl<'a> Session<'a> {
@@ -54,7 +56,22 @@ impl<'a> Session<'a> {
             header: view::header(name),
             view,
             target,
+            raw: false,
         })
+    }
+
+    /// Starts editing as sops does: the buffer is `plain` exactly as `decrypt` prints it (no
+    /// header, `data` values as stored), which editor plugins overwrite with their own buffer.
+    pub fn start_plain(plain: Zeroizing<String>, target: Target<'a>) -> Self {
+        let view = plain.clone();
+        Session {
+            plain,
+            state: ViewState::default(),
+            header: String::new(),
+            view,
+            target,
+            raw: true,
+        }
     }
 
     /// The first buffer shown: the header and the decoded view.
@@ -77,7 +94,11 @@ impl<'a> Session<'a> {
         if !had_problem && saved == shown {
             return Ok(Outcome::Unchanged);
         }
-        let body = view::strip_header(saved);
+        let body = if self.raw {
+            saved
+        } else {
+            view::strip_header(saved)
+        };
         if body.trim().is_empty() {
             return Ok(Outcome::Cancelled);
         }
@@ -93,7 +114,11 @@ impl<'a> Session<'a> {
 
     /// Validates and seals the edited view; `None` when the plaintext did not change.
     fn seal(&self, body: &str) -> Result<Option<String>> {
-        let new_plain = view::from_view(body, &self.state)?;
+        let new_plain = if self.raw {
+            Zeroizing::new(body.to_string())
+        } else {
+            view::from_view(body, &self.state)?
+        };
         if new_plain.as_str() == self.plain.as_str() {
             return Ok(None);
         }

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod datakey;
 pub mod edit;
+pub mod extract;
 pub mod groupkeys;
 pub mod keyopen;
 pub mod krm;
