@@ -17,3 +17,4 @@ mod leaks;
 mod lifecycle;
 mod properties;
 mod set_create;
+mod vim_plugin;
