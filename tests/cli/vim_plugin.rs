@@ -69,17 +69,21 @@ impl Setup {
 
     /// Runs `body` (Vim script) in the editor after loading contrib/vim and opening the file.
     fn edit(&self, ed: Editor, body: &str) -> Output {
-        let script = self.scripts.path().join("test.vim");
         let rtp = repo().join("contrib/vim");
-        std::fs::write(
-            &script,
-            format!(
+        self.script(
+            ed,
+            &format!(
                 "set runtimepath^={}\nruntime plugin/kseal.vim\nedit {}\n{body}\n",
                 rtp.display(),
                 self.file.display()
             ),
         )
-        .unwrap();
+    }
+
+    /// Runs a Vim script in the editor, headless, with HOME and TMPDIR in the sandbox.
+    fn script(&self, ed: Editor, text: &str) -> Output {
+        let script = self.scripts.path().join("test.vim");
+        std::fs::write(&script, text).unwrap();
         let mut cmd = match ed {
             // Without -i NONE or --clean: the viminfo/ShaDa file is written at exit, so the
             // canary search also checks the plugin kept registers and history out of it.
@@ -118,20 +122,31 @@ impl Setup {
             .arg(&self.file)))
     }
 
-    /// No canary in any file under HOME (TMPDIR is inside it) or /dev/shm, and TMPDIR empty.
-    fn assert_no_plaintext_left(&self) {
+    /// The files under HOME (TMPDIR is inside it) and /dev/shm holding a canary.
+    fn plaintext_found(&self) -> Vec<PathBuf> {
         let canaries = self.canaries();
+        let mut found = Vec::new();
         for root in [self.sb.dir.path(), Path::new("/dev/shm")] {
             for f in walk(root) {
                 let Ok(bytes) = std::fs::read(&f) else {
                     continue;
                 };
                 let text = String::from_utf8_lossy(&bytes);
-                for c in &canaries {
-                    assert!(!text.contains(c), "{c} found in {}", f.display());
+                if canaries.iter().any(|c| text.contains(c.as_str())) {
+                    found.push(f);
                 }
             }
         }
+        found
+    }
+
+    /// No canary on disk, and TMPDIR empty after the editor exited.
+    fn assert_no_plaintext_left(&self) {
+        assert_eq!(
+            self.plaintext_found(),
+            Vec::<PathBuf>::new(),
+            "plaintext left"
+        );
         let left: Vec<_> = std::fs::read_dir(self.sb.path("tmp")).unwrap().collect();
         assert!(left.is_empty(), "TMPDIR not empty after exit: {left:?}");
     }
@@ -339,4 +354,164 @@ fn vim_invalid_edit_leaves_the_file_and_shows_the_error() {
 #[test]
 fn nvim_invalid_edit_leaves_the_file_and_shows_the_error() {
     invalid_edit_is_refused(Editor::Nvim, "nvim-bad");
+}
+
+/// `:e!` decrypts again; `:w` of an unchanged buffer writes nothing; writing the plaintext to
+/// another file is refused; a file changed on disk is not overwritten by `:w`, but by `:w!`.
+fn reload_and_refusals(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    let before = std::fs::read(&s.file).unwrap();
+    let (old, new) = (b64(&s.old), b64(&s.new));
+    let out = s.edit(
+        ed,
+        &format!(
+            "let r = [&swapfile, &undofile, &filetype]\n\
+             %s/{old}/{new}/\n\
+             edit!\n\
+             let r += [search('password: {old}$', 'nw') > 0, &modified]\n\
+             write\n\
+             let r += [v:errmsg]\n\
+             %s/{old}/{new}/\n\
+             write ../other.yaml\n\
+             let r += [v:errmsg]\n\
+             let v:errmsg = ''\n\
+             1,3write ../other3.yaml\n\
+             let r += [v:errmsg]\n\
+             call writefile(readfile('{file}') + ['# touched'], '{file}')\n\
+             write\n\
+             let r += [v:errmsg, &modified]\n\
+             write!\n\
+             let r += [&modified]\n\
+             let v:errmsg = ''\n\
+             saveas ../other2.yaml\n\
+             let r += [v:errmsg]\n\
+             call writefile(r, '../result')\n\
+             qa!\n",
+            file = s.file.display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = read(&s.sb.path("result"));
+    let r: Vec<&str> = r.lines().collect();
+    assert_eq!(r[..5], ["0", "0", "yaml", "1", "0"], "{r:?}");
+    assert_eq!(r[5], "", "an unchanged :w is no error");
+    assert!(
+        r[6].starts_with("kseal: refusing to write the plaintext of"),
+        "{r:?}"
+    );
+    assert!(
+        r[7].starts_with("kseal: refusing to write the plaintext of"),
+        "{r:?}"
+    );
+    assert!(
+        r[8].contains("changed on disk since it was decrypted"),
+        "{r:?}"
+    );
+    assert_eq!(r[9..11], ["1", "0"], "{r:?}");
+    assert!(
+        r[11].starts_with("kseal: refusing to write the plaintext of"),
+        "{r:?}"
+    );
+    for other in ["other.yaml", "other2.yaml", "other3.yaml"] {
+        assert!(!s.sb.path(other).exists(), "{other} was written");
+    }
+    // :w! re-encrypted into the changed file's envelope; the comment added on disk is gone.
+    assert_ne!(std::fs::read(&s.file).unwrap(), before);
+    assert!(s.decrypt().contains(&format!("  password: {new}\n")));
+    assert!(!read(&s.file).contains("# touched"));
+    std::fs::remove_file(s.sb.path("result")).unwrap();
+    s.assert_no_plaintext_left();
+}
+
+#[test]
+fn vim_reloads_and_refuses_unsafe_writes() {
+    reload_and_refusals(Editor::Vim, "vim-refuse");
+}
+
+#[test]
+fn nvim_reloads_and_refuses_unsafe_writes() {
+    reload_and_refusals(Editor::Nvim, "nvim-refuse");
+}
+
+/// A new file matching g:kseal_patterns is encrypted on :w for its .sops.yaml rule.
+fn new_file_by_pattern(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    s.sb.write(
+        "repo/.sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {}\n",
+            recipient()
+        ),
+    );
+    let new = s.sb.path("repo/new.enc.yaml");
+    let out = s.script(
+        ed,
+        &format!(
+            "let g:kseal_patterns = ['*.enc.yaml']\n\
+             set runtimepath^={}\nruntime plugin/kseal.vim\n\
+             edit {}\n\
+             call setline(1, ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: new', 'stringData:', '  token: {}'])\n\
+             wq\n",
+            repo().join("contrib/vim").display(),
+            new.display(),
+            s.new
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = read(&new);
+    assert!(text.contains("token: ENC[AES256_GCM,"), "{text}");
+    let plain = ok(run(s
+        .sb
+        .kseal()
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(&new)));
+    assert!(plain.contains(&format!("  token: {}\n", s.new)), "{plain}");
+    s.assert_no_plaintext_left();
+}
+
+#[test]
+fn vim_encrypts_a_new_file_matching_the_patterns() {
+    new_file_by_pattern(Editor::Vim, "vim-new");
+}
+
+#[test]
+fn nvim_encrypts_a_new_file_matching_the_patterns() {
+    new_file_by_pattern(Editor::Nvim, "nvim-new");
+}
+
+/// The control for the canary search: with g:kseal_keep_viminfo the yanked plaintext does
+/// reach the viminfo/ShaDa file under HOME, and the search finds it there.
+fn kept_viminfo_holds_the_yank(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    let out = s.script(
+        ed,
+        &format!(
+            "let g:kseal_keep_viminfo = 1\n\
+             set runtimepath^={}\nruntime plugin/kseal.vim\n\
+             edit {}\n/password:/yank\nqa!\n",
+            repo().join("contrib/vim").display(),
+            s.file.display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let found = s.plaintext_found();
+    let name = match ed {
+        Editor::Vim => ".viminfo",
+        Editor::Nvim => "main.shada",
+    };
+    assert!(
+        found.iter().any(|f| f.ends_with(name)),
+        "no canary in {name}: {found:?}"
+    );
+}
+
+#[test]
+fn vim_control_kept_viminfo_holds_the_yank() {
+    kept_viminfo_holds_the_yank(Editor::Vim, "vim-ctl");
+}
+
+#[test]
+fn nvim_control_kept_shada_holds_the_yank() {
+    kept_viminfo_holds_the_yank(Editor::Nvim, "nvim-ctl");
 }
