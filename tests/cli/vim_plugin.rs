@@ -515,3 +515,120 @@ fn vim_control_kept_viminfo_holds_the_yank() {
 fn nvim_control_kept_shada_holds_the_yank() {
     kept_viminfo_holds_the_yank(Editor::Nvim, "nvim-ctl");
 }
+
+/// The fenced blocks of docs/editors.md's plugin section, as (language, text), with the
+/// repository's real path for `/path/to/kseal`.
+fn doc_blocks() -> Vec<(String, String)> {
+    let doc = read(&repo().join("docs/editors.md"));
+    let start = doc
+        .find("## Vim and Neovim: the kseal plugin")
+        .expect("the plugin section");
+    let section = &doc[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("```") {
+        let after = &rest[open + 3..];
+        let nl = after.find('\n').unwrap();
+        let body = &after[nl + 1..];
+        let close = body.find("```").unwrap();
+        let text = body[..close].replace("/path/to/kseal", repo().to_str().unwrap());
+        blocks.push((after[..nl].to_string(), text));
+        rest = &body[close + 3..];
+    }
+    blocks
+}
+
+/// The install recipes as written: the runtimepath line in vimrc/init.vim, or the package
+/// links made by the shell block; with the options block, whose identity file opens the
+/// Secret (no SOPS_AGE_KEY_FILE). Vim and Neovim start with the user's configuration.
+fn doc_install(ed: Editor, package: bool) {
+    let blocks = doc_blocks();
+    let langs: Vec<&str> = blocks.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        langs,
+        ["vim", "sh", "vim"],
+        "the section's code blocks changed"
+    );
+    let s = Setup::new(if package { "doc-pack" } else { "doc-rtp" });
+    let home = s.sb.dir.path();
+    std::fs::create_dir_all(home.join(".age")).unwrap();
+    std::fs::copy(key(), home.join(".age/kseal.txt")).unwrap();
+    let vimrc = if package {
+        ok(run(s.sb.tool("sh").args(["-ec", &blocks[1].1])));
+        blocks[2].1.clone()
+    } else {
+        format!("{}{}", blocks[0].1, blocks[2].1)
+    };
+    s.sb.write(".vimrc", &vimrc);
+    s.sb.write(".config/nvim/init.vim", &vimrc);
+    let script = s.scripts.path().join("doc.vim");
+    std::fs::write(
+        &script,
+        format!(
+            "edit {}\n\
+             let r = [exists('g:loaded_kseal'), search('^  note: hello$', 'nw') > 0]\n\
+             help kseal\n\
+             let r += [expand('%:t')]\n\
+             call writefile(r, '{}')\n\
+             qa!\n",
+            s.file.display(),
+            s.sb.path("result").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = match ed {
+        Editor::Vim => Command::new(require("vim")),
+        Editor::Nvim => Command::new(require("nvim")),
+    };
+    match ed {
+        Editor::Vim => cmd.arg("--not-a-term"),
+        Editor::Nvim => cmd.arg("--headless"),
+    };
+    cmd.arg("-S").arg(&script);
+    s.env(&mut cmd);
+    cmd.env_remove("SOPS_AGE_KEY_FILE");
+    let out = run_with_deadline(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = read(&s.sb.path("result"));
+    assert_eq!(r.lines().collect::<Vec<_>>(), ["1", "1", "kseal.txt"]);
+}
+
+#[test]
+fn doc_recipe_runtimepath_in_vim() {
+    doc_install(Editor::Vim, false);
+}
+
+#[test]
+fn doc_recipe_runtimepath_in_nvim() {
+    doc_install(Editor::Nvim, false);
+}
+
+#[test]
+fn doc_recipe_package_in_vim() {
+    doc_install(Editor::Vim, true);
+}
+
+#[test]
+fn doc_recipe_package_in_nvim() {
+    doc_install(Editor::Nvim, true);
+}
+
+/// contrib/vim/doc/tags is what `:helptags` makes of doc/kseal.txt today.
+#[test]
+fn help_tags_are_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = repo().join("contrib/vim/doc");
+    std::fs::copy(doc.join("kseal.txt"), dir.path().join("kseal.txt")).unwrap();
+    let mut cmd = Command::new(require("vim"));
+    cmd.args(["-N", "-u", "NONE", "-i", "NONE", "-es", "-c"])
+        .arg(format!("helptags {}", dir.path().display()))
+        .args(["-c", "qa!"]);
+    let out = run_with_deadline(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read(&dir.path().join("tags")),
+        read(&doc.join("tags")),
+        "run :helptags contrib/vim/doc"
+    );
+}
