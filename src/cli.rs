@@ -178,6 +178,10 @@ pub enum Command {
             for the directory (also in $KSEAL_SECRET_DIR), where each key is a file"))
     )]
     ExecFile(ExecArgs),
+    /// Create DIR/sops, a link to kseal: editor plugins made for sops that run `sops` (or
+    /// parse `sops --version`) then use kseal
+    #[command(after_help = EXIT_CODES)]
+    SopsLink(SopsLinkArgs),
     /// Print a shell completion script (bash, zsh, fish)
     #[command(after_help = EXIT_CODES)]
     Completions(CompletionsArgs),
@@ -700,6 +704,15 @@ pub struct ExecArgs {
     /// The command and its arguments (after --)
     #[arg(value_name = "CMD", last = true, required = true)]
     pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SopsLinkArgs {
+    /// The directory for the link (put it before the real sops in PATH, or point the
+    /// plugin's sops path setting at DIR/sops); an existing DIR/sops that is not a link to
+    /// this kseal is not replaced
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]

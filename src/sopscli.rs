@@ -235,7 +235,7 @@ fn value_flag(flag: &str) -> Result<bool> {
         Kind::Usage,
         format!("sops flag {flag} is not one kseal knows"),
     )
-    .with_hint("kseal answers the sops command lines of editor plugins: see docs/editors.md"))
+    .with_hint("kseal answers the sops command lines of editor plugins (editors.md in kseal's documentation)"))
 }
 
 fn positional(out: &mut SopsArgs, arg: &str) -> Result<()> {

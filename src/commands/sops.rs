@@ -47,7 +47,8 @@ pub fn run(a: &SopsArgs) -> Result<()> {
 }
 
 const HELP: &str = "\
-kseal answers the sops command line that editor plugins run (docs/editors.md):
+kseal answers the sops command line that editor plugins run (editors.md in kseal's
+documentation):
   sops -d [--extract PATH] [-i | --output OUT] FILE     decrypt (MAC verified)
   sops -e [--filename-override PATH] [-i | --output OUT] FILE|/dev/stdin
   sops [edit] FILE                                      edit in $SOPS_EDITOR or $EDITOR
@@ -309,4 +310,44 @@ impl seal::Host for Quiet {
     fn check_output_size(&self, len: usize) -> Result<()> {
         fsio::check_output_size(len)
     }
+}
+
+/// `kseal sops-link DIR`: DIR/sops, a symbolic link to this kseal (absolute). An existing
+/// DIR/sops is left alone unless it already is that link: it may be the real sops.
+pub fn link(dir: &Path) -> Result<()> {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| {
+            Error::new(
+                Kind::Internal,
+                format!("cannot find this binary's path: {e}"),
+            )
+        })?;
+    let link = dir.join("sops");
+    if let Ok(meta) = std::fs::symlink_metadata(&link) {
+        let ours =
+            meta.file_type().is_symlink() && std::fs::canonicalize(&link).is_ok_and(|t| t == exe);
+        if ours {
+            return super::say(&format!(
+                "{} already links to {}",
+                link.display(),
+                exe.display()
+            ));
+        }
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "{} exists and is not a link to this kseal; it was not replaced",
+                link.display()
+            ),
+        )
+        .with_hint("it may be the real sops: choose another directory, or remove it first"));
+    }
+    std::os::unix::fs::symlink(&exe, &link).map_err(|e| {
+        Error::new(
+            Kind::Output,
+            format!("cannot create {}: {e}", link.display()),
+        )
+    })?;
+    super::say(&format!("{} -> {}", link.display(), exe.display()))
 }

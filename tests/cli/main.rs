@@ -17,4 +17,5 @@ mod leaks;
 mod lifecycle;
 mod properties;
 mod set_create;
+mod sops_cli;
 mod vim_plugin;
