@@ -709,7 +709,7 @@ fn ssh_stanza_head(identity: &age::ssh::Identity) -> (String, Option<String>) {
 
 /// Turns an `enc` value into the binary age file: decodes the armor, or takes a binary file
 /// (sops <= 3.6) as is.
-fn decode_envelope(enc: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+pub(super) fn decode_envelope(enc: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     let trimmed = enc.trim_ascii_start();
     if trimmed.starts_with(ARMOR_BEGIN.as_bytes()) {
         let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
@@ -796,7 +796,7 @@ fn decrypt_error(e: DecryptError) -> Error {
 /// The type and first argument of each recipient stanza in the header (`-> X25519 <share>`), for
 /// diagnostics and to find the SSH key an envelope is for. The header is plain text up to the
 /// `---` MAC line; anything unexpected just ends the scan.
-fn stanza_heads(file: &[u8]) -> Vec<(String, String)> {
+pub(super) fn stanza_heads(file: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in file.split(|b| *b == b'\n').skip(1) {
         if line.starts_with(b"---") {

@@ -13,6 +13,7 @@ mod keygen;
 mod passphrase;
 mod prompt;
 mod recipient;
+mod sshtag;
 
 pub use discover::{discover, IDENTITY_VARS};
 pub use identity::Identities;
@@ -22,6 +23,7 @@ pub use prompt::{set_ui, NoUi, Ui};
 pub use recipient::{
     parse_recipient_list, shorten as shorten_recipient, wrap, wrap_payload, Recipient,
 };
+pub use sshtag::{check_envelope_owner, ssh_stanza_tag};
 
 /// Renders an age error for a message of ours.
 ///

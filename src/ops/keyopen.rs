@@ -8,7 +8,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Kind, Reason, Result};
-use crate::keys::{shorten_recipient, Identities};
+use crate::keys::{self, shorten_recipient, Identities};
 use crate::secret::DataKey;
 use crate::sops::file::KeyOpener;
 use crate::sops::keygroups::{self, SHARE_LEN};
@@ -21,6 +21,7 @@ pub struct IdentityOpener<'a> {
 
 impl KeyOpener for IdentityOpener<'_> {
     fn open(&self, meta: &Metadata) -> Result<DataKey> {
+        check_owners(meta)?;
         let result = match &meta.key_groups {
             None => self.open_entries(&meta.age, 32).and_then(|k| {
                 DataKey::from_bytes(&k)
@@ -43,6 +44,21 @@ impl KeyOpener for IdentityOpener<'_> {
             _ => e,
         })
     }
+}
+
+/// Every envelope of the file fits the recipient listed beside it (SSH stanzas carry their
+/// key's tag): checked before any key is opened, so that a data key an outsider wrapped for
+/// themselves under a team member's name is never reused or re-wrapped. Needs no key:
+/// `updatekeys`, `rotate` and `status` check it when they read the `sops:` block.
+pub fn check_owners(meta: &Metadata) -> Result<()> {
+    let groups = meta
+        .key_groups
+        .iter()
+        .flat_map(|g| g.groups.iter().flatten());
+    for entry in meta.age.iter().chain(groups) {
+        keys::check_envelope_owner(&entry.recipient, entry.enc.as_bytes())?;
+    }
+    Ok(())
 }
 
 impl IdentityOpener<'_> {

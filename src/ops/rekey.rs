@@ -30,6 +30,7 @@ pub fn load(text: String) -> Result<Option<Loaded>> {
     let Some(meta) = rekey::inspect_stream(&stream)? else {
         return Ok(None);
     };
+    crate::ops::keyopen::check_owners(&meta)?;
     let namespaces = kube::secret_namespaces(&stream);
     drop(stream);
     Ok(Some(Loaded {

@@ -1100,6 +1100,86 @@ fn ssh_ed25519_and_rsa_keys_work_with_sops_and_go_age() {
     assert!(out.contains("password: czNjcjN0"), "{out}");
 }
 
+/// Issue 19: the `recipient:` beside an `enc` is only a label. An outsider (who holds no team
+/// key) encrypts a file for the team's first SSH key and for their own, then edits the text:
+/// their envelope relabelled with the second team member's key, `kseal_mac` removed (sops-made
+/// files have none). The recipients now match `.sops.yaml`, so the next `set` would reuse a
+/// data key the outsider holds. The SSH stanza's tag names the real key: every command that
+/// opens or re-wraps the data key refuses (exit 6), prints nothing and changes nothing.
+#[test]
+fn attack_ssh_envelope_relabelled_with_a_team_members_key_is_refused() {
+    let sb = Sandbox::new();
+    let (alice, alice_pub) = ssh_keygen(&sb, "alice", "ed25519", "");
+    let (_, carol_pub) = ssh_keygen(&sb, "carol", "rsa", "");
+    let (_, evil_pub) = ssh_keygen(&sb, "evil", "ed25519", "");
+    let x = age_key(&sb, "x");
+    let (x_key, x_pub) = (x.file, x.recipient);
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: \\.yaml$\n    age:\n      - {alice_pub}\n      - {carol_pub}\n      - {x_pub}\n"),
+    );
+    for (label, made_for) in [("ssh", carol_pub.as_str()), ("x25519", x_pub.as_str())] {
+        let file = format!("{label}.yaml");
+        sb.write(&file, secret("s", "x"));
+        ok(run(sb.kseal().args([
+            "encrypt", "-i", "--age", &alice_pub, "--age", &evil_pub, &file,
+        ])));
+        let text = read(&sb.path(&file));
+        assert!(text.contains("kseal_mac: v1:"));
+        let evil: String = text
+            .replace(&evil_pub, made_for)
+            .split_inclusive('\n')
+            .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+            .collect();
+        sb.write(&file, &evil);
+        let alice_s = alice.to_str().unwrap();
+        for args in [
+            vec!["decrypt", "--identity", alice_s, &file],
+            vec![
+                "set",
+                "--identity",
+                alice_s,
+                &file,
+                "token",
+                "--value",
+                "bmV3",
+            ],
+            vec!["updatekeys", "-y", "--identity", alice_s, &file],
+            vec!["rotate", "--identity", alice_s, &file],
+            vec!["exec-env", "--identity", alice_s, &file, "--", "true"],
+        ] {
+            let o = run(sb.kseal().args(&args));
+            assert_eq!(code(&o), Some(6), "{label}: {args:?}: {}", stderr(&o));
+            // updatekeys and rotate print their per-file summary; no value anywhere.
+            let out = stdout(&o);
+            assert!(
+                out.is_empty() || matches!(args[0], "updatekeys" | "rotate"),
+                "{label}: {args:?}: {out}"
+            );
+            assert!(!out.contains("czNjcjN0") && !out.contains("admin"), "{out}");
+            let e = stderr(&o);
+            let says = if label == "ssh" {
+                "is for another key"
+            } else {
+                "is for an SSH key"
+            };
+            assert!(
+                e.contains(&file) && e.contains(says),
+                "{label}: {args:?}: {e}"
+            );
+            assert!(!e.contains("czNjcjN0") && !e.contains("admin"), "{e}");
+            assert_eq!(read(&sb.path(&file)), evil, "{label}: {args:?} wrote");
+        }
+        let o = run(sb.kseal().args(["status", "--identity", alice_s, &file]));
+        assert_eq!(code(&o), Some(6), "{label}: status: {}", stdout(&o));
+        // The X25519 key's own identity is refused the same way: the check needs no key.
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", "--identity", x_key.to_str().unwrap(), &file]));
+        assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    }
+}
+
 /// The indentation of an envelope's lines in `file`.
 fn pad_of(envelope: &str, file: &str) -> String {
     let second = envelope.lines().nth(1).unwrap();
