@@ -597,6 +597,36 @@ fn error_cases(cases: &mut Vec<Case>) {
     }
 }
 
+/// `--help` of every subcommand whose options come from the shared argument groups of cli.rs
+/// (identity, recipients, config, filename-override), at a fixed width: regrouping arguments
+/// must not move, rename or reword any of them.
+fn help_cases(cases: &mut Vec<Case>) {
+    for sub in [
+        "encrypt",
+        "decrypt",
+        "edit",
+        "set",
+        "unset",
+        "get",
+        "create generic",
+        "create tls",
+        "create docker-registry",
+        "check",
+        "updatekeys",
+        "rotate",
+        "status",
+        "merge-driver",
+        "exec-env",
+        "exec-file",
+    ] {
+        cases.push(
+            Case::new(&format!("help/{}", sub.replace(' ', "-")), sub)
+                .arg("--help")
+                .env("COLUMNS", "100"),
+        );
+    }
+}
+
 /// The masked, byte-exact record of one run.
 fn record(sb: &Sandbox, case: &Case, reference: &str) -> Vec<u8> {
     if let Some((from, to)) = &case.copy {
@@ -859,6 +889,7 @@ fn outputs_are_byte_identical_to_the_golden_files() {
     report_cases(&mut cases);
     value_cases(&mut cases);
     error_cases(&mut cases);
+    help_cases(&mut cases);
     let names: BTreeSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), cases.len(), "two golden cases share a name");
 
