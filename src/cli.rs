@@ -199,19 +199,45 @@ pub struct IdentityArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// A subcommand's own help for --identity (and the flag it needs): `Command::mut_args` keeps
-/// the argument in place, so completions list it where the help does (`mut_arg` moves it last).
+/// A subcommand's own help for --identity (and the flag it needs).
 fn identity_help(help: &'static str, requires: Option<&'static str>) -> impl FnMut(Arg) -> Arg {
+    let mut with_help = help_for("identity", help);
     move |a| {
-        if a.get_id() != "identity" {
-            return a;
-        }
-        let a = a.help(help);
+        let a = with_help(a);
         match requires {
-            Some(other) => a.requires(other),
-            None => a,
+            Some(other) if a.get_id() == "identity" => a.requires(other),
+            _ => a,
         }
     }
+}
+
+/// A subcommand's own help for the argument `id` of a shared group: `Command::mut_args` keeps
+/// the argument in place, so completions list it where the help does (`mut_arg` moves it last).
+fn help_for(id: &'static str, help: &'static str) -> impl FnMut(Arg) -> Arg {
+    move |a| if a.get_id() == id { a.help(help) } else { a }
+}
+
+/// The .sops.yaml a command reads creation rules from, when not the one found by searching.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
+    // The id stays `config`: subcommands adjust its help by that name.
+    #[arg(id = "config", long = "config", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// The path whose name .sops.yaml path rules are matched against instead of the file's own
+/// (sops's flag): for stdin, or a file whose name the rules do not describe.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilenameOverrideArgs {
+    /// Match .sops.yaml path rules as if the file were at PATH (sops's flag)
+    // The id stays `filename_override`: subcommands adjust its help by that name.
+    #[arg(
+        id = "filename_override",
+        long = "filename-override",
+        value_name = "PATH"
+    )]
+    pub path: Option<PathBuf>,
 }
 
 /// Where new recipients come from (for new files).
@@ -223,12 +249,15 @@ pub struct RecipientArgs {
     /// A file of recipients, one per line (# comments allowed)
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_file: Vec<PathBuf>,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "filename_override",
+    "For a new file: match .sops.yaml path rules as if it were at PATH (sops's flag)",
+)))]
 pub struct EditArgs {
     /// The encrypted file to edit (a new file starts from a Secret template)
     #[arg(value_name = "FILE")]
@@ -238,9 +267,8 @@ pub struct EditArgs {
     /// Recipients for a new file
     #[command(flatten)]
     pub recipients: RecipientArgs,
-    /// For a new file: match .sops.yaml path rules as if it were at PATH (sops's flag)
-    #[arg(long = "filename-override", value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
 }
 
 /// Which Secret of a multi-document file.
@@ -348,6 +376,10 @@ pub enum CreateCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "filename_override",
+    "Match .sops.yaml path rules as if the Secret were written to PATH (default: OUT; sops's flag, for stdout)",
+)))]
 pub struct CreateCommon {
     /// The Secret's name
     #[arg(value_name = "NAME")]
@@ -362,10 +394,8 @@ pub struct CreateCommon {
     /// Replace the file given with -o if it exists
     #[arg(long, requires = "output")]
     pub force: bool,
-    /// Match .sops.yaml path rules as if the Secret were written to PATH (default: OUT; sops's
-    /// flag, for stdout)
-    #[arg(long = "filename-override", value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
     #[command(flatten)]
     pub recipients: RecipientArgs,
 }
@@ -435,10 +465,16 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 // --identity only opens --previous here.
-#[command(mut_args(identity_help(
-    "An age identity file to open --previous (repeatable)",
-    Some("previous"),
-)))]
+#[command(
+    mut_args(identity_help(
+        "An age identity file to open --previous (repeatable)",
+        Some("previous"),
+    )),
+    mut_args(help_for(
+        "filename_override",
+        "Match .sops.yaml path rules (and name the input in messages) as if the file were at PATH: for stdin, or a file whose name the rules do not describe (sops's flag)",
+    ))
+)]
 pub struct EncryptArgs {
     /// Manifests to encrypt ("-" or nothing: stdin)
     #[arg(value_name = "FILE")]
@@ -447,10 +483,8 @@ pub struct EncryptArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub recipients: RecipientArgs,
-    /// Match .sops.yaml path rules (and name the input in messages) as if the file were at
-    /// PATH: for stdin, or a file whose name the rules do not describe (sops's flag)
-    #[arg(long = "filename-override", value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
     /// Drop server-populated fields (resourceVersion, uid, creationTimestamp, managedFields, ...)
     #[arg(long)]
     pub clean: bool,
@@ -464,10 +498,16 @@ pub struct EncryptArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(mut_args(identity_help(
-    "An age identity file (repeatable); also KSEAL_AGE_KEY_FILE and the default files",
-    None,
-)))]
+#[command(
+    mut_args(identity_help(
+        "An age identity file (repeatable); also KSEAL_AGE_KEY_FILE and the default files",
+        None,
+    )),
+    mut_args(help_for(
+        "filename_override",
+        "The name of stdin in messages (sops's flag; kseal recognizes YAML and JSON by content)",
+    ))
+)]
 pub struct DecryptArgs {
     /// Files or directories to decrypt ("-" or nothing: stdin). Directories are read
     /// recursively (*.yaml, *.yml, *.json, sorted); plain files pass through, and a
@@ -487,9 +527,8 @@ pub struct DecryptArgs {
     /// with a note on top
     #[arg(long, conflicts_with_all = ["in_place", "output", "ignore_mac"])]
     pub textconv: bool,
-    /// The name of stdin in messages (sops's flag; kseal recognizes YAML and JSON by content)
-    #[arg(long = "filename-override", value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
 }
 
 #[derive(Args, Debug)]
@@ -643,6 +682,10 @@ pub struct DiffArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "config",
+    "The .sops.yaml whose path rules say which files must be encrypted and whose `check:` section configures the rules (default: search upward from each path, up to the repository top or $HOME; the `check:` section from the current directory)",
+)))]
 pub struct CheckArgs {
     /// Files or directories to check (default: the current directory)
     #[arg(value_name = "PATH")]
@@ -657,11 +700,8 @@ pub struct CheckArgs {
     /// Also review how workloads consume Secrets (env vars, missing Secrets)
     #[arg(long)]
     pub workloads: bool,
-    /// The .sops.yaml whose path rules say which files must be encrypted and whose `check:`
-    /// section configures the rules (default: search upward from each path, up to the
-    /// repository top or $HOME; the `check:` section from the current directory)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Exit 10 on findings of this severity or worse (never: report only) [default: error]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_on: Option<CheckFailOn>,
@@ -745,14 +785,17 @@ pub struct UpdatekeysArgs {
     /// new one (the removed recipient may still hold the current key)
     #[arg(long)]
     pub keep_data_key: bool,
-    /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "config",
+    "The .sops.yaml whose rules name the recipients (default: search upward from the current directory)",
+)))]
 pub struct RotateArgs {
     /// Encrypted files, or directories to walk (plain files are skipped); each is replaced
     /// atomically. Default: the current directory
@@ -770,15 +813,17 @@ pub struct RotateArgs {
     /// rules, not from the file, which anyone who can push may have changed
     #[arg(long)]
     pub keep_unknown_recipients: bool,
-    /// The .sops.yaml whose rules name the recipients (default: search upward from the
-    /// current directory)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "config",
+    "The .sops.yaml to compare recipients with (default: search upward from the current directory, up to the repository top or $HOME)",
+)))]
 pub struct StatusArgs {
     /// Files or directories to report on (default: the current directory)
     #[arg(value_name = "FILE|DIR")]
@@ -797,9 +842,8 @@ pub struct StatusArgs {
     /// (stale: `kseal updatekeys` fixes it); for CI. Without a .sops.yaml: exit 8
     #[arg(long)]
     pub fail_stale: bool,
-    /// The .sops.yaml to compare recipients with (default: search upward from the current directory, up to the repository top or $HOME)
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }

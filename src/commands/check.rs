@@ -75,7 +75,7 @@ pub fn run(a: &CheckArgs) -> Result<()> {
     } else {
         a.paths.clone()
     };
-    let settings = repository_settings(a.config.as_deref())?;
+    let settings = repository_settings(a.config.file.as_deref())?;
     let opts = options(a, &settings)?;
     let fail_on = match a.fail_on {
         Some(CheckFailOn::Error) => FailOn::Error,
@@ -91,7 +91,7 @@ pub fn run(a: &CheckArgs) -> Result<()> {
         })
         .collect();
     let mut tree = Files {
-        explicit: a.config.as_deref().map(load).transpose()?,
+        explicit: a.config.file.as_deref().map(load).transpose()?,
         found: HashMap::new(),
     };
     let start = OffsetDateTime::now_utc();

@@ -21,6 +21,7 @@ pub fn run(c: &CreateCommand) -> Result<()> {
     check_output(common)?;
     let target = common
         .filename_override
+        .path
         .as_deref()
         .or(common.output.as_deref());
     let r = &common.recipients;

@@ -29,7 +29,7 @@ pub fn run(args: &DecryptArgs) -> Result<()> {
         check_in_place(&inputs)?;
     }
     // `--filename-override` names stdin in messages (sops scripts pass it).
-    let name_of = |input: &Input| match (input, &args.filename_override) {
+    let name_of = |input: &Input| match (input, &args.filename_override.path) {
         (Input::Stdin, Some(o)) => o.display().to_string(),
         _ => input.name(),
     };

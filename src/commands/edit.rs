@@ -32,7 +32,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         check_new_file_dir(path)?;
         let r = &args.recipients;
         let plan = super::planner(r)?
-            .plan_for(Some(args.filename_override.as_deref().unwrap_or(path)))
+            .plan_for(Some(args.filename_override.path.as_deref().unwrap_or(path)))
             .map_err(|e| e.in_file(&name))?;
         (Source::New(plan), Zeroizing::new(edit::template(path)))
     };

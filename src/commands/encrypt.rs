@@ -33,7 +33,7 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
         )
         .with_hint("encrypt one file at a time to stdout or -o, or use -i"));
     }
-    if args.filename_override.is_some() && inputs.len() > 1 {
+    if args.filename_override.path.is_some() && inputs.len() > 1 {
         return Err(Error::new(
             Kind::Usage,
             "--filename-override names one file: give one input",
@@ -41,12 +41,12 @@ pub fn run(args: &EncryptArgs) -> Result<()> {
     }
     let planner = super::planner(&args.recipients)?;
     for input in &inputs {
-        let name = match (input, &args.filename_override) {
+        let name = match (input, &args.filename_override.path) {
             (Input::Stdin, Some(o)) => o.display().to_string(),
             _ => input.name(),
         };
         let target = plan::rules_target(
-            args.filename_override.as_deref(),
+            args.filename_override.path.as_deref(),
             args.out.output.as_deref(),
             match input {
                 Input::File(p) => Some(p),
@@ -100,8 +100,8 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
     };
     if !args.recipients.age.is_empty()
         || !args.recipients.recipients_file.is_empty()
-        || args.recipients.config.is_some()
-        || args.filename_override.is_some()
+        || args.recipients.config.file.is_some()
+        || args.filename_override.path.is_some()
     {
         warn(&format!(
             "--age, --recipients-file, --config and --filename-override are ignored with --previous: the recipients are those of {}",

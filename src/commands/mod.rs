@@ -302,7 +302,7 @@ pub fn planner(r: &crate::cli::RecipientArgs) -> Result<kseal::ops::plan::Planne
     let flags = kseal::ops::plan::RecipientFlags {
         age: &r.age,
         recipients_files: &r.recipients_file,
-        config: r.config.as_deref(),
+        config: r.config.file.as_deref(),
     };
     kseal::ops::plan::Planner::new(&flags, &Process)
 }

@@ -30,7 +30,7 @@ struct Job<'a> {
 }
 
 pub fn run(args: &RotateArgs) -> Result<()> {
-    let planner = Planner::from_config(args.config.as_deref(), &super::Process)?;
+    let planner = Planner::from_config(args.config.file.as_deref(), &super::Process)?;
     let mut job = Job {
         rotation: Rotation {
             add: recipient_flags(&args.add_age)?,

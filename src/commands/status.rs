@@ -25,7 +25,7 @@ pub fn run(args: &StatusArgs) -> Result<()> {
         .as_deref()
         .map(rekey::parse_duration)
         .transpose()?;
-    let planner = Planner::from_config(args.config.as_deref(), &super::Process)?;
+    let planner = Planner::from_config(args.config.file.as_deref(), &super::Process)?;
     if args.fail_stale && !planner.has_config() {
         // A gate with nothing to compare against would pass everything.
         return Err(Error::new(

@@ -54,7 +54,7 @@ impl Counts {
 }
 
 pub fn run(args: &UpdatekeysArgs) -> Result<()> {
-    let planner = Planner::from_config(args.config.as_deref(), &super::Process)?;
+    let planner = Planner::from_config(args.config.file.as_deref(), &super::Process)?;
     if !planner.has_config() {
         return Err(Error::new(
             Kind::Config,
