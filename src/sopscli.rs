@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use kseal::error::{Error, Kind, Result};
 
 use crate::cli::{
-    Command, DocSelector, IdentityArgs, RotateArgs, SetArgs, UnsetArgs, UpdatekeysArgs,
+    Command, ConfigArgs, DocSelector, IdentityArgs, RotateArgs, SetArgs, UnsetArgs, UpdatekeysArgs,
 };
 
 /// The sops version kseal answers for (plugins parse `--version` and want >= 3.9).
@@ -338,7 +338,9 @@ fn kseal_command(verb: Verb, a: &SopsArgs) -> Result<Command> {
             dry_run: false,
             yes: a.yes,
             keep_data_key: false,
-            config: a.config.clone(),
+            config: ConfigArgs {
+                file: a.config.clone(),
+            },
             identity,
         }),
         Verb::Rotate if !a.in_place => {
@@ -352,7 +354,9 @@ fn kseal_command(verb: Verb, a: &SopsArgs) -> Result<Command> {
             add_age: Vec::new(),
             rm_age: Vec::new(),
             keep_unknown_recipients: false,
-            config: a.config.clone(),
+            config: ConfigArgs {
+                file: a.config.clone(),
+            },
             identity,
         }),
         Verb::Unset => {
