@@ -105,16 +105,20 @@ fuzz:
 # unit tests (.cargo/mutants.toml). Not part of `make test` or CI: it rebuilds the library for
 # every mutant (hours on 2 cores). MUTANTS_RE narrows it to the mutants whose name matches, e.g.
 # `make mutants MUTANTS_RE=src/sops/value.rs`; MUTANTS_JOBS builds in parallel. cargo-mutants
-# tests a copy of the tree: the copy goes under target/mutants/tmp beside a link to ../shared
-# (library tests read interop files from there), the build under target/mutants/build, the
-# results (caught.txt, missed.txt, ...) to target/mutants/mutants.out.
+# tests a copy of the tree without target/ (library tests read tests/fixtures, which is copied;
+# the C2SP vector test gets the original's target/node through KSEAL_TEST_NODE_MODULES): the
+# copy goes under target/mutants/tmp, the build under target/mutants/build, the results
+# (caught.txt, missed.txt, ...) to target/mutants/mutants.out. MUTANTS_ARGS passes more flags,
+# e.g. `MUTANTS_ARGS=--baseline=skip` once a baseline has passed.
 MUTANTS_JOBS ?= 1
 MUTANTS_RE ?=
+MUTANTS_ARGS ?=
 mutants:
 	@command -v cargo-mutants >/dev/null || { echo "cargo-mutants is missing: cargo install --locked cargo-mutants@27.1.0"; exit 1; }
-	@mkdir -p target/mutants/tmp && ln -sfn "$(CURDIR)/../shared" target/mutants/tmp/shared
+	@mkdir -p target/mutants/tmp
 	TMPDIR="$(CURDIR)/target/mutants/tmp" CARGO_TARGET_DIR="$(CURDIR)/target/mutants/build" \
-	  $(CARGO) mutants -j $(MUTANTS_JOBS) -o target/mutants $(if $(MUTANTS_RE),-F '$(MUTANTS_RE)')
+	  KSEAL_TEST_NODE_MODULES="$(CURDIR)/target/node/node_modules" \
+	  $(CARGO) mutants -j $(MUTANTS_JOBS) -o target/mutants $(if $(MUTANTS_RE),-F '$(MUTANTS_RE)') $(MUTANTS_ARGS)
 
 clean:
 	$(CARGO) clean
