@@ -554,6 +554,54 @@ mod tests {
         assert_eq!(before.text.as_str(), after.text.as_str());
     }
 
+    /// A caller policy that refuses on read or on write (`EnvelopePolicy`).
+    struct Refuse {
+        read: bool,
+    }
+
+    impl EnvelopePolicy for Refuse {
+        fn check_outside(&self, _: &Stream, _: &[usize]) -> Result<()> {
+            Ok(())
+        }
+        fn check_read(&self, _: &Stream, _: &[usize], _: &Metadata) -> Result<Vec<String>> {
+            match self.read {
+                true => Err(Error::new(Kind::Refused, "policy refuses to read")),
+                false => Ok(Vec::new()),
+            }
+        }
+        fn check_write(&self, _: &Stream, _: &[usize], _: &Metadata) -> Result<()> {
+            Err(Error::new(Kind::Refused, "policy refuses to write"))
+        }
+    }
+
+    static ON_READ: Refuse = Refuse { read: true };
+    static ON_WRITE: Refuse = Refuse { read: false };
+
+    #[test]
+    fn rewrap_and_rotate_apply_the_callers_policy_before_and_after() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let new_key = DataKey::generate().unwrap();
+        for (policy, message) in [
+            (&ON_READ, "policy refuses to read"),
+            (&ON_WRITE, "policy refuses to write"),
+        ] {
+            let policy: &'static dyn EnvelopePolicy = policy;
+            let e = rewrap(&src, &key, vec![entry("age1new")], Some(policy)).unwrap_err();
+            assert_eq!(e.message, message);
+            let e = rotate(
+                &src,
+                &key,
+                &new_key,
+                vec![entry("age1new")],
+                "2025-05-06T07:08:09Z".into(),
+                Some(policy),
+            )
+            .unwrap_err();
+            assert_eq!(e.message, message);
+        }
+    }
+
     #[test]
     fn diff_and_ids() {
         let cur = vec![
