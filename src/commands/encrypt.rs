@@ -123,7 +123,14 @@ fn run_previous(args: &EncryptArgs, previous: &Path) -> Result<()> {
     .map_err(|e| e.in_file(&name))?;
     fsio::check_output_size(out.len()).map_err(|e| e.in_file(&name))?;
     match &args.out.output {
+        // `-o FILE` over FILE itself (the editor plugins' save): compare-before-rename, as
+        // `kseal edit` does, so a change made on disk since FILE was read is not lost.
+        Some(o) if same_file(o, previous) => super::write_back(previous, &opened.original, &out),
         Some(o) => fsio::write_atomic(o, out.as_bytes(), 0o644),
         None => fsio::write_stdout(out.as_bytes()),
     }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
