@@ -82,11 +82,15 @@ impl Setup {
 
     /// Runs a Vim script in the editor, headless, with HOME and TMPDIR in the sandbox.
     fn script(&self, ed: Editor, text: &str) -> Output {
+        run_with_deadline(self.script_cmd(ed, text))
+    }
+
+    fn script_cmd(&self, ed: Editor, text: &str) -> Command {
         let script = self.scripts.path().join("test.vim");
         std::fs::write(&script, text).unwrap();
+        // Without -i NONE or --clean: the viminfo/ShaDa file is written at exit, so the
+        // canary search also checks the plugin kept registers and history out of it.
         let mut cmd = match ed {
-            // Without -i NONE or --clean: the viminfo/ShaDa file is written at exit, so the
-            // canary search also checks the plugin kept registers and history out of it.
             Editor::Vim => Command::new(require("vim")),
             Editor::Nvim => Command::new(require("nvim")),
         };
@@ -96,7 +100,7 @@ impl Setup {
         };
         cmd.arg(&script);
         self.env(&mut cmd);
-        run_with_deadline(cmd)
+        cmd
     }
 
     /// HOME, the XDG dirs inside it, TMPDIR, the key, and kseal first on PATH.
@@ -631,4 +635,39 @@ fn help_tags_are_current() {
         read(&doc.join("tags")),
         "run :helptags contrib/vim/doc"
     );
+}
+
+/// No identity opens the file: kseal's error in the command line, the ciphertext kept in a
+/// normal buffer.
+fn undecryptable_file_shows_the_error(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    let script = format!(
+        "set runtimepath^={}\nruntime plugin/kseal.vim\nedit {}\n\
+         call writefile([v:errmsg, getline(9) =~# '^  password: ENC\\[', exists('b:kseal_file')], '{}')\nqa!\n",
+        repo().join("contrib/vim").display(),
+        s.file.display(),
+        s.sb.path("result").display()
+    );
+    let mut cmd = s.script_cmd(ed, &script);
+    cmd.env("SOPS_AGE_KEY_FILE", key2());
+    let out = run_with_deadline(cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = read(&s.sb.path("result"));
+    let r: Vec<&str> = r.lines().collect();
+    assert!(
+        r[0].starts_with("kseal: cannot decrypt s.yaml: kseal: error:")
+            && r[0].contains("opens the data key"),
+        "{r:?}"
+    );
+    assert_eq!(r[1..], ["1", "0"], "{r:?}");
+}
+
+#[test]
+fn vim_shows_why_a_file_cannot_be_decrypted() {
+    undecryptable_file_shows_the_error(Editor::Vim, "vim-nokey");
+}
+
+#[test]
+fn nvim_shows_why_a_file_cannot_be_decrypted() {
+    undecryptable_file_shows_the_error(Editor::Nvim, "nvim-nokey");
 }

@@ -55,6 +55,8 @@ function! s:collect(acc, data) abort
   call extend(a:acc, a:data[1:])
 endfunction
 
+" detach: its own session, as Vim's jobs: kseal cannot open the editor's terminal to ask for
+" a passphrase in the middle of the screen (it fails with a message instead).
 function! s:run_nvim(argv, input) abort
   let l:out = ['']
   let l:err = ['']
@@ -62,7 +64,7 @@ function! s:run_nvim(argv, input) abort
     let l:job = jobstart(a:argv, {
           \ 'on_stdout': {j, d, e -> s:collect(l:out, d)},
           \ 'on_stderr': {j, d, e -> s:collect(l:err, d)},
-          \ 'stdin': 'pipe'})
+          \ 'stdin': 'pipe', 'detach': v:true})
   catch
     return [-1, '', 'cannot run ' . a:argv[0] . ': ' . v:exception]
   endtry
