@@ -101,6 +101,8 @@ fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
         Some(ids) => ids,
         None => job.ids.insert(load_identities(job.identity_flags)?),
     };
+    let opts = super::read_options();
+    kseal::sops::structural::require(&loaded.meta, opts.require_structural_mac)?;
     let key = IdentityOpener { ids }.open(&loaded.meta)?;
     let out = ops_rekey::rotate(&loaded.text, &key, &wanted, super::read_options().policy)?;
     write_back(&t.path, &loaded.text, &out)?;

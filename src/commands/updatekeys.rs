@@ -200,8 +200,10 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
         Some(l) if digest(&l.text) == p.digest => l,
         _ => return Err(fsio::changed_on_disk(&p.path)),
     };
+    let opts = super::read_options();
+    kseal::sops::structural::require(&loaded.meta, opts.require_structural_mac)?;
     let key = opener.open(&loaded.meta)?;
-    let policy = super::read_options().policy;
+    let policy = opts.policy;
     let text = rekey::apply_update(&loaded, &key, &p.wanted, p.new_key, policy)?;
     write_back(&p.path, &loaded.text, &text)?;
     let n = p.wanted.len();

@@ -12,7 +12,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::metadata::Metadata;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
 use crate::yaml::scalar;
 use crate::yaml::tree::{Node, Stream};
@@ -154,6 +154,20 @@ impl Encoder {
         self.bytes(meta.lastmodified.as_bytes());
         self.bytes(meta.mac.as_bytes());
     }
+}
+
+/// Refuses a file without the field when a policy from outside the repository requires it
+/// (`--require-structural-mac`): every read checks it before the data key is opened, and so
+/// must `rotate` and `updatekeys`, whose output would carry a new `kseal_mac` over a content
+/// nothing authenticated.
+pub fn require(meta: &Metadata, required: bool) -> Result<()> {
+    if required && meta.kseal_mac.is_none() {
+        return Err(Error::integrity(
+            "the file has no structural MAC (`kseal_mac`), which this run requires: it was written by sops or another tool, or the field was removed",
+        )
+        .with_reason(Reason::StructuralMacMissing));
+    }
+    Ok(())
 }
 
 /// The field's value for the documents `docs` of `stream` (the envelope) and `meta`.

@@ -1735,6 +1735,138 @@ fn a_file_rewritten_by_sops_is_reported_and_kseal_restores_the_field() {
         .arg(&file)));
 }
 
+/// Each way the real sops rewrites a file (`sops set`, `sops rotate -i`, `sops updatekeys -y`)
+/// drops `kseal_mac`: `status` and `check` report it (`structural-mac-missing`), and under the
+/// mandatory policy (flag or variable, from outside the repository) every command refuses the
+/// file, prints nothing and writes nothing.
+#[test]
+fn files_rewritten_by_sops_are_reported_and_refused_under_the_policy() {
+    let sops = require("sops");
+    let sb = Sandbox::new();
+    let other = public_key(&key2());
+    type Args = Vec<String>;
+    let cases: [(&str, Args); 3] = [
+        (
+            "set",
+            vec![
+                "set".into(),
+                "FILE".into(),
+                "[\"data\"][\"other\"]".into(),
+                "\"b3RoZXI=\"".into(),
+            ],
+        ),
+        ("rotate", vec!["rotate".into(), "-i".into(), "FILE".into()]),
+        (
+            "updatekeys",
+            vec!["updatekeys".into(), "-y".into(), "FILE".into()],
+        ),
+    ];
+    for (label, args) in cases {
+        let dir = sb.path(label);
+        std::fs::create_dir_all(&dir).unwrap();
+        // updatekeys rewrites a file only when the rule names other recipients.
+        sb.write(
+            &format!("{label}/.sops.yaml"),
+            format!("creation_rules:\n  - path_regex: \\.yaml$\n    age: {RECIPIENT},{other}\n"),
+        );
+        let file = kseal_encrypted(&sb, &format!("{label}/s.yaml"), RETARGET_PLAIN);
+        let made = read(&file);
+        assert!(made.contains("  kseal_mac: v1:"), "{label}");
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| if a == "FILE" { "s.yaml".into() } else { a })
+            .collect();
+        let o = run(sb
+            .tool(sops.to_str().unwrap())
+            .current_dir(&dir)
+            .args(&args)
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert!(o.status.success(), "sops {label}: {}", stderr(&o));
+        let rewritten = read(&file);
+        assert_ne!(rewritten, made, "sops {label} did not rewrite the file");
+        assert!(
+            !rewritten.contains("kseal_mac"),
+            "sops {label} kept the field"
+        );
+        // Reported, without a policy: status and check.
+        let status = ok(run(sb
+            .kseal()
+            .current_dir(&dir)
+            .args(["status", "--identity"])
+            .arg(key())
+            .arg("s.yaml")));
+        assert!(
+            status.contains("  structural MAC: MISSING"),
+            "{label}: {status}"
+        );
+        let o = run(sb.kseal().current_dir(&dir).args(["check", "s.yaml"]));
+        let report = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            report.contains("warning: s.yaml") && report.contains("[structural-mac-missing]"),
+            "{label}: {report}"
+        );
+        // Refused under the policy, by flag or by variable.
+        for (flag, var) in [(true, false), (false, true)] {
+            let policy = |cmd: &mut Command| {
+                if var {
+                    cmd.env("KSEAL_REQUIRE_STRUCTURAL_MAC", "1");
+                }
+                if flag {
+                    cmd.arg("--require-structural-mac");
+                }
+            };
+            let mut check = sb.kseal();
+            check.current_dir(&dir);
+            policy(&mut check);
+            let o = run(check.args(["check", "s.yaml"]));
+            assert_ne!(code(&o), Some(0), "{label}: check passed under the policy");
+            let report = format!("{}{}", stdout(&o), stderr(&o));
+            assert!(
+                report.contains("error: s.yaml") && report.contains("[structural-mac-missing]"),
+                "{label}: {report}"
+            );
+            let out = dir.join("out.yaml");
+            let marker = dir.join("ran");
+            for cmd_args in [
+                vec!["decrypt", "s.yaml"],
+                vec!["decrypt", "-o", "out.yaml", "s.yaml"],
+                vec!["set", "s.yaml", "api_token", "--value", "bmV3"],
+                vec!["exec-env", "s.yaml", "--", "touch", "ran"],
+                vec!["rotate", "s.yaml"],
+                vec!["updatekeys", "-y", "s.yaml"],
+            ] {
+                if label == "updatekeys" && cmd_args[0] == "updatekeys" {
+                    continue; // already up to date: nothing to re-wrap
+                }
+                let mut cmd = sb.kseal();
+                cmd.current_dir(&dir);
+                policy(&mut cmd);
+                let o = run(cmd
+                    .arg(cmd_args[0])
+                    .arg("--identity")
+                    .arg(key())
+                    .args(&cmd_args[1..]));
+                assert_eq!(code(&o), Some(6), "{label}: {cmd_args:?}: {}", stderr(&o));
+                assert!(
+                    stderr(&o).contains("no structural MAC"),
+                    "{label}: {cmd_args:?}: {}",
+                    stderr(&o)
+                );
+                let printed = stdout(&o);
+                assert!(
+                    !printed.contains("czNjcjN0") && !printed.contains("payments"),
+                    "{printed}"
+                );
+                if !matches!(cmd_args[0], "rotate" | "updatekeys") {
+                    assert!(printed.is_empty(), "{label}: {cmd_args:?}: {printed}");
+                }
+                assert_eq!(read(&file), rewritten, "{label}: {cmd_args:?} wrote");
+            }
+            assert!(!out.exists() && !marker.exists(), "{label}");
+        }
+    }
+}
+
 /// `status` compares the stored crypt rule and `mac_only_encrypted` with `.sops.yaml`, not only
 /// the recipients: a changed rule is `stale`, even without opening the file.
 #[test]

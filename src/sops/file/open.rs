@@ -97,12 +97,7 @@ fn check_before_opening(
     meta: &Metadata,
     opts: &DecryptOptions,
 ) -> Result<Vec<String>> {
-    if opts.require_structural_mac && meta.kseal_mac.is_none() {
-        return Err(Error::integrity(
-            "the file has no structural MAC (`kseal_mac`), which this run requires: it was written by sops or another tool, or the field was removed",
-        )
-        .with_reason(Reason::StructuralMacMissing));
-    }
+    crate::sops::structural::require(meta, opts.require_structural_mac)?;
     match opts.policy {
         Some(policy) => policy.check_read(stream, docs, meta),
         None => Ok(Vec::new()),
