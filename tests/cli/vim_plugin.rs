@@ -671,3 +671,68 @@ fn vim_shows_why_a_file_cannot_be_decrypted() {
 fn nvim_shows_why_a_file_cannot_be_decrypted() {
     undecryptable_file_shows_the_error(Editor::Nvim, "nvim-nokey");
 }
+
+/// A JSON Secret: the buffer is JSON with filetype json, and the write changes only the
+/// edited value's line, lastmodified, mac and kseal_mac.
+fn json_secret(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    let json = s.sb.write(
+        "repo/j.json",
+        format!(
+            "{{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Secret\",\n  \"metadata\": {{\"name\": \"j\"}},\n  \"data\": {{\n    \"a\": \"{}\",\n    \"b\": \"{}\"\n  }}\n}}\n",
+            b64(&s.old),
+            b64("other")
+        ),
+    );
+    ok(run(s
+        .sb
+        .kseal()
+        .args(["encrypt", "-i", "--age", &recipient()])
+        .arg(&json)));
+    let before = read(&json);
+    std::thread::sleep(Duration::from_millis(1100)); // a new lastmodified second
+    let out = s.script(
+        ed,
+        &format!(
+            "set runtimepath^={}\nruntime plugin/kseal.vim\nedit {}\n\
+             call writefile([&filetype, getline(1)], '{}')\n%s/{}/{}/\nwq\n\
+             call writefile(['not written: ' . v:errmsg], '{}', 'a')\nqa!\n",
+            repo().join("contrib/vim").display(),
+            json.display(),
+            s.sb.path("result").display(),
+            b64(&s.old),
+            b64(&s.new),
+            s.sb.path("result").display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&s.sb.path("result")), "json\n{\n");
+    std::fs::remove_file(s.sb.path("result")).unwrap();
+    let after = read(&json);
+    let keys: Vec<String> = changed_keys(&before, &after)
+        .iter()
+        .map(|k| k.trim_matches('"').to_string())
+        .collect();
+    assert_eq!(keys, ["a", "kseal_mac", "lastmodified", "mac"]);
+    let plain = ok(run(s
+        .sb
+        .kseal()
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(&json)));
+    assert!(
+        plain.contains(&format!("\"a\": \"{}\"", b64(&s.new))),
+        "{plain}"
+    );
+    s.assert_no_plaintext_left();
+}
+
+#[test]
+fn vim_edits_a_json_secret() {
+    json_secret(Editor::Vim, "vim-json");
+}
+
+#[test]
+fn nvim_edits_a_json_secret() {
+    json_secret(Editor::Nvim, "nvim-json");
+}
