@@ -283,6 +283,10 @@ pub struct DocSelector {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "filename_override",
+    "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)",
+)))]
 pub struct SetArgs {
     /// The encrypted file
     #[arg(value_name = "FILE")]
@@ -304,6 +308,8 @@ pub struct SetArgs {
     /// Store the value as text under stringData instead of base64 under data
     #[arg(long)]
     pub string: bool,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }
@@ -346,6 +352,10 @@ pub struct GetArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_args(help_for(
+    "filename_override",
+    "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)",
+)))]
 pub struct UnsetArgs {
     /// The encrypted file
     #[arg(value_name = "FILE")]
@@ -358,6 +368,8 @@ pub struct UnsetArgs {
     /// Succeed without writing when the key is absent
     #[arg(long)]
     pub idempotent: bool,
+    #[command(flatten)]
+    pub filename_override: FilenameOverrideArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use kseal::error::{Error, Kind, Result};
 
 use crate::cli::{
-    Command, ConfigArgs, DocSelector, IdentityArgs, RotateArgs, SetArgs, UnsetArgs, UpdatekeysArgs,
+    Command, ConfigArgs, DocSelector, FilenameOverrideArgs, IdentityArgs, RotateArgs, SetArgs,
+    UnsetArgs, UpdatekeysArgs,
 };
 
 /// The sops version kseal answers for (plugins parse `--version` and want >= 3.9).
@@ -366,6 +367,7 @@ fn kseal_command(verb: Verb, a: &SopsArgs) -> Result<Command> {
                 key,
                 select: DocSelector::default(),
                 idempotent: a.idempotent,
+                filename_override: FilenameOverrideArgs::default(),
                 identity,
             })
         }
@@ -395,6 +397,7 @@ fn set_command(file: PathBuf, a: &SopsArgs, identity: IdentityArgs) -> Result<Co
         from_file: a.value_file.clone(),
         stdin: a.value_stdin,
         string,
+        filename_override: FilenameOverrideArgs::default(),
         identity,
     }))
 }

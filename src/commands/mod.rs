@@ -178,6 +178,16 @@ impl Opened {
 
 /// Reads and decrypts an encrypted file (MAC verified); a plain file is refused.
 pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened> {
+    open_encrypted_as(path, path, identity_flags)
+}
+
+/// `open_encrypted`, with the recipients checked against the `.sops.yaml` rule for `rules_as`
+/// (`--filename-override`) instead of the file's own path.
+pub fn open_encrypted_as(
+    path: &Path,
+    rules_as: &Path,
+    identity_flags: &[PathBuf],
+) -> Result<Opened> {
     let name = path.display().to_string();
     let original = crate::fsio::read_input(&crate::fsio::Input::File(path.to_path_buf()))
         .map_err(|e| e.in_file(&name))?;
@@ -189,7 +199,7 @@ pub fn open_encrypted(path: &Path, identity_flags: &[PathBuf]) -> Result<Opened>
         warn_narrow(&name, env);
         // A write reuses the data key: refused when the recipients differ from `.sops.yaml`.
         let planner = kseal::ops::plan::Planner::from_config(None, &Process)?;
-        kseal::ops::rekey::check_write_recipients(&planner, path, &env.meta, &decrypted.text)
+        kseal::ops::rekey::check_write_recipients(&planner, rules_as, &env.meta, &decrypted.text)
             .map_err(|e| e.in_file(&name))?;
     }
     if decrypted.envelope.is_none() {

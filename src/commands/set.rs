@@ -2,6 +2,7 @@
 //! `kseal::ops::set`, which splices the decrypted text and seals it into the same envelope).
 
 use std::io::Read;
+use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -10,8 +11,8 @@ use zeroize::Zeroizing;
 use kseal::error::{Error, Kind, Result};
 use kseal::ops::set::{self as op, Entry, Unset, Which};
 
-use super::{note, open_encrypted, warn, write_back};
-use crate::cli::{SetArgs, UnsetArgs};
+use super::{note, open_encrypted_as, warn, write_back};
+use crate::cli::{FilenameOverrideArgs, SetArgs, UnsetArgs};
 use crate::fsio::{read_bytes, MAX_INPUT};
 
 pub fn run_set(a: &SetArgs) -> Result<()> {
@@ -33,7 +34,11 @@ pub fn run_set(a: &SetArgs) -> Result<()> {
     } else {
         Zeroizing::new(STANDARD.encode(&*value))
     };
-    let opened = open_encrypted(&a.file, &a.identity.files)?;
+    let opened = open_encrypted_as(
+        &a.file,
+        rules_as(&a.file, &a.filename_override),
+        &a.identity.files,
+    )?;
     let entry = Entry {
         key: &a.key,
         value: &value,
@@ -63,7 +68,11 @@ pub fn run_set(a: &SetArgs) -> Result<()> {
 
 pub fn run_unset(a: &UnsetArgs) -> Result<()> {
     let name = a.file.display().to_string();
-    let opened = open_encrypted(&a.file, &a.identity.files)?;
+    let opened = open_encrypted_as(
+        &a.file,
+        rules_as(&a.file, &a.filename_override),
+        &a.identity.files,
+    )?;
     let done = op::unset(
         &name,
         &opened.decrypted.text,
@@ -82,6 +91,11 @@ pub fn run_unset(a: &UnsetArgs) -> Result<()> {
         .in_file(&name)
         .with_hint("--idempotent succeeds without changing the file when the key is absent")),
     }
+}
+
+/// The path `.sops.yaml` rules are matched against: `--filename-override`, else the file.
+fn rules_as<'a>(file: &'a Path, o: &'a FilenameOverrideArgs) -> &'a Path {
+    o.path.as_deref().unwrap_or(file)
 }
 
 fn which(s: &crate::cli::DocSelector) -> Which<'_> {

@@ -1602,3 +1602,62 @@ fn set_refuses_a_file_whose_recipients_differ_from_the_rules() {
     assert!(!read(&file).contains(&intruder));
     assert!(decrypt(&sb, &file).contains("token: new-secret"));
 }
+
+/// `set`/`unset --filename-override PATH` (sops's flag): the recipients check matches the
+/// `.sops.yaml` rules against PATH, not the file's own name. A file the rules do not describe
+/// is written as before; named as a path a rule covers, its extra recipient is refused and the
+/// file is untouched; a file whose recipients are the rule's goes through.
+#[test]
+fn set_and_unset_match_the_rules_against_filename_override() {
+    let sb = Sandbox::new();
+    let mine = recipient();
+    let intruder = public_key(&key2());
+    sb.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: ^prod/.*\\.enc\\.yaml$\n    age: {mine}\n"),
+    );
+    let src = sb.write(
+        "s.plain",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  a: b\n",
+    );
+    let encrypt = |out: &str, recipients: &str| {
+        ok(run(sb
+            .kseal()
+            .args(["encrypt", "--age", recipients])
+            .arg(&src)
+            .arg("-o")
+            .arg(sb.path(out))));
+    };
+    encrypt("wide.yaml", &format!("{mine},{intruder}"));
+    encrypt("own.yaml", &mine);
+    let before = read(&sb.path("wide.yaml"));
+    let override_args = ["--filename-override", "prod/db.enc.yaml"];
+    let mut args = vec!["set", "wide.yaml", "token", "--stdin"];
+    args.extend(override_args);
+    let o = kseal_stdin(&sb, &args, b"new-secret");
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("wide.yaml") && e.contains("recipients differ"), "{e}");
+    assert!(e.contains(&format!("not in the rule: {intruder}")), "{e}");
+    assert!(!e.contains("new-secret"), "{e}");
+    let mut args = vec!["unset", "wide.yaml", "a"];
+    args.extend(override_args);
+    let o = kseal_id(&sb, &args);
+    assert_eq!(code(&o), Some(10), "{}", stderr(&o));
+    assert_eq!(read(&sb.path("wide.yaml")), before, "the file was changed");
+    // Its own name matches no rule: nothing to compare with, the write goes through.
+    ok(kseal_stdin(&sb, &["set", "wide.yaml", "token", "--stdin"], b"v1"));
+    // The rule's recipients: accepted under the override, for set and unset.
+    let mut args = vec!["set", "own.yaml", "token", "--stdin", "--string"];
+    args.extend(override_args);
+    ok(kseal_stdin(&sb, &args, b"v2"));
+    let mut args = vec!["unset", "own.yaml", "a"];
+    args.extend(override_args);
+    ok(kseal_id(&sb, &args));
+    let plain = decrypt(&sb, &sb.path("own.yaml"));
+    assert!(plain.contains("token: v2") && !plain.contains("a: b"), "{plain}");
+    for verb in ["set", "unset"] {
+        let help = ok(run(sb.kseal().args([verb, "--help"])));
+        assert!(help.contains("--filename-override <PATH>"), "{help}");
+    }
+}
