@@ -760,9 +760,9 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct SopsLinkArgs {
-    /// The directory for the link (put it before the real sops in PATH, or point the
-    /// plugin's sops path setting at DIR/sops); an existing DIR/sops that is not a link to
-    /// this kseal is not replaced
+    /// The directory for the link, created if needed (put it before the real sops in PATH,
+    /// or point the plugin's sops path setting at DIR/sops); an existing DIR/sops that is not
+    /// a link to this kseal is not replaced
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }

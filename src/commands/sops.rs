@@ -312,8 +312,9 @@ impl seal::Host for Quiet {
     }
 }
 
-/// `kseal sops-link DIR`: DIR/sops, a symbolic link to this kseal (absolute). An existing
-/// DIR/sops is left alone unless it already is that link: it may be the real sops.
+/// `kseal sops-link DIR`: DIR/sops (DIR created if needed), a symbolic link to this kseal
+/// (absolute). An existing DIR/sops is left alone unless it already is that link: it may be
+/// the real sops.
 pub fn link(dir: &Path) -> Result<()> {
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
@@ -323,6 +324,12 @@ pub fn link(dir: &Path) -> Result<()> {
                 format!("cannot find this binary's path: {e}"),
             )
         })?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::new(
+            Kind::Output,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
     let link = dir.join("sops");
     if let Ok(meta) = std::fs::symlink_metadata(&link) {
         let ours =
