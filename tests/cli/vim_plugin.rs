@@ -736,3 +736,57 @@ fn vim_edits_a_json_secret() {
 fn nvim_edits_a_json_secret() {
     json_secret(Editor::Nvim, "nvim-json");
 }
+
+/// The plugin's save, `kseal encrypt --previous FILE -o FILE -`, does not overwrite a change
+/// made on disk after kseal read FILE: the identity comes from a FIFO, which kseal opens only
+/// after reading FILE, so the test changes FILE in between without any timing.
+#[test]
+fn save_over_a_file_changed_meanwhile_keeps_the_change() {
+    let s = Setup::new("race");
+    let fifo = s.sb.path("id.fifo");
+    let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let plain = s.decrypt().replace(&b64(&s.old), &b64(&s.new));
+    let mut child =
+        s.sb.kseal()
+            .args(["encrypt", "--previous"])
+            .arg(&s.file)
+            .arg("--identity")
+            .arg(&fifo)
+            .arg("-o")
+            .arg(&s.file)
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(plain.as_bytes())
+        .unwrap();
+    // Opening the FIFO for writing returns once kseal opened it: FILE has been read.
+    let mut id = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let touched = format!("{}# touched\n", read(&s.file));
+    std::fs::write(&s.file, &touched).unwrap();
+    id.write_all(read(&key()).as_bytes()).unwrap();
+    drop(id);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("changed on disk while kseal was working on it"));
+    assert_eq!(read(&s.file), touched, "the change on disk was overwritten");
+    let sibling = walk(&s.sb.path("repo"))
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(".kseal-"))
+        .expect("the result saved beside the file");
+    let saved = ok(run(s
+        .sb
+        .kseal()
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(&sibling)));
+    assert!(saved.contains(&b64(&s.new)));
+}
