@@ -790,3 +790,43 @@ fn save_over_a_file_changed_meanwhile_keeps_the_change() {
         .arg(&sibling)));
     assert!(saved.contains(&b64(&s.new)));
 }
+
+/// g:kseal_detect = 0: an encrypted file is shown as it is until :KsealDecrypt; and a file
+/// that is plain after :e! (decrypted on disk meanwhile) is an ordinary buffer again.
+fn detect_off_and_kseal_decrypt(ed: Editor, tag: &str) {
+    let s = Setup::new(tag);
+    let out = s.script(
+        ed,
+        &format!(
+            "let g:kseal_detect = 0\n\
+             set runtimepath^={}\nruntime plugin/kseal.vim\nedit {file}\n\
+             let r = [getline(9) =~# '^  password: ENC\\[', exists('b:kseal_file')]\n\
+             KsealDecrypt\n\
+             let r += [getline(9) =~# '^  password: [A-Za-z0-9+/=]*$', exists('b:kseal_file')]\n\
+             call writefile(['apiVersion: v1'], '{file}')\n\
+             let g:kseal_detect = 1\n\
+             edit!\n\
+             let r += [getline(1), exists('b:kseal_file'), &swapfile]\n\
+             call writefile(r, '{}')\nqa!\n",
+            repo().join("contrib/vim").display(),
+            s.sb.path("result").display(),
+            file = s.file.display(),
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = read(&s.sb.path("result"));
+    assert_eq!(
+        r.lines().collect::<Vec<_>>(),
+        ["1", "0", "1", "1", "apiVersion: v1", "0", "0"]
+    );
+}
+
+#[test]
+fn vim_detect_off_then_kseal_decrypt() {
+    detect_off_and_kseal_decrypt(Editor::Vim, "vim-detect");
+}
+
+#[test]
+fn nvim_detect_off_then_kseal_decrypt() {
+    detect_off_and_kseal_decrypt(Editor::Nvim, "nvim-detect");
+}

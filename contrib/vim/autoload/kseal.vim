@@ -157,10 +157,7 @@ function! kseal#open(path) abort
   if l:code != 0
     " Keep the ciphertext on screen; writing it back is harmless.
     call s:error('cannot decrypt ' . fnamemodify(a:path, ':~:.'), l:err)
-    unlet! b:kseal_file
-    augroup kseal_buffer
-      autocmd! * <buffer>
-    augroup END
+    call kseal#forget()
     return
   endif
   let l:ft = &l:filetype
@@ -173,6 +170,14 @@ function! kseal#open(path) abort
   let b:kseal_new = 0
   let b:kseal_disk = s:file_hash(a:path)
   let b:kseal_plain = sha256(s:buffer_text())
+endfunction
+
+" The buffer holds no plaintext any more: :w writes it as Vim does ('noswapfile' stays).
+function! kseal#forget() abort
+  unlet! b:kseal_file b:kseal_new b:kseal_disk b:kseal_plain
+  augroup kseal_buffer
+    autocmd! * <buffer>
+  augroup END
 endfunction
 
 " A new file matching g:kseal_patterns: protected, and :w encrypts it for its .sops.yaml rule.

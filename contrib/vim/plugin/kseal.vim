@@ -46,6 +46,9 @@ function! s:before_read() abort
   if s:matches_pattern(l:path) || (get(g:, 'kseal_detect', 1) && s:is_sops_file(l:path))
     setlocal noswapfile noundofile
     let b:kseal_pending = 1
+  elseif exists('b:kseal_file')
+    " Reloaded (:e!) and no longer encrypted: an ordinary buffer from now on.
+    call kseal#forget()
   endif
 endfunction
 
