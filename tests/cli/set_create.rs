@@ -1637,7 +1637,10 @@ fn set_and_unset_match_the_rules_against_filename_override() {
     let o = kseal_stdin(&sb, &args, b"new-secret");
     assert_eq!(code(&o), Some(10), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("wide.yaml") && e.contains("recipients differ"), "{e}");
+    assert!(
+        e.contains("wide.yaml") && e.contains("recipients differ"),
+        "{e}"
+    );
     assert!(e.contains(&format!("not in the rule: {intruder}")), "{e}");
     assert!(!e.contains("new-secret"), "{e}");
     let mut args = vec!["unset", "wide.yaml", "a"];
@@ -1646,7 +1649,11 @@ fn set_and_unset_match_the_rules_against_filename_override() {
     assert_eq!(code(&o), Some(10), "{}", stderr(&o));
     assert_eq!(read(&sb.path("wide.yaml")), before, "the file was changed");
     // Its own name matches no rule: nothing to compare with, the write goes through.
-    ok(kseal_stdin(&sb, &["set", "wide.yaml", "token", "--stdin"], b"v1"));
+    ok(kseal_stdin(
+        &sb,
+        &["set", "wide.yaml", "token", "--stdin"],
+        b"v1",
+    ));
     // The rule's recipients: accepted under the override, for set and unset.
     let mut args = vec!["set", "own.yaml", "token", "--stdin", "--string"];
     args.extend(override_args);
@@ -1655,7 +1662,10 @@ fn set_and_unset_match_the_rules_against_filename_override() {
     args.extend(override_args);
     ok(kseal_id(&sb, &args));
     let plain = decrypt(&sb, &sb.path("own.yaml"));
-    assert!(plain.contains("token: v2") && !plain.contains("a: b"), "{plain}");
+    assert!(
+        plain.contains("token: v2") && !plain.contains("a: b"),
+        "{plain}"
+    );
     for verb in ["set", "unset"] {
         let help = ok(run(sb.kseal().args([verb, "--help"])));
         assert!(help.contains("--filename-override <PATH>"), "{help}");
