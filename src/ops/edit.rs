@@ -171,4 +171,27 @@ mod tests {
         assert!(t.contains("name: db-creds\n"));
         assert!(crate::yaml::tree::parse(&t).is_ok());
     }
+
+    /// sops's buffer: the plaintext itself, nothing stripped or decoded, sealed as saved.
+    #[test]
+    fn plain_buffers_are_the_text_itself() {
+        let plain = "kind: Secret\nmetadata:\n  name: a\ndata:\n  k: YQ==\n";
+        let seal = |t: &str| Ok(format!("sealed:{t}"));
+        let s = Session::start_plain(Zeroizing::new(plain.into()), Target::New(&seal));
+        assert_eq!(s.first_buffer().as_str(), plain);
+        assert!(matches!(
+            s.review(plain, plain, false).unwrap(),
+            Outcome::Unchanged
+        ));
+        // A `#|` line is the user's text here, not kseal's header: kept.
+        let saved = format!("#| mine\n{plain}");
+        match s.review(plain, &saved, false).unwrap() {
+            Outcome::Sealed(out) => assert_eq!(out, format!("sealed:{saved}")),
+            _ => panic!("not sealed"),
+        }
+        match s.review(plain, "kind: [", false).unwrap() {
+            Outcome::Invalid { next, .. } => assert_eq!(next.as_str(), "kind: ["),
+            _ => panic!("not invalid"),
+        }
+    }
 }

@@ -120,6 +120,21 @@ fn assert_minimal(before: &str, after: &str, edited: &str) {
     assert_eq!(keys, expected, "{after}");
 }
 
+/// No file under `dir` holds any of `needles`.
+fn assert_nowhere(dir: &Path, needles: &[&str]) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            assert_nowhere(&p, needles);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let text = String::from_utf8_lossy(&bytes);
+            for n in needles {
+                assert!(!text.contains(n), "plaintext {n:?} left in {}", p.display());
+            }
+        }
+    }
+}
+
 fn with_stdin(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
     let mut child = cmd
@@ -275,14 +290,21 @@ fn intellij_sops() {
     let escaped = script.display().to_string().replace(' ', "\\ ");
     let before = read(&e.file);
     let edited = plain().replace("note: hello", "note: bye");
+    std::fs::create_dir(e.sb.path("buf")).unwrap();
     let o = with_stdin(
-        e.cmd(&e.link).arg("secret.yaml").env("EDITOR", &escaped),
+        e.cmd(&e.link)
+            .arg("secret.yaml")
+            .env("EDITOR", &escaped)
+            .env("KSEAL_TMPDIR", e.sb.path("buf")),
         &edited,
     );
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), (marker, ""));
     assert_minimal(&before, &read(&e.file), "note");
     assert_eq!(real_sops_decrypt(&e.sb, &e.file), unindent(&edited));
+    // The plaintext came on stdin and went into kseal's buffer only: nothing is left.
+    assert_eq!(std::fs::read_dir(e.sb.path("buf")).unwrap().count(), 0);
+    assert_nowhere(e.sb.dir.path(), &[&b64(CANARY), "note: bye"]);
 
     // Encrypt to stdout and in place, recipients from .sops.yaml.
     let new = e.sb.write("new.yaml", plain());
@@ -564,4 +586,23 @@ fn the_docs_link_recipe_runs_as_written() {
         std::fs::canonicalize(link).unwrap(),
         std::fs::canonicalize(bin).unwrap()
     );
+}
+
+/// An invalid save (no terminal to ask on): exit 11, the file as it was, no buffer left.
+#[test]
+fn an_invalid_save_leaves_the_file_untouched() {
+    let e = setup();
+    let before = read(&e.file);
+    std::fs::create_dir(e.sb.path("buf")).unwrap();
+    let editor = e.script("ed.sh", "#!/bin/sh\nprintf 'kind: [unclosed\\n' > \"$1\"\n");
+    let o = run(e
+        .cmd(&e.link)
+        .arg(&e.file)
+        .env("EDITOR", &editor)
+        .env("KSEAL_TMPDIR", e.sb.path("buf"))
+        .stdin(Stdio::null()));
+    assert_eq!(code(&o), Some(11), "{}", stderr(&o));
+    assert_eq!(read(&e.file), before);
+    assert_eq!(std::fs::read_dir(e.sb.path("buf")).unwrap().count(), 0);
+    assert!(!stderr(&o).contains(&b64(CANARY)));
 }
