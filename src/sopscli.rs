@@ -239,11 +239,35 @@ fn value_flag(flag: &str) -> Result<bool> {
     .with_hint("kseal answers the sops command lines of editor plugins (editors.md in kseal's documentation)"))
 }
 
+/// sops subcommands kseal does not answer, with where to go instead.
+const OTHER_SUBCOMMANDS: &[(&str, &str)] = &[
+    (
+        "exec-env",
+        "use `kseal exec-env FILE -- CMD` (the Secret's keys as variables, as envFrom)",
+    ),
+    (
+        "exec-file",
+        "use `kseal exec-file FILE -- CMD` (the Secret's keys as files, as a volume)",
+    ),
+    ("publish", "kseal has no publish"),
+    ("keyservice", "kseal has no key service: age keys only"),
+    (
+        "groups",
+        "key groups come from .sops.yaml rules (key_groups)",
+    ),
+    ("completion", "use `kseal completions SHELL`"),
+];
+
 fn positional(out: &mut SopsArgs, arg: &str) -> Result<()> {
     if out.verb.is_none() && out.positional.is_empty() {
         if let Some((_, verb)) = SUBCOMMANDS.iter().find(|(n, _)| *n == arg) {
             out.verb = Some(*verb);
             return Ok(());
+        }
+        if let Some((name, instead)) = OTHER_SUBCOMMANDS.iter().find(|(n, _)| *n == arg) {
+            return Err(unsupported(format!(
+                "sops {name} is not supported: {instead}"
+            )));
         }
     }
     out.positional.push(arg.to_string());
@@ -531,6 +555,10 @@ mod tests {
             assert_eq!(p(args).unwrap_err().kind, Kind::Unsupported, "{args:?}");
         }
         assert!(p(&["--pgp", "", "-e", "f"]).is_ok());
+        assert_eq!(
+            p(&["exec-env", "f", "env"]).unwrap_err().kind,
+            Kind::Unsupported
+        );
         assert!(p(&["--aws-profile", "dev", "--disable-version-check", "-d", "f"]).is_ok());
         assert_eq!(p(&["--frobnicate", "f"]).unwrap_err().kind, Kind::Usage);
     }
