@@ -105,6 +105,9 @@ pub enum Reason {
     SetNotAString,
     /// `set` met a Secret whose `data`/`stringData` is not a mapping (`kseal edit`).
     SetNotAMapping,
+    /// `rotate` without a `.sops.yaml` rule met a plugin recipient that no flag names
+    /// (`--add-age`, `--keep-unknown-recipients`, `--rm-age`).
+    PluginRecipientNotNamed,
 }
 
 /// A kseal error: a kind, a message without secret values, where it happened (file, 1-based

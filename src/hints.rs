@@ -70,6 +70,9 @@ fn for_reason(reason: &Reason) -> Cow<'static, str> {
         Reason::SetFlowMapping => "use `kseal edit` to change it, or rewrite it as a block mapping",
         Reason::SetNotAString => "use `kseal edit` to change it",
         Reason::SetNotAMapping => "use `kseal edit` to fix the Secret",
+        Reason::PluginRecipientNotNamed => {
+            "name it with --add-age (or --keep-unknown-recipients) if it is yours, or remove it with --rm-age"
+        }
     };
     Cow::Borrowed(text)
 }
@@ -86,6 +89,13 @@ mod tests {
         let e = e.with_hint("own hint");
         assert_eq!(hint(&e).unwrap(), "own hint");
         assert!(hint(&Error::format("x")).is_none());
+    }
+
+    #[test]
+    fn rotate_names_its_flags_for_an_unnamed_plugin_recipient() {
+        let e = Error::new(Kind::Config, "plugin").with_reason(Reason::PluginRecipientNotNamed);
+        let h = hint(&e).unwrap();
+        assert!(h.contains("--add-age") && h.contains("--rm-age"), "{h}");
     }
 
     #[test]

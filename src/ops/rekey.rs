@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind, Reason, Result};
 use crate::keys::Recipient;
 use crate::kube;
 use crate::ops::datakey;
@@ -261,7 +261,7 @@ impl Rotation<'_> {
                     Kind::Config,
                     format!("the file names the plugin recipient {c}, which no .sops.yaml rule names: wrapping for it would run its plugin"),
                 )
-                .with_hint("name it with --add-age (or --keep-unknown-recipients) if it is yours, or remove it with --rm-age"));
+                .with_reason(Reason::PluginRecipientNotNamed));
             }
             out.push(r);
         }

@@ -69,13 +69,18 @@ fn not_enough(opened: usize, need: usize, total: usize, failures: Vec<(usize, Er
         .iter()
         .map(|(i, e)| format!("group {}: {}", i + 1, e.message))
         .collect();
-    Error::new(
+    let e = Error::new(
         kind,
         format!(
             "the data key is split over {total} key groups and any {need} of them open it; {opened} opened ({})",
             why.join("; ")
         ),
-    )
+    );
+    // The failure that gave the kind stays reachable through `source()`.
+    match failures.into_iter().find(|(_, f)| f.kind == kind) {
+        Some((_, first)) => e.with_source(first),
+        None => e,
+    }
 }
 
 /// Splits `key` into one share per group, any `threshold` of which give it back.
@@ -238,6 +243,8 @@ mod tests {
             Err(e) => e,
         };
         assert_eq!(e.kind, Kind::Integrity);
+        let source = std::error::Error::source(&e).expect("the group's error as source");
+        assert_eq!(source.to_string(), Error::integrity("modified").to_string());
     }
 
     #[test]

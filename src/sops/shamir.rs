@@ -84,6 +84,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Bytes>
                 Kind::Internal,
                 format!("the system random generator failed: {e}"),
             )
+            .with_source(e)
         })?;
         for share in out.iter_mut() {
             let x = share[secret.len()];

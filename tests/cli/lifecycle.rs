@@ -1510,6 +1510,12 @@ fn a_plugin_on_path_works_as_recipient_and_identity() {
     };
     let o = rotate(&[]);
     assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    // The way out names rotate's flags (worded by the binary, src/hints.rs).
+    assert!(
+        stderr(&o).contains("hint: name it with --add-age (or --keep-unknown-recipients)"),
+        "{}",
+        stderr(&o)
+    );
     let o = rotate(&["--add-age", recipient.as_str()]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     assert_eq!(recipients(&read(&sb.path("s.yaml"))), [recipient.as_str()]);
