@@ -15,7 +15,7 @@ Exit codes:
   6   MAC mismatch or tampering: a value, the metadata or a document was changed
   7   the output could not be written
   8   recipients or .sops.yaml configuration missing or invalid
-  9   unsupported: key types or features kseal does not support (pgp/kms, rekeying key groups)
+  9   unsupported: key types or features kseal does not support (pgp/kms)
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
       `status --max-age`: a secret is older than the limit; `status --fail-stale`:
       recipients differ from .sops.yaml; `check`: problems found; `diff --exit-code`:

@@ -108,6 +108,9 @@ pub enum Reason {
     /// `rotate` without a `.sops.yaml` rule met a plugin recipient that no flag names
     /// (`--add-age`, `--keep-unknown-recipients`, `--rm-age`).
     PluginRecipientNotNamed,
+    /// `rotate --add-age` on a file with several key groups: the rule's `key_groups` say which
+    /// group a recipient joins (`updatekeys`).
+    AddToKeyGroups,
 }
 
 /// A kseal error: a kind, a message without secret values, where it happened (file, 1-based

@@ -70,6 +70,9 @@ fn for_reason(reason: &Reason) -> Cow<'static, str> {
         Reason::SetFlowMapping => "use `kseal edit` to change it, or rewrite it as a block mapping",
         Reason::SetNotAString => "use `kseal edit` to change it",
         Reason::SetNotAMapping => "use `kseal edit` to fix the Secret",
+        Reason::AddToKeyGroups => {
+            "name it in a group of the key_groups of the file's .sops.yaml rule, then run `kseal updatekeys FILE`"
+        }
         Reason::PluginRecipientNotNamed => {
             "name it with --add-age (or --keep-unknown-recipients) if it is yours, or remove it with --rm-age"
         }

@@ -374,11 +374,3 @@ pub fn failed_files(first: Kind, failed: usize) -> Error {
     let files = if failed == 1 { "file" } else { "files" };
     Error::new(first, format!("{failed} {files} failed (see above)"))
 }
-
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}

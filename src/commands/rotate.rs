@@ -9,7 +9,7 @@ use kseal::ops::rekey::{self as ops_rekey, Rotation};
 use kseal::sops::file::KeyOpener;
 use kseal::sops::rekey;
 
-use super::{failed_files, load, plural, report_failure, say};
+use super::{failed_files, load, report_failure, say};
 use super::{load_identities, warn, write_back, IdentityOpener};
 use crate::cli::RotateArgs;
 use crate::fsio::{targets, Target};
@@ -54,11 +54,10 @@ pub fn run(args: &RotateArgs) -> Result<()> {
     for t in &targets {
         let name = t.path.display().to_string();
         match rotate_file(t, &mut job) {
-            Ok(Some(n)) => {
+            Ok(Some(keys)) => {
                 done += 1;
                 say(&format!(
-                    "{name}: new data key for {n} recipient{}, every value re-encrypted",
-                    plural(n)
+                    "{name}: new data key for {keys}, every value re-encrypted"
                 ))?;
             }
             Ok(None) => plain += 1,
@@ -81,9 +80,9 @@ pub fn run(args: &RotateArgs) -> Result<()> {
     }
 }
 
-/// Rotates one file. `Ok(None)`: a plain file found in a directory (skipped); otherwise the
-/// number of recipients of the new version.
-fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
+/// Rotates one file. `Ok(None)`: a plain file found in a directory (skipped); otherwise whom
+/// the new version is for (`2 recipients`, or the key groups).
+fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<String>> {
     let Some(loaded) = load(&t.path)? else {
         if t.from_dir {
             return Ok(None);
@@ -106,5 +105,5 @@ fn rotate_file(t: &Target, job: &mut Job<'_>) -> Result<Option<usize>> {
     let key = IdentityOpener { ids }.open(&loaded.meta)?;
     let out = ops_rekey::rotate(&loaded.text, &key, &wanted, super::read_options().policy)?;
     write_back(&t.path, &loaded.text, &out)?;
-    Ok(Some(wanted.len()))
+    Ok(Some(wanted.summary()))
 }

@@ -11,13 +11,12 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use kseal::error::{Error, Kind, Result};
-use kseal::keys::Recipient;
+use kseal::ops::groupkeys::Keys;
 use kseal::ops::plan::Planner;
 use kseal::ops::rekey;
 use kseal::sops::file::KeyOpener;
-use kseal::sops::rekey::RecipientDiff;
 
-use super::{failed_files, load, plural, report_failure, say};
+use super::{failed_files, load, report_failure, say};
 use super::{load_identities, parallel_map, warn, write_back, IdentityOpener};
 use crate::cli::UpdatekeysArgs;
 use crate::fsio;
@@ -29,8 +28,8 @@ use crate::fsio::{targets, Target};
 struct Pending {
     path: PathBuf,
     digest: [u8; 32],
-    wanted: Vec<Recipient>,
-    /// A recipient is removed.
+    wanted: Keys,
+    /// A recipient is removed (or a key group, or more groups are needed).
     removal: bool,
     /// A new data key and full re-encryption (a removal, without `--keep-data-key`).
     new_key: bool,
@@ -82,13 +81,13 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
                 .in_file(&name)
                 .with_hint("encrypt it first with `kseal encrypt -i`"),
             ),
-            Ok(Some((p, diff))) => {
-                if diff.is_empty() {
+            Ok(Some((p, changes))) => {
+                if changes.is_empty() {
                     counts.up_to_date += 1;
                     out.push_str(&format!("{name}: already up to date\n"));
                     continue;
                 }
-                show_diff(&mut out, &name, &diff, p.new_key);
+                show_diff(&mut out, &name, &changes, &p);
                 pending.push(p);
             }
             Err(e) => counts.fail(&e.in_file(&name)),
@@ -153,16 +152,18 @@ pub fn run(args: &UpdatekeysArgs) -> Result<()> {
     }
 }
 
-/// Reads a file's metadata and compares its recipients with its creation rule's.
+/// Reads a file's metadata and compares its recipients with its creation rule's: the pending
+/// change and its lines for people (none: up to date).
 fn plan_file(
     planner: &Planner,
     t: &Target,
     keep_data_key: bool,
-) -> Result<Option<(Pending, RecipientDiff)>> {
+) -> Result<Option<(Pending, Vec<String>)>> {
     let Some(loaded) = load(&t.path)? else {
         return Ok(None);
     };
     let u = rekey::plan_update(planner, &t.path, &loaded, keep_data_key)?;
+    let changes = u.describe();
     Ok(Some((
         Pending {
             path: t.path.clone(),
@@ -171,26 +172,31 @@ fn plan_file(
             removal: u.removal,
             new_key: u.new_key,
         },
-        u.diff,
+        changes,
     )))
 }
 
-fn show_diff(out: &mut String, name: &str, diff: &RecipientDiff, new_key: bool) {
+fn show_diff(out: &mut String, name: &str, changes: &[String], p: &Pending) {
     out.push_str(&format!("{name}:\n"));
-    for r in &diff.added {
-        out.push_str(&format!("  + {r}\n"));
+    for c in changes {
+        out.push_str(&format!("  {c}\n"));
     }
-    for r in &diff.removed {
-        out.push_str(&format!("  - {r}\n"));
-    }
-    if new_key {
+    let grouped =
+        !p.wanted.groups.is_empty() || changes.iter().any(|c| c.starts_with("key groups:"));
+    if p.new_key && grouped {
+        out.push_str(
+            "  a recipient or key group is removed, or more groups are needed: whoever holds a share of the current data key keeps it, so a new data key will be generated, split again and every value re-encrypted\n",
+        );
+    } else if p.new_key {
         out.push_str(
             "  a recipient is removed and still knows the current data key: a new data key will be generated and every value re-encrypted\n",
         );
-    } else if !diff.removed.is_empty() {
+    } else if p.removal {
         out.push_str(
             "  --keep-data-key: the removed recipient still knows the current data key (rotate it with `kseal rotate` soon)\n",
         );
+    } else if grouped {
+        out.push_str("  the data key will be split into new shares for these groups (values, MAC and lastmodified unchanged)\n");
     }
 }
 
@@ -206,17 +212,18 @@ fn apply(p: &Pending, opener: &IdentityOpener<'_>) -> Result<String> {
     let policy = opts.policy;
     let text = rekey::apply_update(&loaded, &key, &p.wanted, p.new_key, policy)?;
     write_back(&p.path, &loaded.text, &text)?;
-    let n = p.wanted.len();
-    Ok(if p.new_key {
-        format!(
-            "new data key for {n} recipient{}, every value re-encrypted (a recipient was removed)",
-            plural(n)
-        )
-    } else {
-        format!(
-            "data key re-wrapped for {n} recipient{} (values, MAC and lastmodified unchanged)",
-            plural(n)
-        )
+    let keys = p.wanted.summary();
+    Ok(match (p.new_key, p.wanted.groups.is_empty()) {
+        (true, true) => {
+            format!("new data key for {keys}, every value re-encrypted (a recipient was removed)")
+        }
+        (true, false) => format!("new data key for {keys}, every value re-encrypted"),
+        (false, true) => {
+            format!("data key re-wrapped for {keys} (values, MAC and lastmodified unchanged)")
+        }
+        (false, false) => format!(
+            "data key split into new shares for {keys} (values, MAC and lastmodified unchanged)"
+        ),
     })
 }
 

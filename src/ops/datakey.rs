@@ -35,6 +35,17 @@ pub fn new_data_key_for_plan(
     Ok((key, Vec::new(), Some(groups)))
 }
 
+/// A fresh data key wrapped for `keys`: for each recipient, or split into one share per key
+/// group (`ops::groupkeys`).
+pub fn new_data_key_for_keys(
+    keys: &super::groupkeys::Keys,
+) -> Result<(DataKey, crate::sops::rekey::Wrapped)> {
+    let key = DataKey::generate()
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+    let wrapped = super::groupkeys::wrap(&key, keys)?;
+    Ok((key, wrapped))
+}
+
 /// Wraps a data key for each recipient, as the file's `age` entries.
 pub fn wrap_data_key(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<AgeEntry>> {
     recipients

@@ -4,9 +4,91 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::keys::{self, Recipient};
+use crate::ops::plan::Plan;
 use crate::secret::DataKey;
 use crate::sops::keygroups;
 use crate::sops::metadata::{AgeEntry, KeyGroups};
+use crate::sops::rekey::Wrapped;
+
+/// Whom a file's data key is for: its recipients, or several key groups of recipients of which
+/// any `threshold` open it (the layout of a `.sops.yaml` rule, or of a file).
+#[derive(Clone, Debug)]
+pub struct Keys {
+    /// Every recipient (with several groups: all groups' recipients, in order).
+    pub recipients: Vec<Recipient>,
+    /// At least two groups, or empty (one group: `recipients`).
+    pub groups: Vec<Vec<Recipient>>,
+    /// The groups needed (0: every group).
+    pub threshold: usize,
+}
+
+impl Keys {
+    /// One group of recipients.
+    pub fn flat(recipients: Vec<Recipient>) -> Keys {
+        Keys {
+            recipients,
+            groups: Vec::new(),
+            threshold: 0,
+        }
+    }
+
+    /// Several groups (one group: `flat`).
+    pub fn grouped(groups: Vec<Vec<Recipient>>, threshold: usize) -> Keys {
+        if groups.len() < 2 {
+            return Keys::flat(groups.into_iter().flatten().collect());
+        }
+        Keys {
+            recipients: groups.iter().flatten().cloned().collect(),
+            groups,
+            threshold,
+        }
+    }
+
+    /// The keys a plan wraps a new data key for.
+    pub fn of_plan(plan: &Plan) -> Keys {
+        match plan.key_groups.len() {
+            0 | 1 => Keys::flat(plan.recipients.clone()),
+            _ => Keys::grouped(plan.key_groups.clone(), plan.shamir_threshold),
+        }
+    }
+
+    /// The groups, a flat list counting as one.
+    pub fn as_groups(&self) -> Vec<Vec<Recipient>> {
+        match self.groups.is_empty() {
+            true => vec![self.recipients.clone()],
+            false => self.groups.clone(),
+        }
+    }
+
+    /// For people: `2 recipients`, or `3 recipients in 2 key groups (any 2)`.
+    pub fn summary(&self) -> String {
+        let n = self.recipients.len();
+        let s = if n == 1 { "" } else { "s" };
+        match self.groups.len() {
+            0 => format!("{n} recipient{s}"),
+            g => format!("{n} recipient{s} in {g} key groups (any {})", self.needed()),
+        }
+    }
+
+    /// The threshold in effect (0 and one group: every group).
+    pub fn needed(&self) -> usize {
+        match self.threshold {
+            0 => self.as_groups().len(),
+            t => t,
+        }
+    }
+}
+
+/// `key` wrapped for `keys`: for each recipient, or split into one share per group.
+pub fn wrap(key: &DataKey, keys: &Keys) -> Result<Wrapped> {
+    if keys.groups.len() < 2 {
+        return Ok(super::datakey::wrap_data_key(key, &keys.recipients)?.into());
+    }
+    Ok(Wrapped {
+        age: Vec::new(),
+        key_groups: Some(wrap_for_groups(key, &keys.groups, keys.threshold)?),
+    })
+}
 
 /// The key groups of a file for `groups` (each a list of recipients, at least two groups) and
 /// `threshold` (0: every group, as sops does).

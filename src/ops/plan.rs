@@ -326,16 +326,6 @@ fn plan_for(
     })
 }
 
-/// The refusal of `updatekeys` and `rotate` for key groups, which they cannot change yet: a
-/// group file re-wrapped as one group would give every recipient the whole data key.
-pub fn key_groups_unsupported(what: &str) -> Error {
-    Error::new(
-        Kind::Unsupported,
-        format!("{what} splits the data key over several key groups (Shamir), whose recipients kseal cannot change yet"),
-    )
-    .with_hint("change the recipients of this file with `sops updatekeys` or `sops rotate`")
-}
-
 /// The recipients of each key group of a rule with several. A group naming pgp, kms or other
 /// keys kseal cannot use is refused: dropping them would let fewer people open the file.
 fn group_recipients(rule: &CreationRule) -> Result<Vec<Vec<Recipient>>> {

@@ -38,6 +38,9 @@ pub struct FileStatus {
     /// `match`, `stale`, `no-rule`, `no-config`, `error` (`None`: not encrypted).
     pub rules: Option<&'static str>,
     pub rules_message: Option<String>,
+    /// How the file's key groups or threshold differ from the rule's (`updatekeys` fixes it;
+    /// `rules_message` too when the crypt rule agrees).
+    pub groups_message: Option<String>,
     pub missing: Vec<String>,
     pub extra: Vec<String>,
     /// `verified`, `failed`, `unchecked` (`None`: not encrypted).
@@ -131,7 +134,8 @@ fn fill(st: &mut FileStatus, path: &Path, text: &str, audit: &Audit<'_>) -> Resu
                 );
                 let stale = !diff.is_empty() || groups.is_some();
                 st.rules = Some(if stale { "stale" } else { "match" });
-                st.rules_message = diff.rule.or(groups);
+                st.rules_message = diff.rule.or(groups.clone());
+                st.groups_message = groups;
                 st.missing = diff.recipients.added;
                 st.extra = diff.recipients.removed;
             }
@@ -177,6 +181,41 @@ fn fill(st: &mut FileStatus, path: &Path, text: &str, audit: &Audit<'_>) -> Resu
         }
     }
     Ok(())
+}
+
+/// The `rules:` line of the text report: up to date, or stale with what differs.
+fn rules_text(s: &FileStatus) -> String {
+    match s.rules {
+        Some("match") => "up to date".to_string(),
+        Some("stale") => {
+            let mut r = "STALE (run `kseal updatekeys`)".to_string();
+            for m in &s.missing {
+                r.push_str(&format!("\n    + {m}"));
+            }
+            for x in &s.extra {
+                r.push_str(&format!("\n    - {x}"));
+            }
+            // A crypt rule differing needs the plaintext encrypted again; key groups
+            // differing, `updatekeys`.
+            if let Some(m) = s
+                .rules_message
+                .as_ref()
+                .filter(|m| Some(*m) != s.groups_message.as_ref())
+            {
+                r.push_str(&format!(
+                    "\n    {m} (changed by hand or by someone without the key? restore the file, or decrypt and encrypt it again)"
+                ));
+            }
+            if let Some(m) = &s.groups_message {
+                r.push_str(&format!(
+                    "\n    {m} (`kseal updatekeys` splits the data key as .sops.yaml says)"
+                ));
+            }
+            r
+        }
+        Some("no-config") => "no .sops.yaml found".to_string(),
+        _ => s.rules_message.clone().unwrap_or_default(),
+    }
 }
 
 pub fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
@@ -239,26 +278,7 @@ pub fn render_text(statuses: &[FileStatus], max_age: Option<u64>) -> String {
                 shown.join(", ")
             ));
         }
-        let rules = match s.rules {
-            Some("match") => "up to date".to_string(),
-            Some("stale") => {
-                let mut r = "STALE (run `kseal updatekeys`)".to_string();
-                for m in &s.missing {
-                    r.push_str(&format!("\n    + {m}"));
-                }
-                for x in &s.extra {
-                    r.push_str(&format!("\n    - {x}"));
-                }
-                if let Some(m) = &s.rules_message {
-                    r.push_str(&format!(
-                        "\n    {m} (changed by hand or by someone without the key? restore the file, or decrypt and encrypt it again)"
-                    ));
-                }
-                r
-            }
-            Some("no-config") => "no .sops.yaml found".to_string(),
-            _ => s.rules_message.clone().unwrap_or_default(),
-        };
+        let rules = rules_text(s);
         out.push_str(&format!("  rules: {rules}\n"));
         let mac = match s.mac {
             Some("verified") => "verified".to_string(),

@@ -22,7 +22,7 @@ const PLAIN: DecryptOptions = DecryptOptions {
 fn plain(policy: Option<&'static dyn EnvelopePolicy>) -> DecryptOptions {
     DecryptOptions { policy, ..PLAIN }
 }
-use super::metadata::{self, AgeEntry, Metadata};
+use super::metadata::{self, AgeEntry, KeyGroups, Metadata};
 use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
 use crate::yaml::splice::{self, Edit};
@@ -149,14 +149,30 @@ pub fn compare_with_rule(
     EnvelopeDiff { recipients, rule }
 }
 
-fn refuse_foreign_keys(meta: &Metadata) -> Result<()> {
-    if meta.key_groups.is_some() {
-        return Err(Error::new(
-            Kind::Unsupported,
-            "the file splits its data key over several key groups (Shamir), whose recipients kseal cannot change yet",
-        )
-        .with_hint("change the recipients of this file with `sops updatekeys` or `sops rotate`"));
+/// A data key wrapped for a file: one entry per recipient (one key group), or, with several key
+/// groups, each group's share wrapped for its recipients (`age` then empty).
+#[derive(Clone, Default)]
+pub struct Wrapped {
+    pub age: Vec<AgeEntry>,
+    pub key_groups: Option<KeyGroups>,
+}
+
+impl Wrapped {
+    fn is_empty(&self) -> bool {
+        self.age.is_empty() && self.key_groups.is_none()
     }
+}
+
+impl From<Vec<AgeEntry>> for Wrapped {
+    fn from(age: Vec<AgeEntry>) -> Self {
+        Wrapped {
+            age,
+            key_groups: None,
+        }
+    }
+}
+
+fn refuse_foreign_keys(meta: &Metadata) -> Result<()> {
     if meta.other_key_sources.is_empty() {
         return Ok(());
     }
@@ -177,20 +193,21 @@ fn no_recipients() -> Error {
     )
 }
 
-/// Re-wraps a file's data key: every `sops:` block gets `age` as its recipient list, while the
-/// values, the MAC, `lastmodified`, the crypt rule and the version stay byte for byte (what
-/// `sops updatekeys` does). `key` must be the file's data key and `age` that key wrapped for
-/// each new recipient.
+/// Re-wraps a file's data key: every `sops:` block gets `wrapped` as its recipients (or key
+/// groups), while the values, the MAC, `lastmodified`, the crypt rule and the version stay byte
+/// for byte (what `sops updatekeys` does). `key` must be the file's data key and `wrapped` that
+/// key wrapped for each new recipient (or split into new shares, one per group).
 ///
 /// The file must decrypt with `key` and its MAC verify, before and after: a file that was
 /// tampered with is not re-wrapped, and the result is checked to open to the same plaintext.
 pub fn rewrap(
     src: &str,
     key: &DataKey,
-    age: Vec<AgeEntry>,
+    wrapped: impl Into<Wrapped>,
     policy: Option<&'static dyn EnvelopePolicy>,
 ) -> Result<String> {
-    if age.is_empty() {
+    let wrapped = wrapped.into();
+    if wrapped.is_empty() {
         return Err(no_recipients());
     }
     let before = file::decrypt(src, key, &plain(policy))?;
@@ -199,7 +216,8 @@ pub fn rewrap(
     };
     refuse_foreign_keys(&env.meta)?;
     let mut meta = env.meta.clone();
-    meta.age = age;
+    meta.age = wrapped.age;
+    meta.key_groups = wrapped.key_groups;
     // The recipients are in the structural MAC: it is computed again (and added to files
     // that had none, such as those sops wrote).
     meta.kseal_mac = Some(super::structural::PLACEHOLDER.to_string());
@@ -228,6 +246,7 @@ pub fn rewrap(
     })?;
     let same = after.envelope.as_ref().is_some_and(|a| {
         a.meta.age == meta.age
+            && a.meta.key_groups == meta.key_groups
             && a.meta.mac == meta.mac
             && a.meta.lastmodified == meta.lastmodified
             && a.docs == env.docs
@@ -288,18 +307,20 @@ fn not_encrypted() -> Error {
 }
 
 /// Rotates a file's data key: decrypts it with `opener` (MAC verified), then seals every
-/// value again under `new_key` (fresh IVs), wrapped for `age`, with `lastmodified` and a new
-/// MAC. The crypt rule, `mac_only_encrypted`, the version, the documents inside the envelope
-/// and every clear byte stay. The result is checked to open to the same plaintext.
+/// value again under `new_key` (fresh IVs), wrapped as `wrapped` says (recipients or key
+/// groups), with `lastmodified` and a new MAC. The crypt rule, `mac_only_encrypted`, the
+/// version, the documents inside the envelope and every clear byte stay. The result is checked
+/// to open to the same plaintext.
 pub fn rotate(
     src: &str,
     opener: &dyn KeyOpener,
     new_key: &DataKey,
-    age: Vec<AgeEntry>,
+    wrapped: impl Into<Wrapped>,
     lastmodified: String,
     policy: Option<&'static dyn EnvelopePolicy>,
 ) -> Result<String> {
-    if age.is_empty() {
+    let wrapped = wrapped.into();
+    if wrapped.is_empty() {
         return Err(no_recipients());
     }
     let before = file::decrypt(src, opener, &plain(policy))?;
@@ -323,11 +344,11 @@ pub fn rotate(
             .is_some_and(|i| env.docs.contains(&i))
     };
     let settings = EncryptSettings {
-        key_groups: None,
+        key_groups: wrapped.key_groups,
         rule: env.meta.rule.clone(),
         mac_only_encrypted: env.meta.mac_only_encrypted,
         key: new_key,
-        age,
+        age: wrapped.age,
         lastmodified,
         version: env.meta.version.clone(),
         stash: None,

@@ -2103,13 +2103,7 @@ fn kseal_key_group_files_open_in_sops_exactly_when_they_should() {
         text.contains("shamir_threshold is 2, .sops.yaml says 3"),
         "{text}"
     );
-    // updatekeys and rotate cannot change groups yet: refused, the file untouched.
-    for args in [&["updatekeys", "-y", "g.yaml"][..], &["rotate", "g.yaml"]] {
-        let o = run(sb.kseal().args(args).args(identity_args(&keys, &[0, 1])));
-        assert_eq!(code(&o), Some(9), "{args:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("key groups"), "{}", stderr(&o));
-        assert_eq!(read(&sb.path("g.yaml")), enc);
-    }
+    // updatekeys and rotate keep the groups: tests/cli/keygroups.rs.
 }
 
 /// The key-group recipe of docs/keys.md, as written (placeholders replaced by real keys): kseal

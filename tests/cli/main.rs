@@ -13,6 +13,7 @@ mod gitops_deploy;
 mod golden;
 mod hardening;
 mod keygen;
+mod keygroups;
 mod leaks;
 mod lifecycle;
 mod properties;
