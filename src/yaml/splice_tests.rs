@@ -403,3 +403,18 @@ fn comments_of_list_items_and_keep_blocks() {
     assert!(src[after_entry(src, inner, 1)..].starts_with("n: "));
     assert!(src[after_entry(src, inner, 0)..].starts_with("  b: |+"));
 }
+
+#[test]
+fn keep_blocks_end_block_lists_and_only_block_scalars_count() {
+    // A block list whose last item is a keep block owns the blank lines after it: a new
+    // entry goes after them (sops::file::seal), not between the value and its lines.
+    let src = "l:\n  - a\n  - |+\n    x\n\nn: 1\n";
+    let st = parse(src).unwrap();
+    assert!(ends_with_keep_block(src, root(&st).get("l").unwrap()));
+    // A plain value whose key carries a comment that looks like a block header is no block.
+    let src = "p: #|+\n  v\nn: 1\n";
+    let st = parse(src).unwrap();
+    let p = root(&st).get("p").unwrap();
+    assert_eq!(p.as_scalar().unwrap().value, "v");
+    assert!(!ends_with_keep_block(src, p));
+}
