@@ -77,6 +77,78 @@ const OTHER_KEYS: [&str; 6] = [
     "hckms",
 ];
 
+/// A config value read as a list: absent values are `Null` (`~`, `null`, empty).
+enum Items<'n, 'a> {
+    Null,
+    List(&'n [Node<'a>]),
+    Other,
+}
+
+fn items<'n, 'a>(node: &'n Node<'a>) -> Items<'n, 'a> {
+    match node {
+        Node::Sequence(q) => Items::List(&q.items),
+        Node::Alias(target, ..) => items(target),
+        Node::Scalar(s) if matches!(&*s.value, "" | "~" | "null" | "Null" | "NULL") => Items::Null,
+        _ => Items::Other,
+    }
+}
+
+/// How deep `merge` may nest key groups (sops has no limit; a config file deeper than this
+/// is a mistake or an attack on the stack).
+const MAX_MERGE_DEPTH: usize = 16;
+
+/// The age recipients of one key group, as sops 3.9+ collects them: the keys of the groups
+/// listed under `merge` first (recursively, in order), then the group's own `age` entries
+/// (each list item may hold several, comma-separated); each recipient once. Key kinds kseal
+/// cannot use (pgp, kms, ...) anywhere in the group go to `other`.
+fn group_keys(
+    node: &Node,
+    depth: usize,
+    out: &mut Vec<String>,
+    other: &mut Vec<String>,
+) -> Result<()> {
+    let config = |msg: &str| Error::new(Kind::Config, msg.to_string());
+    let g = node
+        .as_mapping()
+        .ok_or_else(|| config("a key group is not a mapping"))?;
+    if depth > MAX_MERGE_DEPTH {
+        return Err(config(
+            "key groups nest more than 16 levels deep through `merge`",
+        ));
+    }
+    match g.get("merge").map(items) {
+        None | Some(Items::Null) => {}
+        Some(Items::List(list)) => {
+            for item in list {
+                group_keys(item, depth + 1, out, other)?;
+            }
+        }
+        Some(Items::Other) => {
+            return Err(config(
+                "a key group's `merge` is not a list of key groups (sops refuses it too)",
+            ))
+        }
+    }
+    for entry in strings(g.get("age"))? {
+        for r in entry.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            if !out.iter().any(|o| o == r) {
+                out.push(r.to_string());
+            }
+        }
+    }
+    for k in OTHER_KEYS.iter().chain(&["hc_vault", "plugins"]) {
+        let used = match g.get(k).map(items) {
+            None | Some(Items::Null) => false,
+            Some(Items::List(list)) => !list.is_empty(),
+            Some(Items::Other) => true,
+        };
+        if used && !other.iter().any(|o| o == k) {
+            other.push(k.to_string());
+        }
+    }
+    Ok(())
+}
+
 fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
     let ctx = |e: Error| Error {
         message: format!("creation rule {n}: {}", e.message),
@@ -110,20 +182,9 @@ fn parse_rule(m: &Mapping, n: usize) -> Result<CreationRule> {
         Some(Node::Sequence(list)) if !list.items.is_empty() => {
             key_groups = list.items.len();
             for item in &list.items {
-                let g = item.as_mapping().ok_or_else(|| {
-                    Error::new(
-                        Kind::Config,
-                        format!("creation rule {n}: a key group is not a mapping"),
-                    )
-                })?;
-                groups.push(strings(g.get("age")).map_err(ctx)?);
-                // `merge` (nested groups) is a sops feature kseal does not read: named, so
-                // that such a rule is refused rather than half used.
-                for k in OTHER_KEYS.iter().chain(&["merge"]) {
-                    if g.get(k).is_some() && !other.iter().any(|o| o == k) {
-                        other.push(k.to_string());
-                    }
-                }
+                let mut group = Vec::new();
+                group_keys(item, 0, &mut group, &mut other).map_err(ctx)?;
+                groups.push(group);
             }
             age = groups[0].clone();
             if key_groups == 1 {
@@ -316,6 +377,43 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn nested_key_groups_merge_as_sops_does() {
+        // sops 3.9+: the merged groups' keys first (recursively, in order), then the group's
+        // own; comma-separated entries split; each recipient once per group.
+        let c = Config::parse(
+            "creation_rules:\n  - key_groups:\n      - merge:\n          - age: [a]\n          - merge:\n              - age: [\"b, c\"]\n        age: [d, a]\n      - age: [e]\n        merge: []\n        hc_vault: []\n",
+        )
+        .unwrap();
+        let r = c.rule_for("x.yaml").unwrap();
+        assert_eq!(r.groups, [vec!["a", "b", "c", "d"], vec!["e"]]);
+        assert!(r.other_keys.is_empty(), "{:?}", r.other_keys);
+        // A pgp key inside a merged group is named; `merge` that is not a list is refused.
+        let c = Config::parse(
+            "creation_rules:\n  - key_groups:\n      - merge:\n          - pgp: [F]\n        age: [a]\n      - age: [b]\n",
+        )
+        .unwrap();
+        assert_eq!(c.rule_for("x.yaml").unwrap().other_keys, ["pgp"]);
+        let e = Config::parse(
+            "creation_rules:\n  - key_groups:\n      - merge:\n          age: [a]\n      - age: [b]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message
+                .contains("creation rule 1: a key group's `merge` is not a list"),
+            "{}",
+            e.message
+        );
+        let deep = format!(
+            "creation_rules:\n  - key_groups:\n      - {}{{age: [a]}}{}\n      - age: [b]\n",
+            "{merge: [".repeat(20),
+            "]}".repeat(20)
+        );
+        let e = Config::parse(&deep).unwrap_err();
+        assert!(e.message.contains("16 levels"), "{}", e.message);
     }
 
     #[test]

@@ -284,3 +284,71 @@ fn rotate_keeps_key_groups() {
         .args(["decrypt", "s.yaml"]));
     assert!(!o.status.success());
 }
+
+/// The recipients of each key group of an encrypted file, in file order (any indentation).
+fn group_recipients(text: &str) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for l in text.lines() {
+        let t = l.trim_start();
+        if t == "- hc_vault: []" {
+            groups.push(Vec::new());
+        } else if let Some(r) = t.strip_prefix("- recipient: ") {
+            groups.last_mut().expect("a group").push(r.to_string());
+        }
+    }
+    groups
+}
+
+/// `.sops.yaml` key groups nested with `merge` (sops 3.9+) give kseal the groups sops makes
+/// from them (merged keys first, duplicates once, comma lists split), and sops opens kseal's
+/// file exactly with enough groups. A `merge` that is not a list is refused by both.
+#[test]
+fn merged_key_groups_as_sops_reads_them() {
+    let sb = Sandbox::new();
+    let k = keys(&sb, 4);
+    sb.write("s.yaml", SECRET);
+    let r = |i: usize| k[i].recipient.as_str();
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    shamir_threshold: 2\n    key_groups:\n      - merge:\n          - age: [{}]\n          - merge:\n              - age: [\"{}, {}\"]\n        age: [{}]\n      - age: [{}]\n",
+            r(0),
+            r(1),
+            r(0),
+            r(2),
+            r(3)
+        ),
+    );
+    let by_sops = ok(run(sb.tool("sops").args(["encrypt", "s.yaml"])));
+    let by_kseal = ok(run(sb.kseal().args(["encrypt", "s.yaml"])));
+    let want = vec![
+        vec![r(0).to_string(), r(1).to_string(), r(2).to_string()],
+        vec![r(3).to_string()],
+    ];
+    assert_eq!(group_recipients(&by_sops), want, "{by_sops}");
+    assert_eq!(group_recipients(&by_kseal), want, "{by_kseal}");
+    sb.write("g.yaml", &by_kseal);
+    opens_exactly(&sb, &k, "g.yaml", &[&[0, 1, 2], &[3]], 2);
+    // And updatekeys finds kseal's file up to date with the nested rule.
+    let o = run(sb.kseal().args(["updatekeys", "--dry-run", "g.yaml"]));
+    assert!(ok(o).contains("g.yaml: already up to date"));
+
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - key_groups:\n      - merge:\n          age: [{}]\n      - age: [{}]\n",
+            r(0),
+            r(3)
+        ),
+    );
+    let o = run(sb.tool("sops").args(["encrypt", "s.yaml"]));
+    assert!(!o.status.success());
+    let o = run(sb.kseal().args(["encrypt", "s.yaml"]));
+    assert_eq!(code(&o), Some(8), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a key group's `merge` is not a list of key groups"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}
