@@ -99,8 +99,10 @@ function! s:file_hash(path) abort
 endfunction
 
 " What must never leave this buffer: swap, undo file, viminfo/ShaDa, and writes by Vim itself.
+" 'nomodeline': the decrypted text is the file author's, and its modelines (run after
+" BufReadPost) could turn the swap and undo files back on.
 function! s:protect() abort
-  setlocal noswapfile noundofile
+  setlocal noswapfile noundofile nomodeline
   " Registers, command-line and search history can hold plaintext: keep the viminfo/ShaDa
   " file from storing this session's (g:kseal_keep_viminfo = 1 keeps the user's setting).
   if !get(g:, 'kseal_keep_viminfo', 0)

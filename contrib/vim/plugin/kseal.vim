@@ -44,7 +44,9 @@ function! s:before_read() abort
   endif
   let l:path = expand('<afile>:p')
   if s:matches_pattern(l:path) || (get(g:, 'kseal_detect', 1) && s:is_sops_file(l:path))
-    setlocal noswapfile noundofile
+    " No modelines either: they run after BufReadPost, on the decrypted text, and a file
+    " pushed by someone without a key can carry `vim: set swapfile undofile:`.
+    setlocal noswapfile noundofile nomodeline
     let b:kseal_pending = 1
   elseif exists('b:kseal_file')
     " Reloaded (:e!) and no longer encrypted: an ordinary buffer from now on.
