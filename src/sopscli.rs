@@ -179,7 +179,8 @@ pub fn wanted(
     if first == "filestatus" {
         return true;
     }
-    !kseal_verb(first) && Path::new(first).is_file()
+    // A stat first: clap's command tree is built only when such a file exists.
+    Path::new(first).is_file() && !kseal_verb(first)
 }
 
 /// Parses the sops command line (the arguments after the program name).
