@@ -75,7 +75,7 @@ fn dispatch(command: &Command) -> kseal::error::Result<()> {
         Command::Check(a) => commands::check::run(a),
         Command::ExecEnv(a) => commands::exec::run_env(a),
         Command::ExecFile(a) => commands::exec::run_file(a),
-        Command::SopsLink(a) => commands::sops::link(&a.dir),
+        Command::SopsLink(a) => commands::sops_link::run(&a.dir),
         Command::Completions(a) => commands::completions::run(a),
         Command::Man => commands::completions::man(),
     }

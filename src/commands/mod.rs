@@ -9,6 +9,7 @@ pub mod keygen;
 pub mod rotate;
 pub mod set;
 pub mod sops;
+pub mod sops_link;
 pub mod status;
 pub mod updatekeys;
 
