@@ -416,4 +416,80 @@ mod tests {
         let e = verify("v2:00", &st, &[0], &meta, &key()).unwrap_err();
         assert_eq!(e.kind, Kind::Unsupported);
     }
+    /// The encoder's alias budget counts every node it visits, aliases and what they expand
+    /// to included, and refuses at the first node past it (the parser's own limit is lower,
+    /// so only a direct test reaches it).
+    #[test]
+    fn encoder_budget_counts_every_visited_node() {
+        // root mapping, the list, its 2 items, the alias, the list again and its 2 items.
+        let st = parse("a: &x [1, 2]\nb: *x\n").unwrap();
+        let root = st.docs[0].root.as_ref().unwrap();
+        for (budget, fits) in [(8, true), (7, false), (1, false), (100, true)] {
+            let mut e = Encoder::new(&key());
+            e.budget = budget;
+            let r = e.node(root, true);
+            assert_eq!(r.is_ok(), fits, "budget {budget}");
+            if let Err(err) = r {
+                assert!(err.message.contains("alias bomb"), "{}", err.message);
+            } else {
+                assert_eq!(e.budget, budget - 8, "budget {budget}");
+            }
+        }
+    }
+
+    /// `seal` replaces the placeholder's own bytes and nothing else: plain in YAML, inside
+    /// its quotes in JSON, in every `sops:` block; a value that only decodes to the
+    /// placeholder (an escape) is refused rather than guessed at.
+    #[test]
+    fn seal_replaces_exactly_the_placeholder() {
+        let text = vector();
+        let stored = mac_of(&text);
+        let with_placeholder = text.replacen(&stored, PLACEHOLDER, 1);
+        assert_ne!(with_placeholder, text);
+        assert_eq!(seal_text(&with_placeholder, &key()).unwrap(), text);
+        // Two documents, each with its block.
+        let two = format!("{with_placeholder}---\n{with_placeholder}");
+        let sealed = seal_text(&two, &key()).unwrap();
+        assert_eq!(sealed.matches(stored.as_str()).count(), 0, "one MAC over both");
+        assert_eq!(sealed.matches(PLACEHOLDER).count(), 0);
+        assert_eq!(sealed.len(), two.len());
+        // JSON: the quotes stay.
+        let json = format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {{\"a\": \"ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\"}}, \"sops\": {{\"age\": [{{\"recipient\": \"age1x\", \"enc\": \"x\"}}], \"lastmodified\": \"2026-01-01T00:00:00Z\", \"mac\": \"x\", \"kseal_mac\": \"{PLACEHOLDER}\", \"version\": \"3.11.0\"}}}}\n"
+        );
+        let sealed = seal_text(&json, &key()).unwrap();
+        let mac = mac_of(&json);
+        assert_eq!(sealed, json.replacen(PLACEHOLDER, &mac, 1));
+        assert!(sealed.contains(&format!("\"kseal_mac\": \"{mac}\", ")));
+        // An escaped spelling decodes to the placeholder but is not its bytes.
+        let escaped = PLACEHOLDER.replacen("v1:0", "v1:\\x30", 1);
+        let tricky = json.replacen(PLACEHOLDER, &escaped, 1);
+        let e = seal_text(&tricky, &key()).unwrap_err();
+        assert_eq!(e.kind, Kind::Internal);
+        let tricky = with_placeholder.replacen(PLACEHOLDER, &format!("\"{escaped}\""), 1);
+        assert_eq!(seal_text(&tricky, &key()).unwrap_err().kind, Kind::Internal);
+        // No placeholder at all.
+        assert_eq!(seal_text(&text, &key()).unwrap_err().kind, Kind::Internal);
+    }
+
+    #[test]
+    fn require_refuses_a_missing_field_only_when_asked() {
+        let text = vector();
+        let without: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+            .collect();
+        let meta_of = |t: &str| {
+            let st = parse(t).unwrap();
+            let sops = st.docs[0].root_mapping().unwrap().get("sops").unwrap();
+            Metadata::from_mapping(sops.as_mapping().unwrap()).unwrap()
+        };
+        let (with, without) = (meta_of(&text), meta_of(&without));
+        require(&with, true).unwrap();
+        require(&with, false).unwrap();
+        require(&without, false).unwrap();
+        let e = require(&without, true).unwrap_err();
+        assert_eq!(e.kind, Kind::Integrity);
+        assert!(matches!(e.reason(), Some(Reason::StructuralMacMissing)));
+    }
 }
