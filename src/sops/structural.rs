@@ -450,7 +450,11 @@ mod tests {
         // Two documents, each with its block.
         let two = format!("{with_placeholder}---\n{with_placeholder}");
         let sealed = seal_text(&two, &key()).unwrap();
-        assert_eq!(sealed.matches(stored.as_str()).count(), 0, "one MAC over both");
+        assert_eq!(
+            sealed.matches(stored.as_str()).count(),
+            0,
+            "one MAC over both"
+        );
         assert_eq!(sealed.matches(PLACEHOLDER).count(), 0);
         assert_eq!(sealed.len(), two.len());
         // JSON: the quotes stay.

@@ -1476,6 +1476,31 @@ fn attack_clear_value_added_to_a_mac_only_encrypted_file_is_refused() {
     refused_everywhere(&sb, "bash-env", &file, 6, "BASH_ENV");
 }
 
+/// Attack 3 with the flag set by the attacker: `mac_only_encrypted: true` added to a kseal
+/// file (its `kseal_mac` removed, as in a sops-made file) takes the clear values out of the
+/// sops MAC. The flag alone no longer matches the MAC (which covered every value), and an
+/// added clear `stringData.BASH_ENV` is refused by the Kubernetes check before any key opens.
+#[test]
+fn attack_mac_only_encrypted_set_by_the_attacker_is_refused() {
+    let sb = Sandbox::new();
+    let file = kseal_encrypted(&sb, "flag.yaml", RETARGET_PLAIN);
+    let text = strip_kseal_mac(&read(&file));
+    let flagged = replace_once(
+        &text,
+        "  version:",
+        "  mac_only_encrypted: true\n  version:",
+    );
+    attacker_writes(&file, &flagged);
+    refused_everywhere(&sb, "flag", &file, 6, "MAC mismatch");
+    let evil = replace_once(
+        &flagged,
+        "\ndata:\n",
+        "\nstringData:\n  BASH_ENV: /tmp/evil.sh\ndata:\n",
+    );
+    attacker_writes(&file, &evil);
+    refused_everywhere(&sb, "flag-bash-env", &file, 6, "BASH_ENV");
+}
+
 /// Attack 4: the stored rule changed to `^password$` (the file's only value still matches, so
 /// the sops MAC verifies): the next `set` of another key would have written it in clear.
 #[test]
