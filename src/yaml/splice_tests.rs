@@ -418,3 +418,16 @@ fn keep_blocks_end_block_lists_and_only_block_scalars_count() {
     assert_eq!(p.as_scalar().unwrap().value, "v");
     assert!(!ends_with_keep_block(src, p));
 }
+
+#[test]
+fn removing_the_first_flow_entry_takes_its_comma_however_it_is_spaced() {
+    for (src, want) in [
+        ("f: {a: 1, b: 2}\n", "f: {b: 2}\n"),
+        ("f: {a: 1  ,b: 2}\n", "f: {b: 2}\n"),
+        ("f: {a: 1\t, \tb: 2}\n", "f: {b: 2}\n"),
+    ] {
+        let st = parse(src).unwrap();
+        let f = root(&st).get("f").unwrap().as_mapping().unwrap();
+        assert_eq!(edited(src, remove_entry(src, f, 0)), want, "{src:?}");
+    }
+}
