@@ -1,5 +1,5 @@
 //! `kseal sops-link DIR`: a link named `sops` to kseal, for editor plugins that run `sops` by
-//! name or read `sops --version` (the sops command line itself is `commands::sops`).
+//! name or read `sops --version` (the sops command line itself is answered in sops.rs).
 
 use std::path::Path;
 
