@@ -6,6 +6,7 @@ mod common;
 
 mod attacks;
 mod decrypt;
+mod differential;
 mod edit;
 mod encrypt;
 mod faults;
