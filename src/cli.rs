@@ -271,6 +271,9 @@ pub struct EditArgs {
     pub filename_override: FilenameOverrideArgs,
 }
 
+/// `--filename-override` of `set` and `unset`, which write into the file's envelope.
+const WRITE_OVERRIDE_HELP: &str = "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)";
+
 /// Which Secret of a multi-document file.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DocSelector {
@@ -283,10 +286,7 @@ pub struct DocSelector {
 }
 
 #[derive(Args, Debug)]
-#[command(mut_args(help_for(
-    "filename_override",
-    "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)",
-)))]
+#[command(mut_args(help_for("filename_override", WRITE_OVERRIDE_HELP)))]
 pub struct SetArgs {
     /// The encrypted file
     #[arg(value_name = "FILE")]
@@ -352,10 +352,7 @@ pub struct GetArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(mut_args(help_for(
-    "filename_override",
-    "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)",
-)))]
+#[command(mut_args(help_for("filename_override", WRITE_OVERRIDE_HELP)))]
 pub struct UnsetArgs {
     /// The encrypted file
     #[arg(value_name = "FILE")]

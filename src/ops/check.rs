@@ -13,7 +13,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::kube;
 use crate::sops::rekey;
-use crate::sops::rules::CryptRule;
 use crate::yaml::tree::{self, Stream};
 
 /// The files being checked, as the binary sees them.
@@ -357,13 +356,11 @@ fn wanted(config: &Config, rel: &str, stream: &Stream) -> Option<Wanted> {
     if rule.age.is_empty() || rule.key_groups > 1 {
         return None;
     }
+    let (crypt, mac_only_encrypted) = crate::ops::plan::rule_crypt(rule);
     Some(Wanted {
         recipients: rule.age.clone(),
-        rule: rule
-            .crypt_rule
-            .clone()
-            .unwrap_or_else(CryptRule::kubernetes),
-        mac_only_encrypted: rule.mac_only_encrypted,
+        rule: crypt,
+        mac_only_encrypted,
     })
 }
 

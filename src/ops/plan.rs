@@ -289,16 +289,8 @@ fn plan_for(
         .ok_or_else(|| no_rule(target.map(|_| rel.as_str()), dir))?;
     if rule.key_groups > 1 {
         let key_groups = group_recipients(rule)?;
-        return Ok(Plan {
-            recipients: key_groups.iter().flatten().cloned().collect(),
-            key_groups,
-            shamir_threshold: rule.shamir_threshold,
-            rule: rule
-                .crypt_rule
-                .clone()
-                .unwrap_or_else(CryptRule::kubernetes),
-            mac_only_encrypted: rule.mac_only_encrypted,
-        });
+        let recipients = key_groups.iter().flatten().cloned().collect();
+        return Ok(Plan::from_rule(rule, recipients, key_groups));
     }
     if rule.age.is_empty() {
         if !rule.other_keys.is_empty() {
@@ -314,16 +306,40 @@ fn plan_for(
         .iter()
         .map(|r| Recipient::parse(r))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Plan {
-        recipients,
-        key_groups: Vec::new(),
-        shamir_threshold: 0,
-        rule: rule
-            .crypt_rule
-            .clone()
-            .unwrap_or_else(CryptRule::kubernetes),
-        mac_only_encrypted: rule.mac_only_encrypted,
-    })
+    Ok(Plan::from_rule(rule, recipients, Vec::new()))
+}
+
+impl Plan {
+    /// The plan a matching creation rule makes: the recipients (and key groups) taken from it,
+    /// with its crypt rule and `mac_only_encrypted`.
+    fn from_rule(
+        rule: &CreationRule,
+        recipients: Vec<Recipient>,
+        key_groups: Vec<Vec<Recipient>>,
+    ) -> Plan {
+        let (crypt, mac_only_encrypted) = rule_crypt(rule);
+        Plan {
+            recipients,
+            shamir_threshold: if key_groups.is_empty() {
+                0
+            } else {
+                rule.shamir_threshold
+            },
+            key_groups,
+            rule: crypt,
+            mac_only_encrypted,
+        }
+    }
+}
+
+/// A matching creation rule's crypt rule (kseal's Kubernetes default when it names none) and
+/// its `mac_only_encrypted`: what a plan encrypts with, and what `check` compares a file with.
+pub fn rule_crypt(rule: &CreationRule) -> (CryptRule, bool) {
+    let crypt = rule
+        .crypt_rule
+        .clone()
+        .unwrap_or_else(CryptRule::kubernetes);
+    (crypt, rule.mac_only_encrypted)
 }
 
 /// The recipients of each key group of a rule with several. A group naming pgp, kms or other
