@@ -916,6 +916,7 @@ pub fn private_tempdir(prefix: &str, override_dir: Option<String>) -> Result<tem
             Kind::Output,
             format!("cannot create a private temporary directory: {e}"),
         )
+        .with_source(e)
     })?;
     check_private_dir(dir.path())?;
     Ok(dir)
@@ -931,6 +932,7 @@ fn check_private_dir(path: &Path) -> Result<()> {
             Kind::Output,
             format!("cannot inspect the temporary directory: {e}"),
         )
+        .with_source(e)
     })?;
     // SAFETY: geteuid has no arguments and cannot fail.
     let me = unsafe { libc::geteuid() };

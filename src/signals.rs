@@ -62,6 +62,7 @@ impl Terminations {
                         Kind::Internal,
                         format!("cannot install a handler for signal {sig}: {e}"),
                     )
+                    .with_source(e)
                 },
             )?;
         }

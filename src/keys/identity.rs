@@ -54,7 +54,7 @@ pub struct Identities {
     searched: Vec<String>,
     /// Problems that did not stop loading (a missing plugin, an unusable default SSH key);
     /// reported only if no identity opens an envelope.
-    notes: Vec<String>,
+    notes: Vec<Problem>,
     ask: Arc<AskPassphrase>,
     /// Key commands (`*_KEY_CMD`), run only when the identities above open nothing, once per
     /// recipient tried, with `SOPS_AGE_RECIPIENT` naming it (as sops >= 3.12 does).
@@ -158,17 +158,17 @@ impl Identities {
     }
 
     /// Identities loaded so far from key commands, and the problems they had (for messages).
-    fn command_results(&self) -> (usize, Vec<String>) {
+    fn command_results(&self) -> (usize, Vec<Problem>) {
         let cache = self
             .from_commands
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut n = 0;
-        let mut notes = Vec::new();
+        let mut notes: Vec<Problem> = Vec::new();
         for ids in cache.values() {
             n += ids.len();
             for p in &ids.notes {
-                if !notes.contains(p) {
+                if !notes.iter().any(|q| q.text == p.text) {
                     notes.push(p.clone());
                 }
             }
@@ -272,7 +272,18 @@ impl Identities {
 
     /// Records a problem that did not stop loading; shown only if no identity opens a file.
     pub(crate) fn note_problem(&mut self, what: String) {
-        self.notes.push(what);
+        self.notes.push(Problem {
+            text: what,
+            source: None,
+        });
+    }
+
+    /// `note_problem` for a problem an error caused, kept as the no-identity error's `source()`.
+    pub(crate) fn note_problem_error(&mut self, what: String, source: Error) {
+        self.notes.push(Problem {
+            text: what,
+            source: Some(Arc::new(source)),
+        });
     }
 
     pub fn searched(&self) -> &[String] {
@@ -282,13 +293,23 @@ impl Identities {
     /// Problems met while loading that did not stop it (a failing key command, a missing
     /// plugin, an unusable default SSH key), for the no-identity message.
     pub fn problems(&self) -> Vec<String> {
-        let mut all = self.notes.clone();
+        let mut all: Vec<String> = self.notes.iter().map(|p| p.text.clone()).collect();
         for p in self.command_results().1 {
-            if !all.contains(&p) {
-                all.push(p);
+            if !all.contains(&p.text) {
+                all.push(p.text);
             }
         }
         all
+    }
+
+    /// The error behind the first problem that had one (a key command that could not be
+    /// started, a plugin that is missing), for the no-identity error's `source()`.
+    pub fn problem_source(&self) -> Option<Arc<Error>> {
+        let commands = self.command_results().1;
+        self.notes
+            .iter()
+            .chain(commands.iter())
+            .find_map(|p| p.source.clone())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -392,7 +413,7 @@ impl Identities {
                 }
                 Err(e) => {
                     let e = plugin_missing(&e, origin);
-                    self.notes.push(e.message);
+                    self.note_problem_error(e.message.clone(), e);
                 }
             }
         }
@@ -458,6 +479,7 @@ impl Identities {
                 Error::integrity(format!(
                     "{origin}: the encrypted identity file is corrupt: {e}"
                 ))
+                .with_source(e)
             })?;
         Ok(plain)
     }
@@ -586,15 +608,26 @@ impl Identities {
         }
         for note in &self.notes {
             msg.push_str("; ");
-            msg.push_str(note);
+            msg.push_str(&note.text);
         }
         let looked = if self.searched.is_empty() {
             "kseal looked nowhere".to_string()
         } else {
             format!("kseal looked in: {}", self.searched.join(", "))
         };
-        Error::new(Kind::NoIdentity, msg).with_reason(Reason::NoIdentity { looked })
+        let e = Error::new(Kind::NoIdentity, msg).with_reason(Reason::NoIdentity { looked });
+        match self.notes.iter().find_map(|p| p.source.clone()) {
+            Some(source) => e.with_source(source),
+            None => e,
+        }
     }
+}
+
+/// A problem met while loading identities, and the error behind it when there is one.
+#[derive(Clone)]
+pub(crate) struct Problem {
+    text: String,
+    source: Option<Arc<Error>>,
 }
 
 /// Reads an identity file into a zeroizing buffer, refusing huge files (a wrong path).

@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use zeroize::Zeroizing;
 
 use super::Identities;
+use crate::error::{Error, Kind};
 
 /// The variables that hold key material itself, or run a key command (which a key command of
 /// its own must not see: it would run itself again). Key commands keep the `*_FILE` ones and
@@ -78,15 +79,49 @@ pub(crate) fn run_for(ids: &mut Identities, c: &KeyCommand, recipient: &str) {
             if output.iter().all(u8::is_ascii_whitespace) {
                 ids.note_problem(format!("{label} printed no identity"));
             } else if let Err(e) = ids.add_identity_bytes(&output, &label) {
-                ids.note_problem(e.message);
+                ids.note_problem_error(e.message.clone(), e);
             }
         }
-        Err(why) => ids.note_problem(format!("{label} {why}")),
+        Err(Failure { why, source: None }) => ids.note_problem(format!("{label} {why}")),
+        Err(Failure {
+            why,
+            source: Some(e),
+        }) => {
+            let what = format!("{label} {why}");
+            ids.note_problem_error(
+                what.clone(),
+                Error::new(Kind::NoIdentity, what).with_source(e),
+            );
+        }
+    }
+}
+
+/// Why a key command gave nothing: what to say after its label, and the I/O error behind it.
+struct Failure {
+    why: String,
+    source: Option<std::io::Error>,
+}
+
+impl From<&str> for Failure {
+    fn from(why: &str) -> Failure {
+        Failure {
+            why: why.to_string(),
+            source: None,
+        }
+    }
+}
+
+impl Failure {
+    fn io(what: &str, e: std::io::Error) -> Failure {
+        Failure {
+            why: format!("{what}: {e}"),
+            source: Some(e),
+        }
     }
 }
 
 /// Runs the command and returns its stdout, kept in zeroizing memory.
-fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let mut cmd = Command::new(&argv[0]);
     for var in KEY_COMMAND_HIDDEN_VARS {
         cmd.env_remove(var);
@@ -100,7 +135,7 @@ fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("could not be started: {e}"))?;
+        .map_err(|e| Failure::io("could not be started", e))?;
     let mut stdout = child.stdout.take().ok_or("has no stdout")?;
     let mut out = Zeroizing::new(Vec::with_capacity(16 * 1024));
     let mut chunk = Zeroizing::new([0u8; 8192]);
@@ -126,12 +161,12 @@ fn run(argv: &[String], recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     }
     let status = child
         .wait()
-        .map_err(|e| format!("could not be waited for: {e}"))?;
-    read_result.map_err(str::to_string)?;
+        .map_err(|e| Failure::io("could not be waited for", e))?;
+    read_result.map_err(Failure::from)?;
     if !status.success() {
         return Err(match status.code() {
-            Some(c) => format!("failed (exit status {c})"),
-            None => "was killed by a signal".to_string(),
+            Some(c) => Failure::from(format!("failed (exit status {c})").as_str()),
+            None => Failure::from("was killed by a signal"),
         });
     }
     Ok(out)
@@ -175,6 +210,30 @@ mod tests {
         assert_eq!(ids.len(), 0);
         assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
         assert_eq!(ids.len(), 1);
+    }
+
+    /// A key command that cannot be started: the no-identity error names it and keeps the
+    /// I/O error as its source chain (error -> the command's problem -> io::Error), not only
+    /// as text.
+    #[test]
+    fn a_command_that_cannot_start_keeps_the_io_error_as_source() {
+        use std::error::Error as _;
+        let mut ids = Identities::new();
+        add_from_command(&mut ids, "/nonexistent/pass show age", "SOPS_AGE_KEY_CMD");
+        let e = open(&ids, &flux_recipient()).must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert!(e
+            .message
+            .contains("SOPS_AGE_KEY_CMD (/nonexistent/pass) could not be started"));
+        let problem = e.source().expect("the command's problem");
+        assert!(
+            problem.to_string().contains("could not be started"),
+            "{problem}"
+        );
+        let io = problem.source().expect("the I/O error");
+        let io = io.downcast_ref::<std::io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert!(ids.problem_source().is_some());
     }
 
     /// sops >= 3.12: the command sees the recipient being tried in `SOPS_AGE_RECIPIENT`

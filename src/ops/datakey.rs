@@ -11,7 +11,7 @@ use crate::sops::metadata::AgeEntry;
 /// recipients' order).
 pub fn new_data_key(recipients: &[Recipient]) -> Result<(DataKey, Vec<AgeEntry>)> {
     let key = DataKey::generate()
-        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")).with_source(e))?;
     let age = wrap_data_key(&key, recipients)?;
     Ok((key, age))
 }
@@ -30,7 +30,7 @@ pub fn new_data_key_for_plan(
         return Ok((key, age, None));
     }
     let key = DataKey::generate()
-        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")))?;
+        .map_err(|e| Error::new(Kind::Internal, format!("no randomness: {e}")).with_source(e))?;
     let groups = super::groupkeys::wrap_for_groups(&key, &plan.key_groups, plan.shamir_threshold)?;
     Ok((key, Vec::new(), Some(groups)))
 }

@@ -126,7 +126,12 @@ impl IdentityOpener<'_> {
             // KSEAL_AGE_KEY_CMD, a missing plugin): that is the useful part.
             msg.push_str(&format!(" ({})", problems.join("; ")));
         }
-        self.with_hint(Error::new(Kind::NoIdentity, msg))
+        let e = Error::new(Kind::NoIdentity, msg);
+        // The error behind a problem (a key command that could not start) stays reachable.
+        self.with_hint(match self.ids.problem_source() {
+            Some(source) => e.with_source(source),
+            None => e,
+        })
     }
 
     fn with_hint(&self, e: Error) -> Error {

@@ -168,6 +168,7 @@ fn recipients_from_flags(
                 Kind::Input,
                 format!("cannot read recipients file {}: {e}", f.display()),
             )
+            .with_source(e)
         })?;
         out.extend(
             keys::parse_recipient_list(&text).map_err(|e| e.in_file(f.display().to_string()))?,
@@ -197,18 +198,18 @@ fn load_config(flag: Option<&Path>, env: &dyn Environment) -> Result<Option<(Pat
     let path = match explicit {
         Some(p) => p,
         None => {
-            let cwd = env
-                .current_dir()
-                .map_err(|e| Error::new(Kind::Config, format!("no working directory: {e}")))?;
+            let cwd = env.current_dir().map_err(|e| {
+                Error::new(Kind::Config, format!("no working directory: {e}")).with_source(e)
+            })?;
             match env.find_config(&cwd) {
                 Some(p) => p,
                 None => return Ok(None),
             }
         }
     };
-    let text = env
-        .read_file(&path)
-        .map_err(|e| Error::new(Kind::Config, format!("cannot read {}: {e}", path.display())))?;
+    let text = env.read_file(&path).map_err(|e| {
+        Error::new(Kind::Config, format!("cannot read {}: {e}", path.display())).with_source(e)
+    })?;
     let config = Config::parse(&text).map_err(|e| e.in_file(path.display().to_string()))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Some((std::fs::canonicalize(&dir).unwrap_or(dir), config)))

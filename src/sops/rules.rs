@@ -48,9 +48,9 @@ impl CryptRule {
             if value == KUBERNETES_REGEX {
                 return Ok(kubernetes_regex());
             }
-            Regex::new(value)
-                .map(Arc::new)
-                .map_err(|e| Error::format(format!("invalid `{key}` regular expression: {e}")))
+            Regex::new(value).map(Arc::new).map_err(|e| {
+                Error::format(format!("invalid `{key}` regular expression: {e}")).with_source(e)
+            })
         };
         Ok(match key {
             "unencrypted_suffix" => CryptRule::UnencryptedSuffix(value.to_string()),

@@ -293,7 +293,8 @@ impl<'a> Opening<'a> {
                 Err(e) => Typed::Binary(e.into_bytes()),
             }
         } else {
-            scalar::from_sops(&pt, &ev.ty).map_err(|e| Error::format(format!("{e}")))?
+            scalar::from_sops(&pt, &ev.ty)
+                .map_err(|e| Error::format(e.to_string()).with_source(e))?
         };
         self.hasher.value(&t.to_sops_bytes(), true);
         if !self.plain_only {
@@ -310,8 +311,10 @@ fn verify_mac(meta: &Metadata, key: &DataKey, computed: &str, stash: &mut IvStas
     if meta.mac.is_empty() {
         return Ok(false);
     }
-    let ev = value::parse(&meta.mac)
-        .map_err(|e| Error::integrity(format!("the stored MAC is unreadable: {}", e.message)))?;
+    let ev = value::parse(&meta.mac).map_err(|e| {
+        let message = format!("the stored MAC is unreadable: {}", e.message);
+        Error::integrity(message).with_source(e)
+    })?;
     let aad = meta.mac_aad()?;
     let stored = match value::open(key, &ev, aad.as_bytes()) {
         Ok(p) => p,

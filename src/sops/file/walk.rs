@@ -195,5 +195,6 @@ pub(super) fn typed_leaf(s: &Scalar, json: bool) -> Result<Typed> {
             return Ok(t);
         }
     }
-    scalar::resolve(&s.value, s.style, s.tag.as_deref()).map_err(|e| Error::format(format!("{e}")))
+    scalar::resolve(&s.value, s.style, s.tag.as_deref())
+        .map_err(|e| Error::format(e.to_string()).with_source(e))
 }
