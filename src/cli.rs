@@ -17,7 +17,8 @@ Exit codes:
   8   recipients or .sops.yaml configuration missing or invalid
   9   unsupported: key types or features kseal does not support (pgp/kms)
   10  refused: already encrypted, nothing to encrypt, or the file changed during an edit;
-      `status --max-age`: a secret is older than the limit; `status --fail-stale`:
+      `set`, `unset`, `edit`, `merge-driver`: the recipients differ from the .sops.yaml
+      rule; `status --max-age`: a secret is older than the limit; `status --fail-stale`:
       recipients differ from .sops.yaml; `check`: problems found; `diff --exit-code`:
       Secret values in plaintext; `merge-driver`: conflicting changes (the encrypted file
       is left as it was)
