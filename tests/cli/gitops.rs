@@ -660,6 +660,11 @@ fn check_finds_plain_secrets_literals_leaks_and_rules() {
     for secret in ["hunter2", "hunter3", "hunter4"] {
         assert!(!text.contains(secret));
     }
+    // Issue 13: the hint points at what an installed kseal has (its help), not at a file of
+    // the source checkout such as docs/gitops.md.
+    let err = stderr(&out);
+    assert!(err.contains("`kseal check --help` says"), "{err}");
+    assert!(!err.contains("docs/"), "{err}");
     let ok_run = r.kseal(&["check", "ok"]);
     assert!(ok_run.status.success(), "{}", stdout(&ok_run));
     // Counts in the right number: "1 problem found in 1 file", never "1 file(s)".
