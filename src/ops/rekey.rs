@@ -345,15 +345,16 @@ impl Rotation<'_> {
 /// file whose recipients differ from its `.sops.yaml` rule. The data key is reused by such a
 /// write, so a recipient someone added to the file without a key (issue: "harvest the next data
 /// key") would receive every new secret. No `.sops.yaml`, or no rule for the file: nothing to
-/// compare with (the recipients came from flags). Files with key groups are compared by
-/// `status`, not here.
+/// compare with (the recipients came from flags). Files with key groups are compared too (a
+/// pushed file whose groups all list an outsider hands them every share): group by group with
+/// a rule that has groups, as one set of recipients with a rule that has one.
 pub fn check_write_recipients(
     planner: &Planner,
     path: &Path,
     meta: &Metadata,
     plain: &str,
 ) -> Result<()> {
-    if !planner.has_config() || meta.key_groups.is_some() {
+    if !planner.has_config() {
         return Ok(());
     }
     // The plaintext is parsed only when a rule reads the Secrets' namespaces.
@@ -362,12 +363,7 @@ pub fn check_write_recipients(
         Err(e) if matches!(e.reason(), Some(crate::error::Reason::NoRuleMatches)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let wanted: Vec<String> = plan
-        .recipients
-        .iter()
-        .map(|r| r.text().to_string())
-        .collect();
-    let current: Vec<String> = meta.age.iter().map(|a| a.recipient.clone()).collect();
+    let (current, wanted) = write_recipients(meta, &plan);
     let diff = rekey::diff_recipients(&current, &wanted);
     if diff.is_empty() {
         return Ok(());
@@ -386,6 +382,36 @@ pub fn check_write_recipients(
         ));
     }
     Err(Error::new(Kind::Refused, msg).with_reason(crate::error::Reason::RecipientsDifferFromRule))
+}
+
+/// The file's recipients and the rule's, as lists to compare: plain recipients, or
+/// `group N: recipient` when both sides have key groups (one group of the file listing a
+/// recipient the rule puts elsewhere is a difference). Every group's recipients, together,
+/// when only the file has groups.
+fn write_recipients(meta: &Metadata, plan: &crate::ops::plan::Plan) -> (Vec<String>, Vec<String>) {
+    let texts =
+        |rs: &[Recipient]| -> Vec<String> { rs.iter().map(|r| r.text().to_string()).collect() };
+    let Some(groups) = &meta.key_groups else {
+        let current = meta.age.iter().map(|a| a.recipient.clone()).collect();
+        return (current, texts(&plan.recipients));
+    };
+    if plan.key_groups.is_empty() {
+        let current = groups
+            .groups
+            .iter()
+            .flatten()
+            .map(|a| a.recipient.clone())
+            .collect();
+        return (current, texts(&plan.recipients));
+    }
+    let tag = |i: usize, r: &str| format!("group {}: {}", i + 1, rekey::recipient_id(r));
+    let current = (groups.groups.iter().enumerate())
+        .flat_map(|(i, g)| g.iter().map(move |a| tag(i, &a.recipient)))
+        .collect();
+    let wanted = (plan.key_groups.iter().enumerate())
+        .flat_map(|(i, g)| g.iter().map(move |r| tag(i, r.text())))
+        .collect();
+    (current, wanted)
 }
 
 #[cfg(test)]

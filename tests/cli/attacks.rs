@@ -112,3 +112,67 @@ fn vim_modeline_in_a_secret_does_not_turn_the_swap_file_back_on() {
 fn nvim_modeline_in_a_secret_does_not_turn_the_swap_file_back_on() {
     modeline_in_the_secret(Editor::Nvim, "nvim");
 }
+
+/// Attacker (a): a Secret pushed with two key groups that both list the team's recipient and
+/// the attacker's (the real sops makes it from public keys alone: threshold 2, both shares
+/// wrapped for both). The recipients check before a write skipped files with key groups, so
+/// the victim's `set` (and `edit`, `encrypt --previous`, the sops edit, the merge driver, all
+/// through the same check) wrote a new secret under a data key the attacker holds. Now the
+/// file's recipients, group by group, are compared with the rule's.
+#[test]
+fn key_groups_do_not_bypass_the_recipients_check() {
+    require("sops");
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("repo/.git")).unwrap();
+    let (team, evil) = (recipient(), public_key(&key2()));
+    sb.write(
+        "att/.sops.yaml",
+        format!("creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    key_groups:\n      - age: [{team}, {evil}]\n      - age: [{team}, {evil}]\n"),
+    );
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\nstringData:\n  password: x\n";
+    let att = sb.write("att/s.yaml", plain);
+    ok(run(sb
+        .tool("sops")
+        .args(["--disable-version-check", "encrypt", "-i"])
+        .arg(&att)
+        .current_dir(sb.path("att"))));
+    sb.write(
+        "repo/.sops.yaml",
+        format!("creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    age: {team}\n"),
+    );
+    let file = sb.write("repo/s.yaml", read(&att));
+    let before = read(&file);
+    let mut set = sb.kseal();
+    set.args(["set", "--identity"])
+        .arg(key())
+        .arg(&file)
+        .args(["stringData.token", "--stdin"])
+        .current_dir(sb.path("repo"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"VictimsNewToken")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&evil), "{}", stderr(&out));
+    assert_eq!(read(&file), before, "nothing written");
+    // A file whose groups match the rule's groups is still written.
+    sb.write(
+        "repo/.sops.yaml",
+        format!("creation_rules:\n  - encrypted_regex: ^(data|stringData)$\n    key_groups:\n      - age: [{team}, {evil}]\n      - age: [{evil}, {team}]\n"),
+    );
+    ok(run(sb
+        .kseal()
+        .args(["set", "--identity"])
+        .arg(key())
+        .arg(&file)
+        .args(["stringData.user", "--value", "admin"])
+        .current_dir(sb.path("repo"))));
+}
