@@ -56,6 +56,19 @@ mod tests {
     use crate::keys::{wrap, Identities, Recipient};
     use crate::secret::DataKey;
 
+    /// The generated identity text loads as one identity that opens a data key wrapped for
+    /// `public`; the envelope is returned.
+    fn opens_what_is_wrapped_for(text: &str, public: &str) -> String {
+        let recipient = Recipient::parse(public).unwrap();
+        let mut ids = Identities::new();
+        ids.add_identity_file_text(text, "generated").unwrap();
+        assert_eq!(ids.len(), 1);
+        let key = DataKey::generate().unwrap();
+        let enc = wrap(&key, &recipient).unwrap();
+        assert_eq!(ids.unwrap(&enc).unwrap().expose(), key.expose());
+        enc
+    }
+
     #[test]
     fn generated_identity_parses_back_and_matches_its_recipient() {
         let (text, public) = generate_identity();
@@ -73,13 +86,7 @@ mod tests {
             "the text must not have been reallocated"
         );
 
-        let recipient = Recipient::parse(&public).unwrap();
-        let mut ids = Identities::new();
-        ids.add_identity_file_text(&text, "generated").unwrap();
-        assert_eq!(ids.len(), 1);
-        let key = DataKey::generate().unwrap();
-        let enc = wrap(&key, &recipient).unwrap();
-        assert_eq!(ids.unwrap(&enc).unwrap().expose(), key.expose());
+        opens_what_is_wrapped_for(&text, &public);
 
         // The same public key as the age crate derives from the secret line.
         #[allow(deprecated)]
@@ -103,14 +110,8 @@ mod tests {
             "the text must not have been reallocated"
         );
 
-        let recipient = Recipient::parse(&public).unwrap();
-        let mut ids = Identities::new();
-        ids.add_identity_file_text(&text, "generated").unwrap();
-        assert_eq!(ids.len(), 1);
-        let key = DataKey::generate().unwrap();
-        let enc = wrap(&key, &recipient).unwrap();
+        let enc = opens_what_is_wrapped_for(&text, &public);
         assert!(enc.contains("-----BEGIN AGE ENCRYPTED FILE-----"));
-        assert_eq!(ids.unwrap(&enc).unwrap().expose(), key.expose());
         let parsed: age::pq::Identity = lines[2].parse().unwrap();
         assert_eq!(parsed.to_public().to_string(), public);
         assert_ne!(generate_pq_identity().1, public);
