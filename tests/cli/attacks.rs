@@ -176,3 +176,121 @@ fn key_groups_do_not_bypass_the_recipients_check() {
         .args(["stringData.user", "--value", "admin"])
         .current_dir(sb.path("repo"))));
 }
+
+/// A Secret of the team (encrypted for `recipient()`) at `rel`, its password `canary`.
+fn team_secret(sb: &Sandbox, rel: &str, canary: &str) -> PathBuf {
+    attacker_secret(sb, rel, canary, "")
+}
+
+/// Held: a file tampered with by someone without the key (a clear value changed) gives no
+/// byte of plaintext on stdout through the sops command line, with or without `--extract`.
+#[test]
+fn sops_decrypt_of_a_tampered_file_prints_nothing() {
+    let sb = Sandbox::new();
+    let file = team_secret(&sb, "s.yaml", "TamperCanary");
+    let text = read(&file).replace("type: Opaque", "type: kubernetes.io/tls");
+    std::fs::write(&file, text).unwrap();
+    for extract in [None, Some(r#"["stringData"]["password"]"#)] {
+        let mut cmd = sb.kseal();
+        cmd.arg("-d").env("SOPS_AGE_KEY_FILE", key());
+        if let Some(p) = extract {
+            cmd.args(["--extract", p]);
+        }
+        let out = run(cmd.arg(&file));
+        assert_eq!(code(&out), Some(6), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "partial output with {extract:?}");
+        assert!(!stderr(&out).contains("TamperCanary"));
+    }
+}
+
+/// Held: `sops -d --output` onto a symbolic link a local user planted (in a shared directory)
+/// is refused; the link's target keeps its content and no plaintext is written anywhere.
+#[test]
+fn sops_decrypt_output_does_not_follow_a_planted_link() {
+    let sb = Sandbox::new();
+    let file = team_secret(&sb, "s.yaml", "LinkCanary");
+    let victim = sb.write("attacker/collect.txt", "attacker's file\n");
+    let link = sb.path("shared/out.yaml");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = run(sb
+        .kseal()
+        .args(["-d", "--output"])
+        .arg(&link)
+        .arg(&file)
+        .env("SOPS_AGE_KEY_FILE", key()));
+    assert_eq!(code(&out), Some(10), "{}", stderr(&out));
+    assert_eq!(read(&victim), "attacker's file\n");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}
+
+/// Held: `sops -e --filename-override PATH /dev/stdin` (VS Code's and IntelliJ's save) does
+/// not take its recipients from a `.sops.yaml` every user can write, planted beside PATH.
+#[test]
+fn sops_encrypt_from_stdin_ignores_a_planted_sops_yaml() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let planted = sb.write(
+        "shared/.sops.yaml",
+        format!("creation_rules:\n  - age: {}\n", public_key(&key2())),
+    );
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let target = sb.path("shared/new.yaml");
+    let mut cmd = sb.kseal();
+    cmd.args(["-e", "--filename-override"])
+        .arg(&target)
+        .arg("/dev/stdin")
+        .current_dir(sb.path("shared"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  p: x\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(code(&out), Some(0), "encrypted for the planted rule");
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("ignored"), "{}", stderr(&out));
+}
+
+/// Held: the sops edit protocol under a local user's eyes. With umask 000 the buffer's
+/// directory is 0700 and the buffer 0600, kseal holds the buffer open while the editor runs,
+/// the editor gets no identity variable, and SIGQUIT (not only INT/TERM/HUP) ends the session
+/// with the buffer removed and the file untouched.
+#[test]
+fn sops_edit_buffer_is_private_and_removed_on_sigquit() {
+    let sb = Sandbox::new();
+    let file = team_secret(&sb, "s.yaml", "EditCanary");
+    let before = read(&file);
+    let info = sb.path("edinfo");
+    let editor = sb.write(
+        "ed.sh",
+        format!(
+            "#!/bin/sh\nd=$(dirname \"$1\")\n{{ stat -c '%a' \"$d\" \"$1\"; env | grep -c -E 'AGE_KEY|KSEAL_AGE|SOPS_AGE'; ls -l /proc/$PPID/fd | grep -c \"$1\"; echo \"$d\"; }} > {}\nkill -QUIT $PPID\nsleep 2\n",
+            info.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kseal = sb.kseal().get_program().to_owned();
+    let mut sh = Command::new("sh");
+    sb.isolate(&mut sh);
+    sh.arg("-c")
+        .arg("umask 000; exec \"$0\" \"$1\"")
+        .arg(kseal)
+        .arg(&file)
+        .env("EDITOR", &editor)
+        .env("SOPS_AGE_KEY_FILE", key())
+        .env("KSEAL_AGE_KEY", read(&key()));
+    let out = run(&mut sh);
+    assert_eq!(code(&out), Some(11), "{}", stderr(&out));
+    let lines: Vec<String> = read(&info).lines().map(str::to_string).collect();
+    assert_eq!(lines[..4], ["700", "600", "0", "1"], "{lines:?}");
+    assert!(!Path::new(&lines[4]).exists(), "buffer left behind");
+    assert_eq!(read(&file), before);
+}
