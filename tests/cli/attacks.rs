@@ -294,3 +294,52 @@ fn sops_edit_buffer_is_private_and_removed_on_sigquit() {
     assert!(!Path::new(&lines[4]).exists(), "buffer left behind");
     assert_eq!(read(&file), before);
 }
+
+/// Held: a Secret handed over under a hostile name (leading `-`, quotes, `;`, `$(...)`,
+/// backquotes) is decrypted and written back by the plugin without any shell seeing the
+/// name: kseal runs as a job with an argument list, and the name is absolute.
+fn hostile_file_name(ed: Editor, tag: &str) {
+    let sb = Sandbox::new();
+    let marker = sb.path(&format!("pwned-{tag}"));
+    let name = format!(
+        "-x';touch {m};'\"$(touch {m})`touch {m}`.yaml",
+        m = marker.display()
+    );
+    let file = team_secret(&sb, &format!("repo/{name}"), "NameCanary");
+    let result = sb.path("result");
+    let script = format!(
+        "set runtimepath^={rtp}\nruntime plugin/kseal.vim\n\
+         execute 'edit' fnameescape('{file}')\n\
+         let s:dec = search('NameCanary', 'nw') > 0\n\
+         %s/NameCanary/NameCanary2/\n\
+         write\n\
+         call writefile(['decrypted=' . s:dec, 'modified=' . &modified], '{result}')\n\
+         qa!\n",
+        rtp = repo().join("contrib/vim").display(),
+        file = file.display().to_string().replace('\'', "''"),
+        result = result.display(),
+    );
+    let out = run_editor(&sb, ed, &script);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read(&result).lines().collect::<Vec<_>>(),
+        ["decrypted=1", "modified=0"]
+    );
+    assert!(!marker.exists(), "a shell ran the file name");
+    let plain = ok(run(sb
+        .kseal()
+        .args(["decrypt", "--identity"])
+        .arg(key())
+        .arg(&file)));
+    assert!(plain.contains("password: NameCanary2"), "{plain}");
+}
+
+#[test]
+fn vim_hostile_file_name_reaches_no_shell() {
+    hostile_file_name(Editor::Vim, "vim");
+}
+
+#[test]
+fn nvim_hostile_file_name_reaches_no_shell() {
+    hostile_file_name(Editor::Nvim, "nvim");
+}
