@@ -107,7 +107,11 @@ pub struct ReadPolicyArgs {
     pub require_structural_mac: bool,
 }
 
+// `defer`: a subcommand's arguments are built only when it runs (or for help, completions and
+// the man page), not on every start: building all of them was most of `kseal --version`'s
+// work (issue 16). Args structs therefore carry no doc comment (see IdentityArgs).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Encrypt the data and stringData values of every Secret in a manifest
     #[command(after_help = EXIT_CODES)]
@@ -167,17 +171,11 @@ pub enum Command {
             `.` and `-` kept: read `db.password` with `printenv db.password`), its value the \
             decoded bytes; stringData wins over data. A key no variable can be named after \
             (with `=` or a non-printable character) is skipped with a warning; a value with a \
-            NUL byte is refused (use exec-file).",
-        mut_arg("command", |a| a.help("The command and its arguments, after --; run without a shell \
-            (use `-- sh -c '...'` for $variables)"))
+            NUL byte is refused (use exec-file)."
     )]
     ExecEnv(ExecArgs),
     /// Run a command with a Secret's keys as files in a private directory (like a volume)
-    #[command(
-        after_help = EXIT_CODES,
-        mut_arg("command", |a| a.help("The command and its arguments, after --; `{}` in them stands \
-            for the directory (also in $KSEAL_SECRET_DIR), where each key is a file"))
-    )]
+    #[command(after_help = EXIT_CODES)]
     ExecFile(ExecArgs),
     /// Create DIR/sops, a link to kseal: editor plugins made for sops that run `sops` (or
     /// parse `sops --version`) then use kseal
@@ -191,7 +189,29 @@ pub enum Command {
     Man,
 }
 
-/// Which identities open an encrypted file (besides the environment and the default files).
+/// The help of exec-env's and exec-file's `command` argument, which share `ExecArgs`. Applied
+/// by `ExecArgs` itself because subcommands are built only when they run (`defer`): a
+/// variant-level `mut_arg` would find no argument yet.
+trait ExecCommandHelp {
+    fn exec_command_help(self) -> Self;
+}
+
+impl ExecCommandHelp for clap::Command {
+    fn exec_command_help(self) -> Self {
+        let help = if self.get_name() == "exec-file" {
+            "The command and its arguments, after --; `{}` in them stands for the directory \
+             (also in $KSEAL_SECRET_DIR), where each key is a file"
+        } else {
+            "The command and its arguments, after --; run without a shell (use `-- sh -c '...'` \
+             for $variables)"
+        };
+        self.mut_arg("command", |a| a.help(help))
+    }
+}
+
+// Which identities open an encrypted file (besides the environment and the default files).
+// (A plain comment, not a doc comment: clap would make a flattened struct's doc comment the
+// about text of the subcommand, since subcommands are built after their own about; see `defer`.)
 #[derive(Args, Debug, Clone, Default)]
 pub struct IdentityArgs {
     /// An age identity file (repeatable)
@@ -218,7 +238,7 @@ fn help_for(id: &'static str, help: &'static str) -> impl FnMut(Arg) -> Arg {
     move |a| if a.get_id() == id { a.help(help) } else { a }
 }
 
-/// The .sops.yaml a command reads creation rules from, when not the one found by searching.
+// The .sops.yaml a command reads creation rules from, when not the one found by searching.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
     /// The .sops.yaml to read creation rules from (default: search upward from the current directory, up to the repository top or $HOME)
@@ -227,8 +247,8 @@ pub struct ConfigArgs {
     pub file: Option<PathBuf>,
 }
 
-/// The path whose name .sops.yaml path rules are matched against instead of the file's own
-/// (sops's flag): for stdin, or a file whose name the rules do not describe.
+// The path whose name .sops.yaml path rules are matched against instead of the file's own
+// (sops's flag): for stdin, or a file whose name the rules do not describe.
 #[derive(Args, Debug, Clone, Default)]
 pub struct FilenameOverrideArgs {
     /// Match .sops.yaml path rules as if the file were at PATH (sops's flag)
@@ -241,7 +261,7 @@ pub struct FilenameOverrideArgs {
     pub path: Option<PathBuf>,
 }
 
-/// Where new recipients come from (for new files).
+// Where new recipients come from (for new files).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RecipientArgs {
     /// age recipient: age1..., "ssh-ed25519 ...", "ssh-rsa ..." (repeatable, or comma-separated)
@@ -275,7 +295,7 @@ pub struct EditArgs {
 /// `--filename-override` of `set` and `unset`, which write into the file's envelope.
 const WRITE_OVERRIDE_HELP: &str = "Match .sops.yaml path rules as if the file were at PATH (sops's flag): the file's recipients must be those of the rule for PATH, else the write is refused (exit 10)";
 
-/// Which Secret of a multi-document file.
+// Which Secret of a multi-document file.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DocSelector {
     /// The document number (1-based)
@@ -373,6 +393,7 @@ pub struct UnsetArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum CreateCommand {
     /// A generic Secret from literals, files and env files
     #[command(after_help = EXIT_CODES)]
@@ -559,6 +580,7 @@ pub struct KeygenArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum GitCommand {
     /// Write .gitattributes lines and the local git config for the kseal diff textconv and
     /// merge driver (run inside the repository)
@@ -604,6 +626,7 @@ pub struct MergeDriverArgs {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum KustomizeCommand {
     /// KRM function: a ResourceList on stdin (KsealGenerator or KsealTransformer as
     /// functionConfig), a ResourceList on stdout
@@ -743,6 +766,7 @@ pub enum CheckFailOn {
 }
 
 #[derive(Args, Debug)]
+#[command(exec_command_help())]
 pub struct ExecArgs {
     /// The encrypted file holding the Secret
     #[arg(value_name = "FILE")]
@@ -856,4 +880,45 @@ pub struct StatusArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// (path, about, long_about) of every subcommand, recursively.
+    fn abouts(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, String)>) {
+        for sc in cmd.get_subcommands() {
+            let p = format!("{path} {}", sc.get_name());
+            let text = |s: Option<&clap::builder::StyledStr>| s.map(|s| s.to_string());
+            let (about, long) = (text(sc.get_about()), text(sc.get_long_about()));
+            out.push((
+                p.clone(),
+                about.unwrap_or_default(),
+                long.unwrap_or_default(),
+            ));
+            abouts(sc, &p, out);
+        }
+    }
+
+    /// Subcommands are deferred: building one must not change its about text (a flattened
+    /// Args struct with a doc comment would replace it), so --help, completions and the man
+    /// page read as they did when the whole tree was built at start-up.
+    #[test]
+    fn deferred_subcommands_keep_their_about() {
+        let before = Cli::command();
+        let mut built = Cli::command();
+        built.build();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        abouts(&before, "kseal", &mut a);
+        abouts(&built, "kseal", &mut b);
+        // Building adds the `help` subcommands.
+        b.retain(|(p, _, _)| !p.split(' ').any(|w| w == "help"));
+        assert!(a.len() > 20, "{a:?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y);
+        }
+        assert_eq!(a.len(), b.len());
+    }
 }
