@@ -231,8 +231,10 @@ pub fn secret_key_problem(key: &str) -> Option<&'static str> {
 
 /// Kubernetes decodes `data` values as standard base64, ignoring line breaks.
 pub fn is_valid_base64(s: &str) -> bool {
-    // Most values have no line break: validate in place instead of copying megabytes.
-    if !s.contains(['\n', '\r']) {
+    // Most values have no line break: validate in place instead of copying megabytes. (Byte
+    // searches run as memchr; a `contains(['\n', '\r'])` walked a megabyte value char by char.)
+    let b = s.as_bytes();
+    if !b.contains(&b'\n') && !b.contains(&b'\r') {
         return canonical_base64(s.as_bytes());
     }
     let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
