@@ -10,6 +10,7 @@ const MAC_ONLY_ENCRYPTED_SEED: [u8; 32] = [
 ];
 
 /// A running MAC over a file's values.
+#[derive(Clone)]
 pub struct MacHasher {
     hash: Sha512,
     only_encrypted: bool,

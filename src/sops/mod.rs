@@ -1,6 +1,7 @@
 //! The SOPS v3 format: encrypted values, crypt rules, the MAC, the `sops:` block, and whole
 //! files (decrypt and encrypt by splicing into the original bytes).
 
+pub mod chunked;
 pub mod file;
 pub mod keygroups;
 pub mod mac;

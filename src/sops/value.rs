@@ -16,7 +16,7 @@ use crate::secret::{DataKey, Plaintext};
 type SopsGcm = AesGcm<Aes256, U32>;
 
 pub const IV_LEN: usize = 32;
-const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 pub const PREFIX: &str = "ENC[AES256_GCM,data:";
 
 /// The parts of an `ENC[...]` string, base64-decoded.
@@ -32,28 +32,24 @@ pub fn is_encrypted(s: &str) -> bool {
     s.starts_with(PREFIX)
 }
 
+/// The four fields of an `ENC[...]` text, still base64 (but the type).
+pub struct Fields<'a> {
+    pub data: &'a str,
+    pub iv: &'a str,
+    pub tag: &'a str,
+    pub ty: &'a str,
+}
+
+/// The error of a malformed `ENC[...]` text; it never quotes the value.
+pub(crate) fn malformed(what: &str) -> Error {
+    Error::format(format!("malformed encrypted value: {what}"))
+}
+
 /// Parses the grammar as sops does: the regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`
 /// (anchored at the start only, greedy groups). Errors never quote the value.
 pub fn parse(s: &str) -> Result<EncValue> {
-    let bad = |what: &str| Error::format(format!("malformed encrypted value: {what}"));
-    // Greedy groups: each separator is the LAST occurrence that still leaves the later ones.
-    let line = s.split('\n').next().unwrap_or("");
-    let rest = line
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| bad("it does not start with ENC[AES256_GCM,data:"))?;
-    let close = rest.rfind(']').ok_or_else(|| bad("no closing bracket"))?;
-    let body = &rest[..close];
-    let t = body.rfind(",type:").ok_or_else(|| bad("no type field"))?;
-    let (before_type, ty) = (&body[..t], &body[t + 6..]);
-    let g = before_type
-        .rfind(",tag:")
-        .ok_or_else(|| bad("no tag field"))?;
-    let (before_tag, tag) = (&before_type[..g], &before_type[g + 5..]);
-    let i = before_tag.rfind(",iv:").ok_or_else(|| bad("no iv field"))?;
-    let (data, iv) = (&before_tag[..i], &before_tag[i + 4..]);
-    if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
-        return Err(bad("an empty field"));
-    }
+    let Fields { data, iv, tag, ty } = fields(s)?;
+    let bad = malformed;
     let dec = |field: &str, name: &str| {
         STANDARD
             .decode(field)
@@ -72,6 +68,30 @@ pub fn parse(s: &str) -> Result<EncValue> {
         return Err(bad("the tag is not 16 bytes"));
     }
     Ok(v)
+}
+
+/// The fields of `parse`'s grammar, not decoded.
+pub fn fields(s: &str) -> Result<Fields<'_>> {
+    let bad = malformed;
+    // Greedy groups: each separator is the LAST occurrence that still leaves the later ones.
+    let line = s.split('\n').next().unwrap_or("");
+    let rest = line
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| bad("it does not start with ENC[AES256_GCM,data:"))?;
+    let close = rest.rfind(']').ok_or_else(|| bad("no closing bracket"))?;
+    let body = &rest[..close];
+    let t = body.rfind(",type:").ok_or_else(|| bad("no type field"))?;
+    let (before_type, ty) = (&body[..t], &body[t + 6..]);
+    let g = before_type
+        .rfind(",tag:")
+        .ok_or_else(|| bad("no tag field"))?;
+    let (before_tag, tag) = (&before_type[..g], &before_type[g + 5..]);
+    let i = before_tag.rfind(",iv:").ok_or_else(|| bad("no iv field"))?;
+    let (data, iv) = (&before_tag[..i], &before_tag[i + 4..]);
+    if data.is_empty() || iv.is_empty() || tag.is_empty() || ty.is_empty() {
+        return Err(bad("an empty field"));
+    }
+    Ok(Fields { data, iv, tag, ty })
 }
 
 /// Decrypts and authenticates one value against its AAD (the key path, or `lastmodified`).

@@ -9,6 +9,7 @@ use super::walk::{aad_of, indent_unit, root_mapping_of, typed_leaf, walk_envelop
 use super::{DecryptOptions, Decrypted, Envelope, IvStash, KeyOpener};
 use crate::error::{display_path, Error, Reason, Result};
 use crate::secret::DataKey;
+use crate::sops::chunked;
 use crate::sops::mac::{self, MacHasher};
 use crate::sops::metadata::Metadata;
 use crate::sops::rules::CryptRule;
@@ -266,6 +267,12 @@ impl<'a> Opening<'a> {
     /// queues the edit that writes the plaintext in its place.
     fn value(&mut self, ctx: &RenderContext, s: &Scalar, p: &[String], place: Place) -> Result<()> {
         let aad = aad_of(p);
+        if self.plain_only && s.value.len() >= chunked::MIN_LEN {
+            if let Some(t) = self.large_str(s, &aad) {
+                self.edits.push(splice::decrypted_edit_owned(ctx, s, t));
+                return Ok(());
+            }
+        }
         let mut ev = value::parse(&s.value)?;
         if ev.ty == "comment" {
             // sops writes a comment inside a list as a list element; it is a comment again
@@ -303,6 +310,30 @@ impl<'a> Opening<'a> {
         }
         self.edits.push(splice::decrypted_edit_owned(ctx, s, t));
         Ok(())
+    }
+}
+
+impl Opening<'_> {
+    /// A large `str` value opened in chunks while the MAC hashes them on a second core
+    /// (`decrypt` keeps no IV stash, so nothing else needs the ciphertext). None when the
+    /// value is of another type or fails to open: the caller then opens it as any other, and
+    /// reports its error as it always did (the hasher is as it was before this value).
+    fn large_str(&mut self, s: &Scalar, aad: &str) -> Option<Typed> {
+        if value::fields(&s.value).ok()?.ty != "str" {
+            return None;
+        }
+        let before = self.hasher.clone();
+        match chunked::open_hashing(self.key, &s.value, aad.as_bytes(), &mut self.hasher) {
+            // Move the plaintext into the typed value instead of copying it.
+            Ok(mut pt) => Some(match String::from_utf8(std::mem::take(&mut *pt)) {
+                Ok(v) => Typed::Str(v),
+                Err(e) => Typed::Binary(e.into_bytes()),
+            }),
+            Err(_) => {
+                self.hasher = before;
+                None
+            }
+        }
     }
 }
 
