@@ -73,9 +73,8 @@ if [ -n "${BENCH_KSEAL:-}" ]; then
   KSEAL_REV="$KSEAL_REV (BENCH_KSEAL=$KSEAL)"
   log "measuring $KSEAL"
 else
-  log "building kseal (release)"
-  nice cargo build --release --quiet --bin kseal
-  KSEAL=$ROOT/target/release/kseal
+  log "building kseal (release, static: make release)"
+  KSEAL=$ROOT/$(nice make --no-print-directory -s release | tail -n 1)
 fi
 mkdir -p "$OUT"
 # A private copy: other builds in the work tree may replace target/release/kseal meanwhile.
