@@ -109,7 +109,9 @@ pub struct ReadPolicyArgs {
 
 // `defer`: a subcommand's arguments are built only when it runs (or for help, completions and
 // the man page), not on every start: building all of them was most of `kseal --version`'s
-// work (issue 16). Args structs therefore carry no doc comment (see IdentityArgs).
+// work (issue 16). Args structs therefore carry no doc comment (see IdentityArgs), and a
+// variant's own methods run before its arguments exist: adjust arguments (`mut_arg(s)`) in
+// the Args struct, as ExecArgs and EncryptArgs do.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 pub enum Command {
