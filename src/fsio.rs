@@ -962,7 +962,7 @@ pub fn read_bytes(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => e.to_string(),
         };
-        Error::new(Kind::Input, format!("cannot read {name}: {why}"))
+        Error::new(Kind::Input, format!("cannot read {name}: {why}")).with_source(e)
     };
     let meta = std::fs::metadata(path).map_err(fail)?;
     if meta.is_dir() {
