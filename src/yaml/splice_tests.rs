@@ -431,3 +431,23 @@ fn removing_the_first_flow_entry_takes_its_comma_however_it_is_spaced() {
         assert_eq!(edited(src, remove_entry(src, f, 0)), want, "{src:?}");
     }
 }
+
+#[test]
+fn decrypted_edit_owned_keeps_the_quotes_of_quoted_slots() {
+    // Only a plain slot, or a double-quoted one in a flow collection (where kseal itself added
+    // the quotes), gets a plain value: the user's quotes elsewhere stay.
+    let src = "d: \"E\"\nf: ['E', \"E\"]\n";
+    let st = parse(src).unwrap();
+    let ctx = RenderContext {
+        src,
+        unit: 2,
+        json: false,
+    };
+    let own =
+        |s: &Scalar, v: &str| edited(src, decrypted_edit_owned(&ctx, s, Typed::Str(v.into())));
+    assert_eq!(own(scalar(&st, "d"), "v"), "d: \"v\"\nf: ['E', \"E\"]\n");
+    let f = seq(root(&st).get("f").unwrap());
+    let item = |i: usize| f.items[i].as_scalar().unwrap();
+    assert_eq!(own(item(0), "v"), "d: \"E\"\nf: ['v', \"E\"]\n");
+    assert_eq!(own(item(1), "v"), "d: \"E\"\nf: ['E', v]\n");
+}
