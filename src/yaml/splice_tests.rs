@@ -451,3 +451,16 @@ fn decrypted_edit_owned_keeps_the_quotes_of_quoted_slots() {
     assert_eq!(own(item(0), "v"), "d: \"E\"\nf: ['v', \"E\"]\n");
     assert_eq!(own(item(1), "v"), "d: \"E\"\nf: ['E', v]\n");
 }
+
+#[test]
+fn json_documents_get_json_values() {
+    // A timestamp is a string in JSON: quoted, not written bare as YAML would.
+    let src = "{\"k\": \"E\"}\n";
+    let r = |t: Typed| render_at(src, "k", t, true);
+    assert_eq!(
+        r(Typed::Time("2024-01-01T00:00:00Z".into())),
+        "{\"k\": \"2024-01-01T00:00:00Z\"}\n"
+    );
+    assert_eq!(r(Typed::Null), "{\"k\": null}\n");
+    assert_eq!(r(Typed::Int(7)), "{\"k\": 7}\n");
+}
