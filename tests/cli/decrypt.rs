@@ -1664,10 +1664,11 @@ fn post_quantum_identity_from_every_source() {
     assert_eq!(code(&o), Some(0), "default file: {}", stderr(&o));
 }
 
-/// A `sops:` block without a `version` (or with one that is not MAJOR.MINOR.PATCH) is refused
-/// as sops 3.11 refuses it ("Version string empty"), exit 4, naming the file; sops agrees.
+/// A `sops:` block without a `version` (or with one that is not MAJOR.MINOR.PATCH), which sops
+/// 3.11 refuses ("Version string empty"), is opened with a warning naming the file (issue 12:
+/// not silently, and not lost to the user); the MAC still decides; the next write adds one.
 #[test]
-fn a_block_without_a_valid_version_is_refused_like_sops() {
+fn a_block_without_a_valid_version_opens_with_a_warning() {
     let sb = Sandbox::new();
     sb.write(
         "s.yaml",
@@ -1704,11 +1705,32 @@ fn a_block_without_a_valid_version_is_refused_like_sops() {
             .kseal()
             .args(["decrypt", name])
             .env("SOPS_AGE_KEY_FILE", key()));
-        assert_eq!(code(&o), Some(4), "{}", stderr(&o));
+        assert_eq!(code(&o), Some(0), "{}", stderr(&o));
         let err = stderr(&o);
         assert!(err.contains(name) && err.contains(says), "{err}");
-        assert!(err.contains("sops refuses such a file"), "{err}");
+        assert!(
+            err.contains("warning") && err.contains("sops refuses such a file"),
+            "{err}"
+        );
+        assert!(stdout(&o).contains("p: s3cr3t"), "{}", stdout(&o));
+        // Tampering is still caught: the MAC does not depend on the version.
+        let tampered = text.replace("  name: db\n", "  name: dc\n");
+        sb.write("t.enc.yaml", &tampered);
+        let o = run(sb
+            .kseal()
+            .args(["decrypt", "t.enc.yaml"])
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert_ne!(code(&o), Some(0), "tampered {name} opened");
         assert!(stdout(&o).is_empty());
+        // `set` writes the version back.
+        let o = run(sb
+            .kseal()
+            .args(["set", name, "p", "--value", "n3w"])
+            .env("SOPS_AGE_KEY_FILE", key()));
+        assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+        let now = read(&sb.path(name));
+        assert!(now.contains("\n  version: 3."), "{now}");
+        sb.write(name, &text);
         let mut sops = sb.tool("sops");
         let o = run(sops.args(["decrypt", name]).env("SOPS_AGE_KEY_FILE", key()));
         assert_ne!(code(&o), Some(0), "sops accepted {name}");

@@ -40,13 +40,6 @@ pub(super) fn discover(
             .ok_or_else(|| Error::format("the `sops` entry is not a mapping").in_doc(first))?,
     )
     .map_err(|e| e.in_doc(first))?;
-    // A block cut short is named as such where the walk finds it (`missing_block_fields`).
-    let cut_short = stream.docs[first]
-        .root_mapping()
-        .is_some_and(|m| !missing_block_fields(m).is_empty());
-    if !cut_short {
-        check_version(&meta.version).map_err(|e| e.in_doc(first))?;
-    }
     same_block_everywhere(stream, &docs[1..], &meta)?;
     if let Some(policy) = policy {
         policy.check_outside(stream, &docs)?;
@@ -65,27 +58,32 @@ pub(super) fn discover(
 }
 
 /// sops (3.7 to 3.13) refuses a block whose `version` is missing or not MAJOR.MINOR.PATCH
-/// ("Version string empty", "No Major.Minor.Patch elements found"), even with --ignore-mac;
-/// sops and kseal always write one, so a block without it was cut short or edited by hand.
-fn check_version(version: &str) -> Result<()> {
-    if is_semver(version) {
-        return Ok(());
+/// ("Version string empty", "No Major.Minor.Patch elements found"), even with --ignore-mac.
+/// kseal opens it (the MACs still decide whether the file is intact) but says so, since the
+/// file cannot go back to sops as it is; a block cut short is named as such where the walk
+/// finds it (`missing_block_fields`), so it gets no second message here.
+pub(super) fn version_warning(stream: &Stream, first: usize, meta: &Metadata) -> Option<String> {
+    let cut_short = stream.docs[first]
+        .root_mapping()
+        .is_some_and(|m| !missing_block_fields(m).is_empty());
+    if cut_short || is_semver(&meta.version) {
+        return None;
     }
-    let what = if version.is_empty() {
+    let what = if meta.version.is_empty() {
         "has no `version`".to_string()
     } else {
-        let shown: String = version.chars().take(40).collect();
+        let shown: String = meta.version.chars().take(40).collect();
         format!("has the `version` {shown:?}, which is not MAJOR.MINOR.PATCH")
     };
-    Err(Error::format(format!(
-        "the `sops` block {what}: sops refuses such a file, and so does kseal"
+    Some(format!(
+        "document {}: the `sops` block {what}: sops refuses such a file (kseal's next write adds one; or restore the file from Git)",
+        first + 1
     ))
-    .with_hint("the block was cut short or edited by hand: restore the file from Git (sops writes e.g. `version: 3.11.0`)"))
 }
 
 /// Semantic version syntax as sops parses it: three numbers without leading zeros, then an
 /// optional `-prerelease` and `+build`.
-fn is_semver(v: &str) -> bool {
+pub(super) fn is_semver(v: &str) -> bool {
     let core = v.split_once('+').map_or(v, |(c, _)| c);
     let core = core.split_once('-').map_or(core, |(c, _)| c);
     let parts: Vec<&str> = core.split('.').collect();
@@ -224,8 +222,5 @@ mod tests {
         for bad in ["", "3", "3.11", "abc", "3.011.0", "3.11.0.1", "v3.11.0"] {
             assert!(!is_semver(bad), "{bad}");
         }
-        let e = check_version("").unwrap_err();
-        assert_eq!(e.kind, Kind::Format);
-        assert!(e.message.contains("no `version`"), "{}", e.message);
     }
 }

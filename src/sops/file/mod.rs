@@ -112,7 +112,7 @@ pub struct EncryptSettings<'a> {
 }
 
 /// Encrypts edited plaintext into an existing envelope: same data key, same wrapped keys,
-/// same crypt rule and version, the IVs of unchanged values reused, a new `lastmodified` and MAC.
+/// same crypt rule and version (a valid one), the IVs of unchanged values reused, a new `lastmodified` and MAC.
 /// `select` picks the documents to encrypt.
 pub fn reencrypt(
     plain: &str,
@@ -127,7 +127,13 @@ pub fn reencrypt(
         key: &env.key,
         age: env.meta.age.clone(),
         lastmodified: metadata::now_lastmodified(),
-        version: env.meta.version.clone(),
+        // A version sops cannot parse (a file opened with a warning) is replaced, so the
+        // written file is one sops reads again.
+        version: if discover::is_semver(&env.meta.version) {
+            env.meta.version.clone()
+        } else {
+            metadata::SOPS_FORMAT_VERSION.to_string()
+        },
         stash: Some(&env.stash),
         policy: env.policy,
     };

@@ -99,10 +99,12 @@ fn check_before_opening(
     opts: &DecryptOptions,
 ) -> Result<Vec<String>> {
     crate::sops::structural::require(meta, opts.require_structural_mac)?;
-    match opts.policy {
-        Some(policy) => policy.check_read(stream, docs, meta),
-        None => Ok(Vec::new()),
-    }
+    let mut warnings = match opts.policy {
+        Some(policy) => policy.check_read(stream, docs, meta)?,
+        None => Vec::new(),
+    };
+    warnings.extend(discover::version_warning(stream, docs[0], meta));
+    Ok(warnings)
 }
 
 /// The error of a MAC that does not match.
