@@ -390,30 +390,35 @@ fn block_scalar_ending_the_file_without_a_line_break() {
 }
 
 /// `make mutants` (docs/security.md, "Tested: mutation testing") is too slow for the suite, so
-/// its dry run is checked instead: one job, the documented filter, the test tree beside a link
-/// to ../shared; and every path `.cargo/mutants.toml` mutates exists, so a rename cannot
-/// silently shrink what is mutated.
+/// its dry run is checked instead: one job, the documented filter, the copied tree given the
+/// original's node modules (the C2SP vectors); and every path `.cargo/mutants.toml` mutates
+/// exists, so a rename cannot silently shrink what is mutated.
 #[test]
 fn make_mutants_recipe_runs_cargo_mutants_on_the_crypto_core() {
     let out = ok(run(std::process::Command::new("make")
         .current_dir(repo())
-        .args(["-n", "mutants", "MUTANTS_RE=src/sops/value.rs"])));
+        .args(["-n", "mutants", r"MUTANTS_RE=^src/sops/value\.rs:"])));
     assert!(
-        out.contains("cargo mutants -j 1 -o target/mutants -F 'src/sops/value.rs'"),
+        out.contains(r"cargo mutants -j 1 -o target/mutants -F '^src/sops/value\.rs:'"),
         "{out}"
     );
-    assert!(out.contains("target/mutants/tmp/shared"), "{out}");
+    assert!(out.contains("KSEAL_TEST_NODE_MODULES="), "{out}");
+    assert!(
+        out.contains("TMPDIR=") && out.contains("target/mutants/tmp"),
+        "{out}"
+    );
     let docs = read(&repo().join("docs/security.md"));
-    assert!(docs.contains("`make mutants MUTANTS_RE=src/sops/value.rs`"));
+    assert!(docs.contains(r"`make mutants MUTANTS_RE='^src/sops/value\.rs:'`"));
     let config = read(&repo().join(".cargo/mutants.toml"));
     let globs = config
         .lines()
         .find_map(|l| l.strip_prefix("examine_globs = "))
         .expect("examine_globs");
     for (glob, path) in [
-        ("src/sops/*.rs", "src/sops/value.rs"),
+        ("src/sops/**/*.rs", "src/sops/value.rs"),
+        ("src/sops/**/*.rs", "src/sops/file/open.rs"),
         ("src/yaml/splice.rs", "src/yaml/splice.rs"),
-        ("src/keys/*.rs", "src/keys/identity.rs"),
+        ("src/keys/**/*.rs", "src/keys/identity.rs"),
     ] {
         assert!(globs.contains(&format!("\"{glob}\"")), "{globs}");
         assert!(repo().join(path).is_file(), "{path}");
