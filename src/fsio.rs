@@ -1025,6 +1025,32 @@ pub fn targets(args: &[PathBuf]) -> Result<Vec<Target>> {
     Ok(out)
 }
 
+/// A new file goes into a directory that must exist before the editor opens: found missing
+/// only at the write, what was typed would be lost.
+pub fn check_new_file_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let what = if dir.exists() {
+        "is not a directory"
+    } else {
+        "does not exist"
+    };
+    Err(Error::new(
+        Kind::Output,
+        format!(
+            "cannot create {}: the directory {} {what}; the editor was not opened",
+            path.display(),
+            dir.display()
+        ),
+    )
+    .with_hint(format!("create it first: mkdir -p {}", dir.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

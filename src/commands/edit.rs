@@ -3,11 +3,9 @@
 //! what a saved buffer means (and its re-encryption with the same data key, so unchanged
 //! values keep their ciphertext) is `kseal::ops::edit`'s.
 
-use std::path::Path;
-
 use zeroize::Zeroizing;
 
-use kseal::error::{Error, Kind, Result};
+use kseal::error::Result;
 use kseal::ops::edit::{self, Outcome, Target};
 
 use super::{note, open_encrypted, write_back, write_guarded};
@@ -29,7 +27,7 @@ pub fn run(args: &EditArgs) -> Result<()> {
         let plain = Zeroizing::new(opened.decrypted.text.to_string());
         (Source::Existing(Box::new(opened)), plain)
     } else {
-        check_new_file_dir(path)?;
+        crate::fsio::check_new_file_dir(path)?;
         let r = &args.recipients;
         let plan = super::planner(r)?
             .plan_for(Some(args.filename_override.path.as_deref().unwrap_or(path)))
@@ -80,30 +78,4 @@ pub fn run(args: &EditArgs) -> Result<()> {
             }
         }
     }
-}
-
-/// A new file goes into a directory that must exist before the editor opens: found missing
-/// only at the write, what was typed would be lost.
-fn check_new_file_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let what = if dir.exists() {
-        "is not a directory"
-    } else {
-        "does not exist"
-    };
-    Err(Error::new(
-        Kind::Output,
-        format!(
-            "cannot create {}: the directory {} {what}; the editor was not opened",
-            path.display(),
-            dir.display()
-        ),
-    )
-    .with_hint(format!("create it first: mkdir -p {}", dir.display())))
 }

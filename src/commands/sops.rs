@@ -239,27 +239,48 @@ fn open(path: &Path, a: &SopsArgs) -> Result<super::Opened> {
     })
 }
 
-/// The sops edit protocol on an existing file (a bare FILE or `edit FILE`).
+/// The sops edit protocol (a bare FILE or `edit FILE`). A file that does not exist starts, as
+/// in sops, from an example (kseal's Secret template), sealed for the recipients the rules or
+/// `--age` give its name; left unchanged, nothing is written (exit 200).
 fn edit_file(a: &SopsArgs) -> Result<()> {
     let Input::File(path) = the_file(a)? else {
         return Err(Error::new(Kind::Usage, "sops edit needs a file, not stdin"));
     };
     let name = path.display().to_string();
     if !path.exists() {
-        return Err(Error::new(
-            Kind::Unsupported,
-            "the sops command line edits existing files only; it does not create them",
-        )
-        .in_file(&name)
-        .with_hint(format!("create it with `kseal edit {name}`")));
+        crate::fsio::check_new_file_dir(&path)?;
+        let rules_path = a.filename_override.as_deref().unwrap_or(&path);
+        let plan = planner(a)?
+            .plan_for(Some(rules_path))
+            .map_err(|e| e.in_file(&name))?;
+        let quiet = Quiet { verbose: a.verbose };
+        let seal_fn = |p: &str| seal::seal_new(&name, p, &plan, false, &quiet);
+        let template = Zeroizing::new(edit::template(&path));
+        let session_edit = edit::Session::start_plain(template.clone(), Target::New(&seal_fn));
+        return edit_loop(&path, &session_edit, template, |out| {
+            super::write_guarded(&path, None, out)
+        });
     }
     let opened = open(&path, a)?;
     let plain = Zeroizing::new(opened.decrypted.text.to_string());
     let session_edit =
         edit::Session::start_plain(plain.clone(), Target::Existing(opened.envelope()));
+    edit_loop(&path, &session_edit, plain, |out| {
+        super::write_back(&path, &opened.original, out)
+    })
+}
+
+/// Runs the editor on `buffer` until the saved text is unchanged (exit 200), emptied, or
+/// sealed (then `write`); invalid text goes back to the editor only when a person says so.
+fn edit_loop(
+    path: &Path,
+    session_edit: &edit::Session,
+    mut buffer: Zeroizing<String>,
+    write: impl FnOnce(&str) -> Result<()>,
+) -> Result<()> {
+    let name = path.display().to_string();
     let editor = editor_command(&SOPS_EDITOR)?;
-    let session = Session::new(&path)?;
-    let mut buffer = plain;
+    let session = Session::new(path)?;
     let mut had_problem = false;
     loop {
         session.write(&buffer)?;
@@ -280,7 +301,7 @@ fn edit_file(a: &SopsArgs) -> Result<()> {
                 )
                 .in_file(&name))
             }
-            Outcome::Sealed(out) => return super::write_back(&path, &opened.original, &out),
+            Outcome::Sealed(out) => return write(&out),
             Outcome::Invalid { problem, next } => {
                 ask_to_reopen(&name, &problem, &session.stop)?;
                 buffer = next;

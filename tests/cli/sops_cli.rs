@@ -606,3 +606,45 @@ fn an_invalid_save_leaves_the_file_untouched() {
     assert_eq!(std::fs::read_dir(e.sb.path("buf")).unwrap().count(), 0);
     assert!(!stderr(&o).contains(&b64(CANARY)));
 }
+
+/// `sops NEW.yaml`, as in sops: the editor starts from an example (kseal's Secret template);
+/// saved with a change, the file is encrypted for the `.sops.yaml` rule and the real sops opens
+/// it; saved unchanged, nothing is written (200); a missing directory fails before the editor.
+#[test]
+fn sops_new_file_starts_from_the_template() {
+    let e = setup();
+    let fresh = e.sb.path("new.yaml");
+    // The "editor" swaps the template's password for the canary.
+    let editor = e.script(
+        "ed-change.sh",
+        &format!("#!/bin/sh\nsed -i 's/change-me/{CANARY}/' \"$1\"\n"),
+    );
+    let o = run(e.cmd(&e.link).arg(&fresh).env("EDITOR", &editor));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let enc = read(&fresh);
+    assert!(enc.contains("\nsops:\n") && !enc.contains(CANARY), "{enc}");
+    assert!(enc.contains(&recipient()), "{enc}");
+    let back = real_sops_decrypt(&e.sb, &fresh);
+    assert!(back.contains(&format!("password: {CANARY}")), "{back}");
+    assert!(back.contains("name: new"), "{back}");
+
+    // Saved unchanged: exit 200 and no file.
+    let other = e.sb.path("untouched.yaml");
+    let o = run(e.cmd(&e.link).arg(&other).env("EDITOR", "true"));
+    assert_eq!(code(&o), Some(200), "{}", stderr(&o));
+    assert!(!other.exists());
+
+    // A directory that does not exist: refused before the editor runs.
+    let marker = e.sb.path("editor-ran");
+    let editor = e.script(
+        "ed-mark.sh",
+        &format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    );
+    let o = run(e
+        .cmd(&e.link)
+        .arg(e.sb.path("nodir/x.yaml"))
+        .env("EDITOR", &editor));
+    assert_ne!(code(&o), Some(0));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(!marker.exists(), "the editor ran");
+}
