@@ -346,6 +346,23 @@ mod tests {
     }
 
     #[test]
+    fn xdg_config_home_without_home_is_searched_and_not_called_missing() {
+        // Only `$HOME` unset: the XDG directory is still a default place, so discovery
+        // searches it and must not claim that it had nowhere to look.
+        let config = tempfile::tempdir().unwrap();
+        let c = config.path().display().to_string();
+        let ids = discover(&[], &env_of(&[("XDG_CONFIG_HOME", c.clone())])).unwrap();
+        assert!(ids.is_empty());
+        assert_eq!(
+            ids.searched(),
+            [
+                format!("{c}/kseal/keys.txt (not found)"),
+                format!("{c}/sops/age/keys.txt (not found)"),
+            ]
+        );
+    }
+
+    #[test]
     fn identity_vars_list_every_variable_discovery_reads() {
         let asked = std::cell::RefCell::new(Vec::<String>::new());
         let env = |name: &str| {

@@ -1462,6 +1462,25 @@ mod tests {
         assert!(out.status.success());
         assert_eq!(hex(&out.stdout), FLUX_KEY);
     }
+
+    /// Without key commands, a failed unwrap reports the identities that were tried: nothing
+    /// else runs, and the message counts what kseal loaded.
+    #[test]
+    fn without_key_commands_the_loaded_identities_answer_alone() {
+        let ids = loaded("sops-keys.txt");
+        assert!(!ids.has_commands());
+        let e = ids
+            .unwrap_for("age1flux", read_fixture("flux-age.enc").as_bytes(), 32)
+            .must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert!(
+            e.message
+                .starts_with("the age identity kseal found cannot open the data key"),
+            "{}",
+            e.message
+        );
+        assert_eq!(ids.len(), 1);
+    }
 }
 
 #[cfg(test)]

@@ -294,4 +294,73 @@ mod tests {
             assert!(!e.message.contains("SOMETHINGSECRET"), "{}", e.message);
         }
     }
+
+    /// What a key command prints is read with the caller's passphrase prompt: a
+    /// passphrase-protected identity file from a password manager opens with the answer the
+    /// caller gives (here a test's, not the terminal's).
+    #[test]
+    fn a_command_that_prints_a_protected_identity_asks_the_callers_prompt() {
+        use age::secrecy::SecretString;
+        let dir = tempfile::tempdir().unwrap();
+        let protected = dir.path().join("key.age");
+        let text = crate::keys::protect_identity(
+            &read_fixture("flux-age.txt"),
+            SecretString::from("pw".to_string()),
+        )
+        .unwrap();
+        std::fs::write(&protected, text).unwrap();
+        let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&asked);
+        let mut ids = Identities::new().with_passphrase_source(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(SecretString::from("pw".to_string()))
+        });
+        add_from_command(
+            &mut ids,
+            &format!("cat '{}'", protected.display()),
+            "KSEAL_AGE_KEY_CMD",
+        );
+        assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// When a key command's identities open nothing either, the error still says everywhere
+    /// kseal looked and every problem met before the command ran, not only the command's.
+    #[test]
+    fn a_command_that_opens_nothing_keeps_the_places_and_problems_seen_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("keys.txt");
+        let mut ids = Identities::new();
+        ids.add_file(&missing, false).unwrap();
+        ids.note_problem("~/.ssh/id_rsa: an unsupported key (skipped)".to_string());
+        add_from_command(
+            &mut ids,
+            &format!("cat '{}'", fixture("sops-keys.txt").display()),
+            "SOPS_AGE_KEY_CMD",
+        );
+        let e = open(&ids, &flux_recipient()).must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert!(
+            e.message
+                .starts_with("the age identity kseal found cannot open the data key"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message
+                .contains("~/.ssh/id_rsa: an unsupported key (skipped)"),
+            "{}",
+            e.message
+        );
+        let Some(crate::error::Reason::NoIdentity { looked }) = e.reason() else {
+            panic!("{:?}", e.reason())
+        };
+        assert_eq!(
+            looked,
+            &format!(
+                "kseal looked in: {} (not found), SOPS_AGE_KEY_CMD (cat)",
+                missing.display()
+            )
+        );
+    }
 }

@@ -94,3 +94,30 @@ pub(crate) mod testutil {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::age_error_text;
+
+    #[test]
+    fn age_error_text_drops_the_isolation_marks_around_interpolated_values() {
+        // A real age error whose Fluent message interpolates a number: the crate wraps it in
+        // U+2068/U+2069, which must not reach a message of ours.
+        let e = age::DecryptError::ExcessiveWork {
+            required: 20,
+            target: 18,
+        };
+        assert!(e.to_string().contains('\u{2068}'), "{e}");
+        assert_eq!(
+            age_error_text(&e),
+            "Excessive work parameter for passphrase.\nDecryption would take around 4 seconds."
+        );
+    }
+
+    #[test]
+    fn age_error_text_keeps_other_text_and_trims_the_end() {
+        let text = "\u{2068}a\u{2069} \u{2069}b\u{2068}\n\n";
+        assert_eq!(age_error_text(&text), "a b");
+        assert_eq!(age_error_text(&"  indented\tline  "), "  indented\tline");
+    }
+}
