@@ -363,4 +363,29 @@ mod tests {
             )
         );
     }
+
+    /// Every recipient tried runs the command again: each distinct problem is reported once,
+    /// whichever run met it, next to the problems seen before the commands ran.
+    #[test]
+    fn each_runs_problems_are_reported_once() {
+        let mut ids = Identities::new();
+        ids.note_problem("a default SSH key (skipped)".to_string());
+        // The exit status is the length of the recipient: a different failure per recipient.
+        add_from_command(
+            &mut ids,
+            "sh -c 'exit ${#SOPS_AGE_RECIPIENT}'",
+            "SOPS_AGE_KEY_CMD",
+        );
+        for recipient in ["age1aa", "age1aaaa", "age1aa"] {
+            assert_eq!(open(&ids, recipient).must_fail().kind, Kind::NoIdentity);
+        }
+        assert_eq!(
+            ids.problems(),
+            [
+                "a default SSH key (skipped)",
+                "SOPS_AGE_KEY_CMD (sh) failed (exit status 6)",
+                "SOPS_AGE_KEY_CMD (sh) failed (exit status 8)",
+            ]
+        );
+    }
 }
