@@ -1481,6 +1481,21 @@ mod tests {
         );
         assert_eq!(ids.len(), 1);
     }
+
+    /// An identity that opens the envelope but finds the wrong payload is an answer, not a
+    /// reason to try elsewhere: the format error stands, even with nothing else to try.
+    #[test]
+    fn a_wrong_payload_length_is_reported_as_such_by_unwrap_for() {
+        let ids = loaded("flux-age.txt");
+        let e = ids
+            .unwrap_for("age1flux", read_fixture("flux-age.enc").as_bytes(), 33)
+            .must_fail();
+        assert_eq!(e.kind, Kind::Format);
+        assert_eq!(
+            e.message,
+            "the age envelope holds 32 bytes, not a 33-byte key share"
+        );
+    }
 }
 
 #[cfg(test)]
