@@ -1373,6 +1373,67 @@ mod tests {
     }
 
     #[test]
+    fn only_loaded_identities_make_the_set_non_empty() {
+        let mut ids = Identities::new();
+        assert!(ids.is_empty());
+        ids.add_file(Path::new("/nonexistent/kseal/keys.txt"), false)
+            .unwrap();
+        ids.note_searched("somewhere else");
+        assert!(ids.is_empty());
+        ids.add_file(&fixture("flux-age.txt"), true).unwrap();
+        assert!(!ids.is_empty());
+        assert_eq!(ids.len(), 1);
+    }
+
+    /// Plugin identities count (`len`, `is_empty`) once their plugin is on `PATH`, one per
+    /// identity, next to the native ones. `PATH` is process-wide, so the check runs in a child
+    /// test process (this test binary) whose `PATH` holds a stand-in plugin.
+    #[test]
+    fn plugin_identities_count_once_their_plugin_is_installed() {
+        const CHILD: &str = "KSEAL_UNIT_PLUGIN_CHILD";
+        const NAME: &str =
+            "keys::identity::tests::plugin_identities_count_once_their_plugin_is_installed";
+        if std::env::var_os(CHILD).is_some() {
+            let plugin = age::plugin::Identity::default_for_plugin("ksealunit")
+                .unwrap()
+                .to_string();
+            let mut ids = Identities::new();
+            ids.add_identity_file_text(&format!("{plugin}\n"), "plugin.txt")
+                .unwrap();
+            assert!(ids.problems().is_empty(), "{:?}", ids.problems());
+            assert!(!ids.is_empty());
+            assert_eq!(ids.len(), 1);
+            ids.add_file(&fixture("flux-age.txt"), true).unwrap();
+            assert_eq!(ids.len(), 2);
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("age-plugin-ksealunit");
+        std::fs::write(&bin, "#!/bin/sh\nexit 1\n").unwrap();
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = match std::env::var_os("PATH") {
+            Some(p) => std::env::join_paths(
+                std::iter::once(dir.path().to_path_buf()).chain(std::env::split_paths(&p)),
+            )
+            .unwrap(),
+            None => dir.path().as_os_str().to_owned(),
+        };
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
     fn missing_files() {
         let mut ids = Identities::new();
         ids.add_file(Path::new("/nonexistent/kseal/keys.txt"), false)
