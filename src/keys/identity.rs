@@ -1385,31 +1385,24 @@ mod tests {
         assert_eq!(ids.len(), 1);
     }
 
-    /// Plugin identities count (`len`, `is_empty`) once their plugin is on `PATH`, one per
-    /// identity, next to the native ones. `PATH` is process-wide, so the check runs in a child
-    /// test process (this test binary) whose `PATH` holds a stand-in plugin.
-    #[test]
-    fn plugin_identities_count_once_their_plugin_is_installed() {
-        const CHILD: &str = "KSEAL_UNIT_PLUGIN_CHILD";
-        const NAME: &str =
-            "keys::identity::tests::plugin_identities_count_once_their_plugin_is_installed";
-        if std::env::var_os(CHILD).is_some() {
-            let plugin = age::plugin::Identity::default_for_plugin("ksealunit")
-                .unwrap()
-                .to_string();
-            let mut ids = Identities::new();
-            ids.add_identity_file_text(&format!("{plugin}\n"), "plugin.txt")
-                .unwrap();
-            assert!(ids.problems().is_empty(), "{:?}", ids.problems());
-            assert!(!ids.is_empty());
-            assert_eq!(ids.len(), 1);
-            ids.add_file(&fixture("flux-age.txt"), true).unwrap();
-            assert_eq!(ids.len(), 2);
-            return;
-        }
+    /// Set in the child test processes of `with_stand_in_plugin`.
+    const PLUGIN_CHILD: &str = "KSEAL_UNIT_PLUGIN_CHILD";
+
+    /// Runs the test `name` again in a child process (this test binary) whose `PATH` holds a
+    /// stand-in `age-plugin-ksealunit`: `PATH` is process-wide, so it cannot change here. The
+    /// stand-in logs how it was started to `$KSEAL_UNIT_PLUGIN_LOG` and answers the
+    /// identity-v1 protocol with "done" (it opens nothing). Returns the log.
+    fn with_stand_in_plugin(name: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("age-plugin-ksealunit");
-        std::fs::write(&bin, "#!/bin/sh\nexit 1\n").unwrap();
+        let log = dir.path().join("log");
+        std::fs::write(
+            &bin,
+            "#!/bin/sh\necho \"$1\" >> \"$KSEAL_UNIT_PLUGIN_LOG\"\n\
+             while read -r line; do [ \"$line\" = '-> done' ] && break; done\n\
+             printf -- '-> done\\n\\n'\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         let path = match std::env::var_os("PATH") {
@@ -1420,8 +1413,9 @@ mod tests {
             None => dir.path().as_os_str().to_owned(),
         };
         let out = Command::new(std::env::current_exe().unwrap())
-            .args([NAME, "--exact", "--test-threads=1"])
-            .env(CHILD, "1")
+            .args([name, "--exact", "--test-threads=1"])
+            .env(PLUGIN_CHILD, "1")
+            .env("KSEAL_UNIT_PLUGIN_LOG", &log)
             .env("PATH", path)
             .output()
             .unwrap();
@@ -1431,6 +1425,60 @@ mod tests {
             "{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        std::fs::read_to_string(&log).unwrap_or_default()
+    }
+
+    fn stand_in_plugin_identity() -> String {
+        let plugin = age::plugin::Identity::default_for_plugin("ksealunit")
+            .unwrap()
+            .to_string();
+        format!("{plugin}\n")
+    }
+
+    /// Plugin identities count (`len`, `is_empty`) once their plugin is on `PATH`, one per
+    /// identity, next to the native ones.
+    #[test]
+    fn plugin_identities_count_once_their_plugin_is_installed() {
+        if std::env::var_os(PLUGIN_CHILD).is_some() {
+            let mut ids = Identities::new();
+            ids.add_identity_file_text(&stand_in_plugin_identity(), "plugin.txt")
+                .unwrap();
+            assert!(ids.problems().is_empty(), "{:?}", ids.problems());
+            assert!(!ids.is_empty());
+            assert_eq!(ids.len(), 1);
+            ids.add_file(&fixture("flux-age.txt"), true).unwrap();
+            assert_eq!(ids.len(), 2);
+            return;
+        }
+        let log = with_stand_in_plugin(
+            "keys::identity::tests::plugin_identities_count_once_their_plugin_is_installed",
+        );
+        // Loading an identity does not start its plugin.
+        assert_eq!(log, "");
+    }
+
+    /// When the native identities open nothing, the plugin identities are tried: the plugin
+    /// runs (identity-v1) and, as it opens nothing either, the error is "no identity".
+    #[test]
+    fn plugin_identities_are_tried_when_native_ones_fail() {
+        if std::env::var_os(PLUGIN_CHILD).is_some() {
+            let mut ids = loaded("sops-keys.txt");
+            ids.add_identity_file_text(&stand_in_plugin_identity(), "plugin.txt")
+                .unwrap();
+            let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
+            assert_eq!(e.kind, Kind::NoIdentity, "{}", e.message);
+            assert!(
+                e.message
+                    .starts_with("none of the 2 age identities kseal found can open"),
+                "{}",
+                e.message
+            );
+            return;
+        }
+        let log = with_stand_in_plugin(
+            "keys::identity::tests::plugin_identities_are_tried_when_native_ones_fail",
+        );
+        assert_eq!(log, "--age-plugin=identity-v1\n");
     }
 
     #[test]
