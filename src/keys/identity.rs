@@ -1481,6 +1481,39 @@ mod tests {
         assert_eq!(log, "--age-plugin=identity-v1\n");
     }
 
+    /// An identity file may be 16 MiB (the age crate's limit); one byte more is refused before
+    /// parsing, as a wrong path. The identity comes last, so a file read short would lose it.
+    #[test]
+    fn identity_files_up_to_16_mib_are_read_and_bigger_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = read_fixture("flux-age.txt");
+        let limit = IDENTITY_FILE_LIMIT as usize;
+        for size in [limit, limit + 1] {
+            let comment = format!("#{}\n", "x".repeat(size - key.len() - 2));
+            let path = dir.path().join(format!("keys-{size}.txt"));
+            std::fs::write(&path, format!("{comment}{key}")).unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, size);
+            let mut ids = Identities::new();
+            let added = ids.add_file(&path, true);
+            if size == limit {
+                added.unwrap();
+                assert_eq!(
+                    hex(ids.unwrap(&read_fixture("flux-age.enc")).unwrap().expose()),
+                    FLUX_KEY
+                );
+            } else {
+                let e = added.must_fail();
+                assert_eq!(e.kind, Kind::Input);
+                assert!(
+                    e.message
+                        .ends_with("larger than 16 MiB, not an identity file"),
+                    "{}",
+                    e.message
+                );
+            }
+        }
+    }
+
     #[test]
     fn missing_files() {
         let mut ids = Identities::new();

@@ -388,4 +388,35 @@ mod tests {
             ]
         );
     }
+
+    /// A command may print up to 1 MiB (an identity file padded with comments still opens);
+    /// one byte more and its output is refused, not parsed.
+    #[test]
+    fn output_up_to_1_mib_is_read_and_more_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = read_fixture("flux-age.txt");
+        for (size, opens) in [(OUTPUT_LIMIT, true), (OUTPUT_LIMIT + 1, false)] {
+            // The identity comes last: a cut output would lose it.
+            let comment = format!("#{}\n", "x".repeat(size - key.len() - 2));
+            let path = dir.path().join(format!("keys-{size}.txt"));
+            std::fs::write(&path, format!("{comment}{key}")).unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, size);
+            let mut ids = Identities::new();
+            add_from_command(
+                &mut ids,
+                &format!("cat '{}'", path.display()),
+                "KSEAL_AGE_KEY_CMD",
+            );
+            let opened = open(&ids, &flux_recipient());
+            if opens {
+                assert_eq!(hex(&opened.unwrap()), FLUX_KEY);
+            } else {
+                assert_eq!(opened.must_fail().kind, Kind::NoIdentity);
+                assert_eq!(
+                    ids.problems(),
+                    ["KSEAL_AGE_KEY_CMD (cat) printed more than 1 MiB"]
+                );
+            }
+        }
+    }
 }
