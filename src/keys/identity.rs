@@ -1111,7 +1111,41 @@ mod tests {
         w.finish().unwrap().finish().unwrap();
         let e = ids.unwrap(std::str::from_utf8(&out).unwrap()).must_fail();
         assert_eq!(e.kind, Kind::Format);
-        assert!(e.message.contains("31 bytes"), "{}", e.message);
+        assert_eq!(
+            e.message,
+            "the age envelope holds 31 bytes, not a 32-byte data key"
+        );
+    }
+
+    /// The no-identity message names the stanza types an envelope is wrapped for, and says
+    /// which of them need a plugin: not the ones age handles itself (X25519, post-quantum).
+    #[test]
+    fn stanza_types_that_need_a_plugin_are_named_and_builtin_ones_are_not() {
+        let ids = loaded("sops-keys.txt");
+        let start = "the age identity kseal found cannot open the data key";
+        let e = ids.unwrap(&read_fixture("flux-age.enc")).must_fail();
+        assert_eq!(e.message, format!("{start} (it is wrapped for: X25519)"));
+        let e = ids.unwrap(&read_fixture("flux-age-pq.enc")).must_fail();
+        assert_eq!(
+            e.message,
+            format!("{start} (it is wrapped for: mlkem768x25519)")
+        );
+        // The same envelope relabelled as a plugin's stanza (an edit of the header text).
+        let binary = dearmor(&read_fixture("flux-age.enc"));
+        let text = String::from_utf8_lossy(&binary).into_owned();
+        assert!(text.contains("\n-> X25519 "));
+        let mut relabelled = binary.clone();
+        let at = text.find("\n-> X25519 ").unwrap() + 4;
+        relabelled.splice(at..at + "X25519".len(), b"piv-p256".iter().copied());
+        let e = ids.unwrap_bytes(&relabelled).must_fail();
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert_eq!(
+            e.message,
+            format!(
+                "{start} (it is wrapped for: piv-p256); stanza type piv-p256 is not \
+                 supported without an age plugin identity"
+            )
+        );
     }
 
     #[test]
