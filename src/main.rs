@@ -19,11 +19,27 @@ use cli::{Cli, Command};
 fn main() {
     // First of all: no core dumps and no payloads in panic messages while secrets are in memory.
     harden::process();
+    keep_large_blocks();
     // Passphrase prompts and age plugins talk to the user through the terminal, never the
     // library on its own.
     kseal::keys::set_ui(std::sync::Arc::new(terminal::Terminal));
     // A panic is a bug: exit 1 (internal error), like any other internal error.
     std::process::exit(std::panic::catch_unwind(run).unwrap_or(1));
+}
+
+/// glibc serves every block over 128 KiB with its own `mmap` and unmaps it when freed, so each
+/// large buffer of a call (the file read in, a value's ciphertext and its base64 text, the
+/// output) costs fresh zeroed pages and a page fault per 4 KiB, again and again: a fifth of
+/// encrypting a 900 KB Secret (docs/benchmarks.md). A kseal process lives for one command:
+/// large blocks come from the heap and freed memory is kept for the next one. Secrets are
+/// wiped before they are freed either way.
+fn keep_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes plain integers and only changes the allocator's thresholds.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
 }
 
 fn run() -> i32 {

@@ -2,6 +2,7 @@
 //! typing, splicing replacement text into the original bytes, and go-yaml v2's emitter.
 
 pub mod goyaml_v2;
+pub mod input;
 pub mod json;
 pub mod layout;
 pub mod mapping_edit;

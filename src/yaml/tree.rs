@@ -259,7 +259,7 @@ pub fn parse(src: &str) -> Result<Stream<'_>> {
 pub fn parse_with(src: &str, limits: Limits) -> Result<Stream<'_>> {
     check_line_ends(src)?;
     let mut builder = Builder::new(src, limits);
-    for item in Parser::new_from_str(src) {
+    for item in Parser::new(super::input::FastStr::new(src)) {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
             Error::format(format!(
