@@ -419,4 +419,30 @@ mod tests {
             }
         }
     }
+
+    /// A command that keeps printing is stopped once it passes 1 MiB (kseal does not wait
+    /// for it to end), and one that closes its output but takes a moment to exit is waited
+    /// for, not killed: its success counts.
+    #[test]
+    fn an_endless_command_is_stopped_and_a_slow_exit_is_awaited() {
+        let mut ids = Identities::new();
+        add_from_command(&mut ids, "yes AGE-SECRET-KEY-1", "KSEAL_AGE_KEY_CMD");
+        assert_eq!(
+            open(&ids, &flux_recipient()).must_fail().kind,
+            Kind::NoIdentity
+        );
+        assert_eq!(
+            ids.problems(),
+            ["KSEAL_AGE_KEY_CMD (yes) printed more than 1 MiB"]
+        );
+
+        let key = fixture("flux-age.txt");
+        let mut ids = Identities::new();
+        add_from_command(
+            &mut ids,
+            &format!("sh -c \"cat '{}'; exec >&-; sleep 1\"", key.display()),
+            "KSEAL_AGE_KEY_CMD",
+        );
+        assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
+    }
 }
