@@ -127,4 +127,40 @@ mod tests {
             key.expose()
         );
     }
+
+    /// Without an installed `Ui` (as in these tests), the new passphrase cannot be asked:
+    /// an error that says so, never an empty passphrase.
+    #[test]
+    fn a_new_passphrase_needs_someone_to_ask() {
+        let e = ask_new_passphrase().must_fail();
+        assert_eq!(e.kind, Kind::Input);
+        assert!(
+            matches!(e.reason(), Some(Reason::NoTerminalForNewPassphrase)),
+            "{:?}",
+            e.reason()
+        );
+        assert!(e.message.contains("no terminal"), "{}", e.message);
+    }
+
+    /// `kseal keygen --passphrase`: the armored file opens with the passphrase, to the
+    /// identity of the recipient returned with it; the identity's text is not in the file.
+    #[test]
+    fn generated_protected_identity_opens_with_its_passphrase() {
+        let (file, public) =
+            generate_protected_identity(SecretString::from("pw".to_string())).unwrap();
+        assert!(file.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(!file.contains("AGE-SECRET-KEY"));
+        let mut ids =
+            Identities::new().with_passphrase_source(|_| Ok(SecretString::from("pw".to_string())));
+        ids.add_identity_file_text(&file, "new.age").unwrap();
+        assert_eq!(ids.len(), 1);
+        let key = DataKey::generate().unwrap();
+        let recipient = Recipient::parse(&public).unwrap();
+        assert_eq!(
+            ids.unwrap(&wrap(&key, &recipient).unwrap())
+                .unwrap()
+                .expose(),
+            key.expose()
+        );
+    }
 }
