@@ -445,4 +445,24 @@ mod tests {
         );
         assert_eq!(hex(&open(&ids, &flux_recipient()).unwrap()), FLUX_KEY);
     }
+
+    /// The output buffer (grown by hand, to zeroize every copy) grows geometrically: a
+    /// command that prints 1 MiB costs about 1.5 MiB of memory, not a gibibyte.
+    #[test]
+    fn the_output_buffer_stays_within_twice_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        std::fs::write(&path, vec![b'#'; OUTPUT_LIMIT]).unwrap();
+        let argv = ["cat".to_string(), path.display().to_string()];
+        let Ok(out) = run(&argv, "age1x") else {
+            panic!("cat failed")
+        };
+        assert_eq!(out.len(), OUTPUT_LIMIT);
+        assert!(out.iter().all(|b| *b == b'#'));
+        assert!(
+            out.capacity() <= 2 * OUTPUT_LIMIT + 16 * 1024,
+            "{}",
+            out.capacity()
+        );
+    }
 }

@@ -95,3 +95,122 @@ impl age::Callbacks for UiCallbacks {
         ask_passphrase(description).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use age::secrecy::ExposeSecret;
+    use age::Callbacks;
+
+    use super::*;
+
+    /// In a program that installed no `Ui` (these tests), nobody is asked anything: prompts
+    /// fail, and a plugin's questions get no answer rather than a made-up one.
+    #[test]
+    fn without_an_installed_ui_nothing_is_asked() {
+        assert_eq!(NoUi.read_line("Continue?"), None);
+        let e = NoUi.passphrase("Passphrase").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+        assert_eq!(
+            ask_passphrase("Passphrase").unwrap_err().kind(),
+            io::ErrorKind::NotConnected
+        );
+        assert_eq!(UiCallbacks.confirm("Use the token?", "ok", None), None);
+        assert_eq!(UiCallbacks.request_public_string("PIN"), None);
+        assert!(UiCallbacks.request_passphrase("Passphrase").is_none());
+    }
+
+    /// A `Ui` that answers from a list and records what it was shown.
+    struct Scripted {
+        answers: Mutex<Vec<&'static str>>,
+        shown: Mutex<Vec<String>>,
+    }
+
+    impl Ui for Scripted {
+        fn passphrase(&self, prompt: &str) -> io::Result<SecretString> {
+            self.shown.lock().unwrap().push(format!("secret: {prompt}"));
+            Ok(SecretString::from(format!("answer to {prompt}")))
+        }
+        fn read_line(&self, prompt: &str) -> Option<String> {
+            self.shown.lock().unwrap().push(prompt.to_string());
+            let mut answers = self.answers.lock().unwrap();
+            (!answers.is_empty()).then(|| answers.remove(0).to_string())
+        }
+        fn message(&self, message: &str) {
+            self.shown
+                .lock()
+                .unwrap()
+                .push(format!("message: {message}"));
+        }
+    }
+
+    /// The installed `Ui` answers passphrase prompts and every callback of age plugins. The
+    /// `Ui` is process-wide and set once, so this runs in a child test process (this test
+    /// binary, this test only).
+    #[test]
+    fn the_installed_ui_answers_prompts_and_plugin_callbacks() {
+        const CHILD: &str = "KSEAL_UNIT_UI_CHILD";
+        if std::env::var_os(CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "keys::prompt::tests::the_installed_ui_answers_prompts_and_plugin_callbacks",
+                    "--exact",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "{stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let ui = Arc::new(Scripted {
+            answers: Mutex::new(vec!["yes", " Y ", "ok", "no", "oui", "  123456 \n"]),
+            shown: Mutex::new(Vec::new()),
+        });
+        set_ui(ui.clone());
+        // Later installations are ignored.
+        set_ui(Arc::new(NoUi));
+
+        let p = ask_passphrase("Enter passphrase for identity file k.age").unwrap();
+        assert_eq!(
+            p.expose_secret(),
+            "answer to Enter passphrase for identity file k.age: "
+        );
+        UiCallbacks.display_message("Touch your YubiKey");
+        // "yes"/"y" in any case, or the plugin's own word for yes; anything else is no.
+        assert_eq!(UiCallbacks.confirm("Use it?", "ok", None), Some(true));
+        assert_eq!(UiCallbacks.confirm("Use it?", "ok", None), Some(true));
+        assert_eq!(
+            UiCallbacks.confirm("Use it?", "ok", Some("cancel")),
+            Some(true)
+        );
+        assert_eq!(UiCallbacks.confirm("Use it?", "ok", None), Some(false));
+        assert_eq!(UiCallbacks.confirm("Use it?", "ok", None), Some(false));
+        assert_eq!(
+            UiCallbacks.request_public_string("PIN").as_deref(),
+            Some("  123456")
+        );
+        let p = UiCallbacks.request_passphrase("Token passphrase").unwrap();
+        assert_eq!(p.expose_secret(), "answer to Token passphrase: ");
+        assert_eq!(
+            *ui.shown.lock().unwrap(),
+            [
+                "secret: Enter passphrase for identity file k.age: ",
+                "message: Touch your YubiKey",
+                "Use it? [ok/no]: ",
+                "Use it? [ok/no]: ",
+                "Use it? [ok/cancel]: ",
+                "Use it? [ok/no]: ",
+                "Use it? [ok/no]: ",
+                "PIN: ",
+                "secret: Token passphrase: ",
+            ]
+        );
+    }
+}
