@@ -462,6 +462,77 @@ mod tests {
         assert!(matches!(e.kind, Kind::Unsupported | Kind::Config));
     }
 
+    /// Recipients are equal when their texts are, shown as their text, and only plugin
+    /// recipients need a plugin.
+    #[test]
+    fn equality_display_and_plugin_kind_follow_the_text() {
+        let other = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw";
+        let a = Recipient::parse(X25519).unwrap();
+        assert_eq!(a, Recipient::parse(&format!(" {X25519} ")).unwrap());
+        assert_ne!(a, Recipient::parse(other).unwrap());
+        assert_eq!(a.to_string(), X25519);
+        assert!(!a.is_plugin());
+        let plugin = Recipient::parse(&bech32("age1kseal-test-nonexistent", &[3; 16])).unwrap();
+        assert!(plugin.is_plugin());
+        assert_ne!(plugin, a);
+    }
+
+    /// The post-quantum tagged type (`age1tagpq1...`, hardware keys) is built into age: it
+    /// wraps without any plugin.
+    #[test]
+    fn tagpq_recipients_wrap_natively() {
+        // The age crate's test vector.
+        let tagpq = "age1tagpq1m3e4wvp6hzcrn9exhy0ae3xfx2sjymp594k3tg7j4dpmj922we65vtnmrt2pyallax8669zqkr2pmfchptr4n38kug2xmcmp3adk2lnjqu00x5kxz5pvhmrltvfh9wuq973pcx35cnq8syn9qd3tzpehgztl4xpzr3tpd67g8af9trnjpc05gh7wu536aq4qt2y8zhsm4tvrfpsfl36qs5fpzysnk3sp9w77qzeg49357xex40v4s2lvt620swyys7u8yxdcnu4rkkwxdmt55gsuc3h5c5swahnegjgqwc60hn085ec3sjztwm45l44y3j2at9t6v9zra4ek3kek6waecqm98yaxl37w0d2zra626nz63jdm5sg59w7lyptw83zm6fntd8d0x03a9z6h9prfgpygzar6zrxjcrt4cdctk2mhf95s4a6v4zklfd49xhpsaeujm57thx2x3e3hwzc86ftfhmq5mkxxz3d6r8ws24xj4qfn73eyezg2wy094e3why592pghz27ruq3vkyegrv80eftnw9wqzwgvnwyseaus0yt84fylzrpzp6x2fguxuqjmgudr8xd33qm30evdpxd3jvjg8qh4q60kyq80jgff369k7nrepdc38grd2dava520excqp0ey0x39khx8ry03yffcatgv84fsx5j49djpapedsy693zute5xv5g2ewzrlj5se7akvkc4g4vmzhputpq8eyj9wz5dz6qtn7g3cfpd95nahw4ytspan0feyye04dcylv24ege7zkaj004gjwcxqxfqu2quawa83sx452jqjn8t48czp0xspwgnmvjyhttzzy6nhq8xzkdwnvsfefkwva6asrqc93zjn4rly5gnlv93xy3uzmr39szvjnf63426qzyeyvguc4vdcquwgsxgq236afcpqz866ny4tn7ckc0umefj242rt5vtvwqzzrvfev2mpvqcufp9pqvefyv4ftyuhgausfzuaadsczeykmft5wv3frzgrcp9ztr93h478ke4t86spp2uhyjkj73mp9g92ddk2fpv7v3njzsqgwhq3789sqrgkskehn0zjscckhwftyq4vet7vrlx2hs5kd9cwnq6t0djffhh3zquh4j3p0yaj9z2rc9wykg0usqw7983rrgur9jg8rnnqypwcz2lyclnnc705fc5g3an93ps60q6mxqp85u0ewtxdjlqcks84yduft0a0g6e7naew3v9u2d08knarvajn8q3gq9pgxde3s7nx94lus48wwvw2xjm7k82tvylec2393jdsuvch2xpe77w8hpv9nvsxfsrs270njpmfvpmgyk2cffl9tjp3qqcc4dfkf5rme2dg0x7ew8g39www5smm705q5da4eqvnqwrkavtq6xje9ss38hnkglz4eddz8f5qruvqmq2ff9l22gwkv8h432rdkysy0grkul8e2fedvkyyapfxt760udcgu92m54wl9yavmj4ga3ph9r5n99cjrq6wj5v33x33fe5vkjvfwnnt40wuv2hyexc9f4ylyqv9ldqq9epd4yuv8vrsfx2qy2kqz08kqhnzspy6s0x8fa5c2xkg5y2q0rvz4vnk7rp0acg6eksc3t7cxnn8y7glkjsqja3p56uz6vvhcw55d3ysad0hvsqxpjnc7svenf2gc5xn5kyr0et2vvyruxlnpqcdpqh9pzplumy5yzjxftyzh9ujfw0jq7ee60zx2x23p0jzyh9dvmly8p9h9ysptlqu7kwnejd65dnr75a0np2fvke8xen38r57w6z3wz3mycjmmn267wwxndfh9jdps7uxtct2wwfgamkpa5ap8s96lhfjztpwcm6fguhphu38yunu2v4vz3syzrvgwtqpemkewzp766nyu6texxvjlaemnhyyqutkcy6a42vqfsz49rw5wr4gt70r4vdaasehqjg46fnyts4sthrxadfllha3avu49wsj2c4jx";
+        let r = Recipient::parse(tagpq).unwrap();
+        assert!(!r.is_plugin());
+        let key = DataKey::from_bytes(&[9u8; 32]).unwrap();
+        assert!(wrap(&key, &r)
+            .unwrap()
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+    }
+
+    /// `ecdsa-` and `sk-` (hardware) SSH keys are SSH keys age cannot use: said so, not
+    /// "not a recipient".
+    #[test]
+    fn unsupported_ssh_key_types_are_named() {
+        let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLf9ZanQvp+Qcvogc4FYi9JPOdxtL+MmY4vmu7Er5GQ2a76UGeuzPtfnim1mG2uSfKB5bqSzMak3474ZEbaXHmE=";
+        let e = Recipient::parse(ecdsa).unwrap_err();
+        assert_eq!(e.kind, Kind::Unsupported, "{}", e.message);
+        assert_eq!(
+            e.message,
+            "SSH key type ecdsa-sha2-nistp256 cannot be an age recipient"
+        );
+        let sk = "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGNAAAABHNzaDo=";
+        let e = Recipient::parse(sk).unwrap_err();
+        assert_ne!(
+            e.message,
+            format!(
+                "not a recipient: expected age1..., ssh-ed25519 or ssh-rsa (got {})",
+                shorten(sk)
+            )
+        );
+        assert!(e.message.contains("SSH"), "{}", e.message);
+    }
+
+    /// Long texts keep their first 69 characters; post-quantum recipients (one word of ASCII)
+    /// keep `age1pq1` + 16 and the last 8; anything up to 34 characters is shown whole.
+    #[test]
+    fn shorten_keeps_a_readable_beginning() {
+        let long = "x".repeat(100);
+        assert_eq!(shorten(&long), format!("{}...", "x".repeat(69)));
+        assert_eq!(shorten(&"x".repeat(72)), "x".repeat(72));
+        // Starts like a PQ recipient but holds spaces: an ordinary long text.
+        let spaced = format!("age1pq1{} {}", "a".repeat(50), "b".repeat(50));
+        assert_eq!(shorten(&spaced), format!("{}...", &spaced[..69]));
+        let pq = |n: usize| format!("age1pq1{}", "q".repeat(n - 7));
+        for n in [30, 34] {
+            assert_eq!(shorten(&pq(n)), pq(n));
+        }
+        let p = format!("{}{}", pq(27), "abcdefgh");
+        assert_eq!(p.len(), 35);
+        assert_eq!(shorten(&p), format!("{}...abcdefgh", &p[..23]));
+    }
+
     #[test]
     fn list_with_commas_newlines_and_comments() {
         let other = "age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw";
