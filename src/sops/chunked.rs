@@ -9,8 +9,7 @@
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aes::cipher::{BlockEncrypt, KeyInit};
 use aes_gcm::aes::Aes256;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use base64_simd::STANDARD;
 use ctr::cipher::{KeyIvInit, StreamCipher};
 use ghash::universal_hash::UniversalHash;
 use ghash::GHash;
@@ -40,8 +39,8 @@ pub fn open_hashing(
 ) -> Result<Plaintext> {
     let f = value::fields(text)?;
     let bad = || value::malformed("a field is not valid base64");
-    let iv = STANDARD.decode(f.iv).map_err(|_| bad())?;
-    let tag = STANDARD.decode(f.tag).map_err(|_| bad())?;
+    let iv = STANDARD.decode_to_vec(f.iv).map_err(|_| bad())?;
+    let tag = STANDARD.decode_to_vec(f.tag).map_err(|_| bad())?;
     if iv.len() != IV_LEN || tag.len() != TAG_LEN {
         return Err(value::malformed("unexpected IV or tag length"));
     }
@@ -126,8 +125,9 @@ impl Gcm {
         let mut from = 0;
         for o in out.chunks_mut(CHUNK) {
             let to = (from + step).min(b64.len());
-            match STANDARD.decode_slice(&b64[from..to], o) {
-                Ok(n) if n == o.len() => {}
+            let len = o.len();
+            match STANDARD.decode(&b64[from..to], base64_simd::Out::from_slice(o)) {
+                Ok(d) if d.len() == len => {}
                 _ => return false,
             }
             from = to;
@@ -222,6 +222,7 @@ mod tests {
         use crate::sops::file::{self, DecryptOptions};
         use crate::sops::test_support::test_settings;
         use base64::engine::general_purpose::STANDARD as B64;
+        use base64::Engine;
         let key = key();
         let big = B64.encode(bytes(400_000, 5));
         let src = format!(

@@ -221,6 +221,18 @@ pub fn verify(
 /// `src` (an encrypted file kseal just wrote, parsed as `stream`, with the placeholder in every
 /// `sops:` block) with the placeholder replaced by the structural MAC.
 pub fn seal(src: &str, stream: &Stream, docs: &[usize], key: &DataKey) -> Result<String> {
+    let (value, spans) = seal_spans(src, stream, docs, key)?;
+    Ok(fill(src.to_owned(), &value, &spans))
+}
+
+/// The structural MAC of `src` (parsed into `stream`) and the spans of its placeholders, in
+/// order: what `fill` writes.
+pub fn seal_spans(
+    src: &str,
+    stream: &Stream,
+    docs: &[usize],
+    key: &DataKey,
+) -> Result<(String, Vec<std::ops::Range<usize>>)> {
     let internal = |m: &str| Error::new(Kind::Internal, m.to_string());
     let blocks: Vec<&crate::yaml::tree::Mapping> = docs
         .iter()
@@ -254,15 +266,27 @@ pub fn seal(src: &str, stream: &Stream, docs: &[usize], key: &DataKey) -> Result
         spans.push(span);
     }
     spans.sort_by_key(|r| r.start);
-    let mut out = String::with_capacity(src.len());
+    Ok((value, spans))
+}
+
+/// `text` with the placeholder at each of `spans` (in order) replaced by `value`. The value
+/// has the placeholder's length, so a large output is changed in place, not copied.
+pub fn fill(mut text: String, value: &str, spans: &[std::ops::Range<usize>]) -> String {
+    if value.len() == PLACEHOLDER.len() {
+        for r in spans {
+            text.replace_range(r.clone(), value);
+        }
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for r in spans {
-        out.push_str(&src[at..r.start]);
-        out.push_str(&value);
+        out.push_str(&text[at..r.start]);
+        out.push_str(value);
         at = r.end;
     }
-    out.push_str(&src[at..]);
-    Ok(out)
+    out.push_str(&text[at..]);
+    out
 }
 
 /// `seal` for a text that still has to be parsed: every document with a `sops:` block is in

@@ -6,8 +6,10 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::AesGcm;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+// SIMD base64 (docs/dependencies.md): a sealed value is its ciphertext in base64, megabytes
+// for a keystore. Same strict reading as the base64 crate's STANDARD (padding required, no stray
+// bits before it; `b64_tests` compares the two).
+use base64_simd::STANDARD;
 
 use crate::error::{Error, Result};
 use crate::secret::{DataKey, Plaintext};
@@ -52,7 +54,7 @@ pub fn parse(s: &str) -> Result<EncValue> {
     let bad = malformed;
     let dec = |field: &str, name: &str| {
         STANDARD
-            .decode(field)
+            .decode_to_vec(field)
             .map_err(|_| bad(&format!("the {name} field is not valid base64")))
     };
     let v = EncValue {
@@ -167,11 +169,11 @@ pub fn seal_raw(
 pub fn render(data: &[u8], iv: &[u8], tag: &[u8], ty: &str) -> String {
     let mut s = String::with_capacity(data.len() * 4 / 3 + 120);
     s.push_str(PREFIX);
-    STANDARD.encode_string(data, &mut s);
+    STANDARD.encode_append(data, &mut s);
     s.push_str(",iv:");
-    STANDARD.encode_string(iv, &mut s);
+    STANDARD.encode_append(iv, &mut s);
     s.push_str(",tag:");
-    STANDARD.encode_string(tag, &mut s);
+    STANDARD.encode_append(tag, &mut s);
     s.push_str(",type:");
     s.push_str(ty);
     s.push(']');
@@ -332,5 +334,44 @@ mod tests {
         assert_eq!(distinct.len(), ivs.len());
         assert!(ivs.iter().all(|iv| iv.iter().any(|&b| b != 0)));
         assert!(ivs.iter().all(|iv| iv.iter().any(|&b| b != iv[0])));
+    }
+}
+
+/// The SIMD base64 reads and writes exactly what the base64 crate's STANDARD engine does (the
+/// engine kseal used before, strict like sops's readers need): same text, same bytes, same
+/// refusals, at every length around the SIMD block sizes.
+#[cfg(test)]
+mod b64_tests {
+    use base64::engine::general_purpose::STANDARD as REFERENCE;
+    use base64::Engine;
+
+    #[test]
+    fn simd_base64_agrees_with_the_standard_engine() {
+        for len in (0..200).chain([1023, 1024, 1025, 4095, 4096, 4097, 100_000]) {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 131 + len) as u8).collect();
+            let text = super::STANDARD.encode_to_string(&bytes);
+            assert_eq!(text, REFERENCE.encode(&bytes), "{len}");
+            assert_eq!(super::STANDARD.decode_to_vec(&text).unwrap(), bytes);
+            // Every single-byte change: both accept it (with the same bytes) or both refuse it.
+            let step = (text.len() / 40).max(1);
+            for at in (0..text.len())
+                .step_by(step)
+                .chain(text.len().saturating_sub(3)..text.len())
+            {
+                for c in [b'A', b'B', b'/', b'+', b'=', b'-', b'_', b' ', b'\n', 0x80] {
+                    let mut t = text.clone().into_bytes();
+                    t[at] = c;
+                    let simd = super::STANDARD.decode_to_vec(&t).ok();
+                    assert_eq!(simd, REFERENCE.decode(&t).ok(), "{len} {at} {c}");
+                    assert_eq!(super::STANDARD.check(&t).is_ok(), simd.is_some());
+                }
+            }
+        }
+        for bad in [
+            "Y", "YQ", "YQ=", "YR==", "YWJ=", "Y===", "=YWJ", "YW=j", "YQ==YQ==",
+        ] {
+            assert!(super::STANDARD.decode_to_vec(bad).is_err(), "{bad}");
+            assert!(REFERENCE.decode(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -57,8 +57,10 @@ fn checked(enc: Encrypted<'_>, settings: &EncryptSettings<'_>) -> Result<String>
             "the encrypted output does not read back as what was encrypted; nothing was written",
         ));
     }
-    // The structural MAC is over the output as checked; only its placeholder changes.
-    structural::seal(&enc.out, &st, &enc.docs, settings.key)
+    // The structural MAC is over the output as checked; only its placeholder changes, in place.
+    let (value, spans) = structural::seal_spans(&enc.out, &st, &enc.docs, settings.key)?;
+    drop(st);
+    Ok(structural::fill(enc.out, &value, &spans))
 }
 
 /// Reads `enc`'s output (parsed into `st`) back: each encrypted value must be exactly the
