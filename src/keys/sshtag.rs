@@ -216,4 +216,38 @@ mod tests {
         let e = check_envelope_owner(X25519, header(&long).as_bytes()).unwrap_err();
         assert!(e.message.len() < 400, "{}", e.message);
     }
+
+    /// The message quotes the stanza it found, cut to 48 characters per word: a crafted
+    /// header cannot flood the terminal.
+    #[test]
+    fn stanza_words_are_quoted_and_bounded() {
+        let (kind, tag) = ssh_stanza_tag(ED).unwrap();
+        let enc = envelope_for(ED);
+        let e = check_envelope_owner(X25519, enc.as_bytes()).unwrap_err();
+        assert!(
+            e.message.starts_with(&format!(
+                "the envelope listed for {X25519} is for an SSH key (`{kind} {tag}`); "
+            )),
+            "{}",
+            e.message
+        );
+        // The same envelope, its stanza's tag replaced by a long word (binary form).
+        let mut binary = Vec::new();
+        std::io::Read::read_to_end(
+            &mut age::armor::ArmoredReader::new(enc.as_bytes()),
+            &mut binary,
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&binary).into_owned();
+        let at = text.find(&format!("-> {kind} {tag} ")).unwrap() + 3 + kind.len() + 1;
+        let long = "A".repeat(100);
+        binary.splice(at..at + tag.len(), long.bytes());
+        let e = check_envelope_owner(X25519, &binary).unwrap_err();
+        assert!(
+            e.message
+                .contains(&format!("(`{kind} {}...`)", &long[..48])),
+            "{}",
+            e.message
+        );
+    }
 }

@@ -269,3 +269,36 @@ fn the_encryption_check_catches_splicing_mistakes() {
         assert!(!matches!(check(&bad), Ok(true)), "{name}: not caught");
     }
 }
+
+/// `set`/`edit`: re-encrypting edited plaintext into the file's envelope keeps the data key,
+/// the wrapped keys and the IVs of unchanged values, and the result decrypts to the edit.
+#[test]
+fn reencrypt_writes_the_edit_into_the_same_envelope() {
+    let src = interop("flux/age.yaml");
+    let key = key_hex("558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb");
+    let out = decrypt(&src, &key, &DecryptOptions::default()).unwrap();
+    let env = out.envelope.unwrap();
+
+    // Nothing changed: every value's ENC string is the one sops wrote (the MAC, last, covers
+    // the new `lastmodified`).
+    let same = reencrypt(&out.text, &env, &|_| true).unwrap();
+    let (values, theirs) = (enc_tokens(&same), enc_tokens(&src));
+    assert_eq!(values.len(), 2);
+    assert_eq!(values[..1], theirs[..1]);
+
+    let edited = out.text.replace("key: value", "key: changed\n  other: new");
+    let again = reencrypt(&edited, &env, &|_| true).unwrap();
+    let back = decrypt(&again, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(back.text.as_str(), edited);
+    assert!(back.envelope.unwrap().mac_ok);
+    // The same wrapped data key: the `enc` lines are unchanged.
+    let enc_lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with("-----") || l.starts_with("            "))
+            .map(String::from)
+            .collect()
+    };
+    assert!(!enc_lines(&src).is_empty());
+    assert_eq!(enc_lines(&again), enc_lines(&src));
+    assert!(!again.contains("changed") && !again.contains("new\n"));
+}
