@@ -302,3 +302,37 @@ fn reencrypt_writes_the_edit_into_the_same_envelope() {
     assert_eq!(enc_lines(&again), enc_lines(&src));
     assert!(!again.contains("changed") && !again.contains("new\n"));
 }
+
+/// A sops file seals every document; kseal leaves documents other than Secrets clear.
+/// Only the first kind "covers all" (re-encryption then takes every document).
+#[test]
+fn covers_all_says_whether_every_document_is_sealed() {
+    let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  a: b\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n";
+    let key = DataKey::generate().unwrap();
+    let settings = test_settings(&key);
+    let secrets_only = encrypt(src, &settings, &|d| {
+        d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+    })
+    .unwrap();
+    let env = decrypt(&secrets_only, &key, &DecryptOptions::default())
+        .unwrap()
+        .envelope
+        .unwrap();
+    assert_eq!((env.docs.len(), env.doc_count), (1, 2));
+    assert!(!env.covers_all());
+    let every = encrypt(src, &settings, &|_| true).unwrap();
+    let env = decrypt(&every, &key, &DecryptOptions::default())
+        .unwrap()
+        .envelope
+        .unwrap();
+    assert!(env.covers_all());
+    // A real sops file with four documents.
+    let four = interop("metalkast/four-secrets.enc.yaml");
+    let key = key_hex("ee6c280fb84962220e51b1a7b9a59c63016c38466d65758af6dabda08741fa39");
+    let env = decrypt(&four, &key, &DecryptOptions::default())
+        .unwrap()
+        .envelope
+        .unwrap();
+    assert_eq!(env.doc_count, 4);
+    assert!(env.covers_all());
+}
