@@ -174,6 +174,23 @@ mod tests {
         assert!(compare(None, &s(&[&["a"], &["b"]]), 0).is_some());
     }
 
+    /// A rule with one group of recipients is a file with one key group (no `key_groups`):
+    /// nothing to report for such a file, and a file split over groups is named as such.
+    #[test]
+    fn one_wanted_group_means_no_key_groups() {
+        let one = vec![vec!["age1group0".to_string(), "age1other".to_string()]];
+        assert_eq!(compare(None, &one, 0), None);
+        assert_eq!(compare(None, &one, 1), None);
+        assert_eq!(
+            compare(Some(&groups(2, 2)), &one, 0).as_deref(),
+            Some("the file splits its data key over 2 key groups, .sops.yaml names one")
+        );
+        assert_eq!(
+            compare(None, &[one[0].clone(), vec!["age1b".to_string()]], 0).as_deref(),
+            Some("the file has one key group, .sops.yaml names 2")
+        );
+    }
+
     fn groups(n: usize, threshold: usize) -> KeyGroups {
         KeyGroups {
             groups: (0..n)
