@@ -643,6 +643,118 @@ mod tests {
     }
 
     #[test]
+    fn recipient_ids_normalise_only_what_compares_equal() {
+        // Bech32 is case-insensitive: an age recipient in capitals is the same recipient.
+        assert_eq!(recipient_id("  AGE1QXYZ \n"), "age1qxyz");
+        assert_eq!(recipient_id("Age1Tag1Q"), "age1tag1q");
+        // An SSH key without its comment.
+        assert_eq!(
+            recipient_id("ssh-ed25519 AAAAC3key   user@host extra"),
+            "ssh-ed25519 AAAAC3key"
+        );
+        // Anything else is compared as written: no prefix, or nothing after `age1`.
+        assert_eq!(recipient_id("AGE1"), "AGE1");
+        assert_eq!(recipient_id("Plugin-Key"), "Plugin-Key");
+        assert_eq!(recipient_id("SSH-RSA AAAA c"), "SSH-RSA AAAA c");
+        assert_eq!(recipient_id("Ab"), "Ab");
+    }
+
+    #[test]
+    fn a_diff_is_empty_only_without_changes() {
+        let s = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        let added = diff_recipients(&s(&["age1a"]), &s(&["age1a", "age1b"]));
+        assert_eq!(added.added, ["age1b"]);
+        assert!(added.removed.is_empty());
+        assert!(!added.is_empty());
+        let removed = diff_recipients(&s(&["age1a", "age1b"]), &s(&["age1a"]));
+        assert_eq!(removed.removed, ["age1b"]);
+        assert!(removed.added.is_empty());
+        assert!(!removed.is_empty());
+        assert!(diff_recipients(&s(&["age1a"]), &s(&["AGE1A"])).is_empty());
+        // A recipient both added and already present elsewhere is listed once.
+        let d = diff_recipients(&s(&["age1x", "age1x"]), &s(&["age1y", "age1y"]));
+        assert_eq!(d.added, ["age1y"]);
+        assert_eq!(d.removed, ["age1x"]);
+
+        let rule_only = EnvelopeDiff {
+            recipients: RecipientDiff::default(),
+            rule: Some("narrowed".into()),
+        };
+        assert!(!rule_only.is_empty());
+        let recipients_only = EnvelopeDiff {
+            recipients: added,
+            rule: None,
+        };
+        assert!(!recipients_only.is_empty());
+        assert!(EnvelopeDiff::default().is_empty());
+    }
+
+    #[test]
+    fn comparing_an_envelope_with_its_rule() {
+        let key = DataKey::generate().unwrap();
+        let meta = inspect(&encrypted(&key, SRC)).unwrap().unwrap();
+        let wanted = vec!["AGE1OLD".to_string(), "age1kept".to_string()];
+        let k8s = CryptRule::kubernetes();
+        assert!(compare_with_rule(&meta, &wanted, &k8s, false).is_empty());
+        // Another rule.
+        let narrow = CryptRule::from_key("encrypted_regex", "^data$").unwrap();
+        let d = compare_with_rule(&meta, &wanted, &narrow, false);
+        assert!(d.recipients.is_empty());
+        let t = d.rule.unwrap();
+        assert!(t.contains("`encrypted_regex: ^data$`"), "{t}");
+        // The same rule, but mac_only_encrypted differs.
+        let d = compare_with_rule(&meta, &wanted, &k8s, true);
+        assert_eq!(
+            d.rule.as_deref(),
+            Some("the file stores mac_only_encrypted: false, .sops.yaml says true")
+        );
+        // Recipients of key groups count as the file's recipients.
+        let mut grouped = meta.clone();
+        grouped.age.clear();
+        grouped.key_groups = Some(KeyGroups {
+            groups: vec![vec![entry("age1old")], vec![entry("age1kept")]],
+            threshold: 2,
+        });
+        assert!(compare_with_rule(&grouped, &wanted, &k8s, false).is_empty());
+        let d = compare_with_rule(&grouped, &wanted[..1], &k8s, false);
+        assert_eq!(d.recipients.removed, ["age1kept"]);
+    }
+
+    #[test]
+    fn keys_kseal_cannot_rewrap_are_refused() {
+        let key = DataKey::generate().unwrap();
+        // A file as sops writes it (no structural MAC) whose data key is also wrapped for KMS.
+        let src: String = encrypted(&key, SRC)
+            .split_inclusive('\n')
+            .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+            .map(|l| match l {
+                "sops:\n" => {
+                    "sops:\n  kms:\n    - arn: arn:aws:kms:eu-west-1:1:key/x\n      enc: AQID\n"
+                        .to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        assert_eq!(inspect(&src).unwrap().unwrap().other_key_sources, ["kms"]);
+        let new_key = DataKey::generate().unwrap();
+        for e in [
+            rewrap(&src, &key, vec![entry("age1new")], None).unwrap_err(),
+            rotate(
+                &src,
+                &key,
+                &new_key,
+                vec![entry("age1new")],
+                "2025-05-06T07:08:09Z".into(),
+                None,
+            )
+            .unwrap_err(),
+        ] {
+            assert_eq!(e.kind, Kind::Unsupported);
+            assert!(e.message.contains("wrapped for kms keys"), "{}", e.message);
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90d").unwrap(), 90 * 86_400);
         assert_eq!(parse_duration("12h").unwrap(), 12 * 3_600);
@@ -658,5 +770,13 @@ mod tests {
         assert_eq!(format_duration(12 * 3_600 + 59), "12h");
         assert_eq!(format_duration(40), "40s");
         assert_eq!(format_duration(0), "0s");
+        // Below ten of a unit, the next unit too, when there is some of it.
+        assert_eq!(format_duration(5), "5s");
+        assert_eq!(format_duration(9 * 60 + 59), "9m 59s");
+        assert_eq!(format_duration(3 * 86_400), "3d");
+        assert_eq!(format_duration(3 * 86_400 + 59), "3d");
+        assert_eq!(format_duration(10 * 86_400 + 5 * 3_600), "10d");
+        assert_eq!(format_duration(400 * 86_400 + 5 * 3_600), "400d");
+        assert_eq!(format_duration(86_400 + 3_600), "1d 1h");
     }
 }
