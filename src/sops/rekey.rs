@@ -525,6 +525,44 @@ mod tests {
         assert_eq!(plain.text.as_str(), src);
     }
 
+    /// The new block is indented as the old one was, relative to its own document's root,
+    /// wherever that root starts.
+    #[test]
+    fn rewrap_indents_relative_to_an_indented_root() {
+        let key = DataKey::generate().unwrap();
+        let src = "  apiVersion: v1\n  kind: Secret\n  data:\n      k: dg==\n";
+        let enc = encrypted(&key, src);
+        assert!(enc.contains("\n  sops:\n      age:\n"), "{enc}");
+        let out = rewrap(&enc, &key, vec![entry("age1z")], None).unwrap();
+        assert!(
+            out.contains("\n  sops:\n      age:\n          - recipient: age1z\n"),
+            "{out}"
+        );
+        let plain = file::decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+        assert_eq!(plain.text.as_str(), src);
+    }
+
+    #[test]
+    fn rewrap_of_a_flow_block_writes_a_block_with_two_spaces() {
+        let key = DataKey::generate().unwrap();
+        let enc = encrypted(&key, SRC);
+        let cut = enc.find("sops:").unwrap();
+        // The same `sops:` block in flow style (JSON), as sops would have written it without
+        // kseal's field: a flow mapping's column says nothing about the block's indentation.
+        let mut meta = inspect(&enc).unwrap().unwrap();
+        meta.kseal_mac = None;
+        let json = metadata::render_json(&meta);
+        let flow: Vec<&str> = json.trim_start_matches(',').split_whitespace().collect();
+        let src = format!("{}{}\n", &enc[..cut], flow.join(" "));
+        assert!(src.contains("\n\"sops\": {"), "{src}");
+        assert!(file::decrypt(&src, &key, &DecryptOptions::default()).is_ok());
+        let out = rewrap(&src, &key, vec![entry("age1z")], None).unwrap();
+        assert!(
+            out.contains("\nsops:\n  age:\n    - recipient: age1z\n"),
+            "{out}"
+        );
+    }
+
     #[test]
     fn rewrap_of_a_real_sops_file() {
         let src = interop("metalkast/four-secrets.enc.yaml");
