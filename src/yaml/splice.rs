@@ -194,7 +194,16 @@ pub fn remove_entry(src: &str, m: &Mapping, idx: usize) -> Edit {
 
 /// The edit that puts an `ENC[...]` string where a plaintext scalar was, keeping its quotes
 /// or block header so that decryption can restore the original style.
-pub fn encrypted_edit(src: &str, s: &Scalar, enc: &str) -> Edit {
+pub fn encrypted_edit(src: &str, s: &Scalar, enc: impl Into<String> + AsRef<str>) -> Edit {
+    // An owned text is moved into the edit when it goes in as it is (a plain value: the
+    // common case, and megabytes for a large one); the other forms are written around it.
+    match s.style {
+        Style::Plain if !s.in_flow => Edit::new(s.start, s.end, enc),
+        _ => decorated_encrypted_edit(src, s, enc.as_ref()),
+    }
+}
+
+fn decorated_encrypted_edit(src: &str, s: &Scalar, enc: &str) -> Edit {
     match s.style {
         Style::Plain => {
             if s.in_flow {

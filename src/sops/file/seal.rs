@@ -471,12 +471,13 @@ fn seal_all(
         let Some(t) = &l.seal else { continue };
         let (text, inline) = stash.seal_value(key, &l.bytes.0, &t.aad, t.ty)?;
         let block = matches!(t.scalar.style, Style::Literal | Style::Folded);
+        let len = text.len();
         let edit = if block && inline == Some(true) {
             splice::inline_encrypted_edit(src, t.scalar, &text)
         } else {
-            splice::encrypted_edit(src, t.scalar, &text)
+            splice::encrypted_edit(src, t.scalar, text)
         };
-        sealed.push((edit, text.len()));
+        sealed.push((edit, len));
     }
     Ok(())
 }
