@@ -336,3 +336,42 @@ fn covers_all_says_whether_every_document_is_sealed() {
     assert_eq!(env.doc_count, 4);
     assert!(env.covers_all());
 }
+
+/// A Secret and a ConfigMap, and the decryption of their encryption (the envelope holds the
+/// Secret only).
+fn secret_and_configmap(key: &DataKey) -> (String, Decrypted) {
+    let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  user: admin\n  password: hunter22\n---\nkind: ConfigMap\ndata:\n  a: b\n";
+    let enc = encrypt(src, &test_settings(key), &|d| {
+        d.root_mapping().and_then(|m| m.get_str("kind")) == Some("Secret")
+    })
+    .unwrap();
+    let dec = decrypt(&enc, key, &DecryptOptions::default()).unwrap();
+    assert_eq!(dec.text.as_str(), src);
+    (enc, dec)
+}
+
+/// A version sops cannot parse is replaced on re-encryption; a valid one is kept.
+#[test]
+fn reencrypt_replaces_a_version_sops_cannot_parse() {
+    let key = DataKey::generate().unwrap();
+    let (_, dec) = secret_and_configmap(&key);
+    let mut env = dec.envelope.unwrap();
+    let all = |_: &Document| true;
+    let version_of = |t: &str| {
+        t.lines()
+            .find_map(|l| l.trim_start().strip_prefix("version: "))
+            .unwrap()
+            .to_string()
+    };
+    let secret_only = dec.text.split("---\n").next().unwrap().to_string();
+    env.meta.version = "3.9.1".into();
+    assert_eq!(
+        version_of(&reencrypt(&secret_only, &env, &all).unwrap()),
+        "3.9.1"
+    );
+    env.meta.version = "3.11".into();
+    assert_eq!(
+        version_of(&reencrypt(&secret_only, &env, &all).unwrap()),
+        crate::sops::metadata::SOPS_FORMAT_VERSION
+    );
+}
