@@ -375,3 +375,169 @@ fn reencrypt_replaces_a_version_sops_cannot_parse() {
         crate::sops::metadata::SOPS_FORMAT_VERSION
     );
 }
+
+/// A value sealed with a fresh IV, parsed back as decryption records it.
+fn sealed_value(
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &str,
+    ty: &str,
+) -> crate::sops::value::EncValue {
+    use crate::sops::value;
+    let text = value::seal(
+        key,
+        plaintext,
+        aad.as_bytes(),
+        &value::random_iv().unwrap(),
+        ty,
+    )
+    .unwrap();
+    value::parse(&text).unwrap()
+}
+
+/// The IV stash reuses a recorded IV only for the same plaintext, path and type, says whether
+/// the value stood inline, and counts what it holds.
+#[test]
+fn the_iv_stash_reuses_an_iv_only_for_the_same_value() {
+    use crate::sops::value;
+    let key = DataKey::generate().unwrap();
+    let mut stash = IvStash::default();
+    assert!(stash.is_empty());
+    assert_eq!(stash.len(), 0);
+    let first = sealed_value(&key, b"hunter22", "data:password:", "str");
+    let recorded = value::render(&first.data, &first.iv, &first.tag, "str");
+    stash.record("data:password:", first);
+    let block = sealed_value(&key, b"line\n", "data:cert:", "str");
+    let block_text = value::render(&block.data, &block.iv, &block.tag, "str");
+    stash.record_value("data:cert:", block, false);
+    assert!(!stash.is_empty());
+    assert_eq!(stash.len(), 2);
+    // Unchanged: the recorded ciphertext, and where the value stood.
+    assert_eq!(
+        stash
+            .seal_value(&key, b"hunter22", "data:password:", "str")
+            .unwrap(),
+        (recorded.clone(), Some(true))
+    );
+    assert_eq!(
+        stash
+            .seal(&key, b"hunter22", "data:password:", "str")
+            .unwrap(),
+        recorded
+    );
+    assert_eq!(
+        stash
+            .seal_value(&key, b"line\n", "data:cert:", "str")
+            .unwrap(),
+        (block_text, Some(false))
+    );
+    // A different plaintext of the same length, another path or another type: a fresh IV.
+    for (pt, aad, ty) in [
+        (&b"hunter23"[..], "data:password:", "str"),
+        (b"hunter22", "data:other:", "str"),
+        (b"hunter22", "data:password:", "bytes"),
+    ] {
+        let (text, inline) = stash.seal_value(&key, pt, aad, ty).unwrap();
+        assert_eq!(inline, None, "{aad} {ty}");
+        let iv = value::parse(&text).unwrap().iv;
+        assert_ne!(iv, value::parse(&recorded).unwrap().iv, "{aad} {ty}");
+        assert_eq!(
+            value::open(&key, &value::parse(&text).unwrap(), aad.as_bytes())
+                .unwrap()
+                .as_slice(),
+            pt
+        );
+    }
+    // Two values under one path are both kept.
+    stash.record(
+        "data:password:",
+        sealed_value(&key, b"other", "data:password:", "str"),
+    );
+    assert_eq!(stash.len(), 3);
+    assert_eq!(
+        stash
+            .seal_value(&key, b"hunter22", "data:password:", "str")
+            .unwrap(),
+        (recorded, Some(true))
+    );
+}
+
+/// A recorded value whose tag does not match (tampered, or sealed under another key) never
+/// lends its IV, although the ciphertext bytes agree.
+#[test]
+fn the_iv_stash_needs_the_tag_to_match_too() {
+    use crate::sops::value;
+    let key = DataKey::generate().unwrap();
+    let mut ev = sealed_value(&key, b"hunter22", "data:password:", "str");
+    let iv = ev.iv.clone();
+    ev.tag[0] ^= 1;
+    let mut stash = IvStash::default();
+    stash.record("data:password:", ev);
+    let (text, inline) = stash
+        .seal_value(&key, b"hunter22", "data:password:", "str")
+        .unwrap();
+    assert_eq!(inline, None);
+    assert_ne!(value::parse(&text).unwrap().iv, iv);
+    // A value whose IV is not 12 bytes is not recorded at all.
+    let mut short = sealed_value(&key, b"x", "a:", "str");
+    short.iv.pop();
+    stash.record("a:", short);
+    assert_eq!(stash.len(), 1);
+}
+
+/// `absorb` (the merge driver): values recorded by another decryption keep their ciphertext.
+#[test]
+fn an_absorbed_stash_lends_its_ivs() {
+    use crate::sops::value;
+    let key = DataKey::generate().unwrap();
+    let theirs_value = sealed_value(&key, b"theirs", "data:b:", "str");
+    let theirs_text = value::render(
+        &theirs_value.data,
+        &theirs_value.iv,
+        &theirs_value.tag,
+        "str",
+    );
+    let mut theirs = IvStash::default();
+    theirs.record("data:b:", theirs_value);
+    let mut ours = IvStash::default();
+    ours.record("data:a:", sealed_value(&key, b"ours", "data:a:", "str"));
+    ours.absorb(&theirs);
+    assert_eq!(ours.len(), 2);
+    assert_eq!(
+        ours.seal(&key, b"theirs", "data:b:", "str").unwrap(),
+        theirs_text
+    );
+}
+
+/// The AAD of a value is its key path, each key followed by `:`; the root alone is `:`.
+#[test]
+fn aad_is_the_key_path() {
+    use super::walk::aad_of;
+    assert_eq!(aad_of(&[]), ":");
+    assert_eq!(aad_of(&["data".into(), "a".into()]), "data:a:");
+}
+
+/// The indentation step of a document: its first nested block collection, however deep and
+/// whatever its parent's column; flow collections say nothing; 2 when nothing is nested.
+#[test]
+fn indent_unit_is_the_first_nested_block_step() {
+    use super::walk::indent_unit;
+    for (src, unit) in [
+        ("a: 1\n", 2),
+        ("data:\n    a: 1\n", 4),
+        ("data:\n   a:\n         b: 1\n", 3),
+        // A flow mapping or list before the first block mapping.
+        ("meta: {a: {b: 1}}\ndata:\n    b: c\n", 4),
+        ("list: [{a: 1}]\ndata:\n    b: c\n", 4),
+        // The first block mapping sits in a list: its step from the list's column.
+        ("items:\n  - a:\n      b: 1\ndata:\n    x: y\n", 2),
+        ("items:\n    - name: x\n      v:\n        w: 1\n", 2),
+        // A list at its key's column (sops writes them so) says nothing.
+        ("items:\n- a: 1\ndata:\n    x: y\n", 4),
+        // A flow root.
+        ("{data: {a: 1}}\n", 2),
+    ] {
+        let st = tree::parse(src).unwrap();
+        assert_eq!(indent_unit(&st.docs[0]), unit, "{src}");
+    }
+}
