@@ -541,3 +541,215 @@ fn indent_unit_is_the_first_nested_block_step() {
         assert_eq!(indent_unit(&st.docs[0]), unit, "{src}");
     }
 }
+
+/// flux/age.yaml (a sops file: no structural MAC) with its data key.
+fn flux_age() -> (String, DataKey) {
+    (
+        interop("flux/age.yaml"),
+        key_hex("558e95c88337865c839703a4e892c03eed324ae6bbcb65c2989558e1a55825bb"),
+    )
+}
+
+/// A `version` sops cannot parse opens with a warning that says which; a valid one, or a
+/// block cut short (named elsewhere), gives none.
+#[test]
+fn a_version_sops_refuses_opens_with_a_warning() {
+    let (src, key) = flux_age();
+    let warnings = |text: &str| {
+        decrypt(text, &key, &DecryptOptions::default())
+            .unwrap()
+            .envelope
+            .unwrap()
+            .warnings
+    };
+    assert!(warnings(&src).is_empty());
+    let short = warnings(&src.replace("version: 3.9.0", "version: 3.9"));
+    assert_eq!(short.len(), 1, "{short:?}");
+    assert!(
+        short[0].starts_with("document 1: the `sops` block has the `version` \"3.9\", which is not MAJOR.MINOR.PATCH"),
+        "{short:?}"
+    );
+    let none = warnings(&src.replace("  version: 3.9.0\n", ""));
+    assert_eq!(none.len(), 1, "{none:?}");
+    assert!(none[0].contains("has no `version`"), "{none:?}");
+    // A block without its `mac` is cut short: no version warning on top.
+    let stream = tree::parse(&src).unwrap();
+    let cut = src.replace("  version: 3.9.0\n", "").replace(
+        src.lines().find(|l| l.starts_with("  mac: ")).unwrap(),
+        "  pgp2: []",
+    );
+    let cut_stream = tree::parse(&cut).unwrap();
+    let found = super::discover::discover(&cut_stream, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        super::discover::version_warning(&cut_stream, 0, &found.meta),
+        None
+    );
+    let found = super::discover::discover(&stream, None).unwrap().unwrap();
+    assert_eq!(
+        super::discover::version_warning(&stream, 0, &found.meta),
+        None
+    );
+}
+
+/// Every document of an envelope carries the first one's block: a second document whose
+/// MAC, `lastmodified`, recipients or structural MAC differ was concatenated or tampered with.
+#[test]
+fn documents_with_different_blocks_are_refused() {
+    let src = interop("metalkast/two-secrets.enc.yaml");
+    let key = key_hex("ed93b3ca46c81a650cd93ca7f2026192ba0830462b67597078efbb9a8e1cbbff");
+    assert!(decrypt(&src, &key, &DecryptOptions::default()).is_ok());
+    let second = src.rfind("---").unwrap();
+    let (head, tail) = src.split_at(second);
+    let mac = tail
+        .lines()
+        .find(|l| l.trim_start().starts_with("mac: "))
+        .unwrap();
+    let last = tail
+        .lines()
+        .find(|l| l.trim_start().starts_with("lastmodified: "))
+        .unwrap();
+    for (name, from, to) in [
+        (
+            "mac",
+            mac,
+            "    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"
+                .to_string(),
+        ),
+        ("lastmodified", last, last.replace("20", "19")),
+    ] {
+        let mut to = to;
+        if name == "mac" {
+            let indent = &mac[..mac.len() - mac.trim_start().len()];
+            to = format!("{indent}{}", to.trim_start());
+        }
+        let bad = format!("{head}{}", tail.replacen(from, &to, 1));
+        assert_ne!(bad, src, "{name}");
+        let err = decrypt(&bad, &key, &DecryptOptions::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, Kind::Integrity, "{name}");
+        assert_eq!(err.doc, Some(2), "{name}: {err}");
+        assert!(
+            err.message.contains("differs from the first document's"),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// sops's other formats are named, not passed through or reported as YAML errors.
+#[test]
+fn other_sops_formats_are_recognised() {
+    for (src, kind) in [
+        ("sops_mac=ENC[x]\nA=ENC[y]\n", Some("dotenv")),
+        ("A=ENC[y]\nsops_mac=ENC[x]\n", Some("dotenv")),
+        ("sops_version=3.9.0\n", Some("dotenv")),
+        ("A=1\nsops_version=3.9.0\n", Some("dotenv")),
+        ("a: sops_mac=x\n", None),
+        ("[sops]\nmac = ENC[x]\n", Some("INI")),
+        (
+            "[db]\npassword = ENC[x]\n[sops]  \nmac = ENC[x]\n",
+            Some("INI"),
+        ),
+        ("a: '[sops]'\nmac: x\n", None),
+        ("[sops]\nversion = 3\n", None),
+        ("mac: 1\nb: x[sops]\n", None),
+    ] {
+        assert_eq!(other_sops_format(src), kind, "{src}");
+    }
+    let err = decrypt(
+        "A=ENC[y]\nsops_mac=ENC[x]\n",
+        &DataKey::generate().unwrap(),
+        &DecryptOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.kind, Kind::Unsupported);
+    assert!(err.message.contains("sops dotenv file"), "{err}");
+    let err = decrypt(
+        "[sops]\nmac = ENC[x]\n",
+        &DataKey::generate().unwrap(),
+        &DecryptOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.kind, Kind::Unsupported);
+    assert!(err.message.contains("sops INI file"), "{err}");
+}
+
+/// Ciphertext in a file without a `sops:` block (truncated, or the block deleted) is refused
+/// with the path of the first encrypted value; a plain file passes through unchanged.
+#[test]
+fn ciphertext_without_an_envelope_is_refused_with_its_path() {
+    let key = DataKey::generate().unwrap();
+    let plain = "kind: ConfigMap\ndata:\n  a: b\n  l:\n    - x\n";
+    let out = decrypt(plain, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(out.text.as_str(), plain);
+    assert!(out.envelope.is_none());
+    for (src, doc, path) in [
+        (
+            "kind: Secret\ndata:\n  a: b\n  c: ENC[AES256_GCM,data:abc]\n",
+            1,
+            "data.c",
+        ),
+        (
+            "a: 1\n---\nkind: Secret\nlist:\n  - x\n  - ENC[AES256_GCM,data:abc]\n",
+            2,
+            "list",
+        ),
+        ("ENC[AES256_GCM,data:abc]\n", 1, "(top level)"),
+    ] {
+        let err = decrypt(src, &key, &DecryptOptions::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, Kind::Integrity, "{src}");
+        assert_eq!(
+            (err.doc, err.path.as_deref()),
+            (Some(doc), Some(path)),
+            "{src}"
+        );
+    }
+}
+
+/// What a stored value says before anything is decrypted: a clear value where the rule
+/// encrypts is tampering, an `ENC[` text that is no sops value is malformed, a clear value
+/// in a block without rule nor MAC is a file cut short; an `ENC[...]` explicitly tagged as a
+/// string opens, one tagged otherwise is not a sops value.
+#[test]
+fn stored_values_are_classified_before_decryption() {
+    let (src, key) = flux_age();
+    let enc_value = src.lines().find_map(|l| l.strip_prefix("  key: ")).unwrap();
+    let open = |text: &str| decrypt(text, &key, &DecryptOptions::default());
+    let clear = src.replace(enc_value, "value");
+    let err = open(&clear).err().unwrap();
+    assert_eq!(err.kind, Kind::Integrity);
+    assert!(err.message.contains("not encrypted although"), "{err}");
+    assert_eq!(err.path.as_deref(), Some("stringData.key"));
+    let err = open(&src.replace(enc_value, "ENC[foo]")).err().unwrap();
+    assert!(err.message.contains("malformed encrypted value"), "{err}");
+    let cut = clear
+        .replace("  encrypted_regex: ^(data|stringData)$\n", "")
+        .replace(
+            src.lines().find(|l| l.starts_with("  mac: ")).unwrap(),
+            "  pgp2: []",
+        );
+    let err = open(&cut).err().unwrap();
+    assert!(
+        err.message
+            .contains("the `sops:` block is incomplete: it has no crypt rule"),
+        "{err}"
+    );
+    assert!(err.message.contains("and no `mac`"), "{err}");
+    let tagged = open(&src.replace(enc_value, &format!("!!str {enc_value}"))).unwrap();
+    assert!(
+        tagged.text.contains("key: !!str value\n"),
+        "{}",
+        tagged.text.as_str()
+    );
+    assert!(open(&src.replace(enc_value, &format!("!!binary {enc_value}"))).is_err());
+    // An empty value where the rule encrypts is `""` (sops never encrypts it), in the MAC.
+    let empty = open(&src.replace(enc_value, "\"\"")).err().unwrap();
+    assert_eq!(empty.kind, Kind::Integrity, "{empty}");
+    assert!(empty.message.starts_with("MAC mismatch"), "{empty}");
+}
