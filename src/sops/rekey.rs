@@ -25,6 +25,7 @@ fn plain(policy: Option<&'static dyn EnvelopePolicy>) -> DecryptOptions {
 use super::metadata::{self, AgeEntry, KeyGroups, Metadata};
 use crate::error::{Error, Kind, Reason, Result};
 use crate::secret::DataKey;
+use crate::yaml::json;
 use crate::yaml::splice::{self, Edit};
 use crate::yaml::tree::{self, Document, Node, Stream};
 
@@ -328,7 +329,17 @@ pub fn rotate(
         return Err(not_encrypted());
     };
     refuse_foreign_keys(&env.meta)?;
-    let stream = tree::parse(&before.text)?;
+    let parsed = tree::parse(&before.text)?;
+    // A JSON file is written in sops's layout, whatever its layout was (as `encrypt` writes
+    // it): that text is what is sealed again and what the result must decrypt to.
+    let canonical = match json::is_json_stream(&before.text, &parsed) {
+        true => Some(json::canonical(&parsed.docs[0])?).filter(|c| **c != *before.text),
+        false => None,
+    };
+    let (text, stream): (&str, Stream) = match canonical.as_deref() {
+        Some(c) => (c, tree::parse(c)?),
+        None => (&before.text, parsed),
+    };
     if stream.docs.len() != env.doc_count {
         return Err(Error::new(
             Kind::Internal,
@@ -354,10 +365,10 @@ pub fn rotate(
         stash: None,
         policy,
     };
-    let out = file::encrypt_checked(&before.text, &stream, &settings, &select)?;
+    let out = file::encrypt_checked(text, &stream, &settings, &select)?;
     let after = file::decrypt(&out, new_key, &PLAIN)?;
-    let same = after.envelope.as_ref().is_some_and(|a| a.docs == env.docs)
-        && after.text.as_str() == before.text.as_str();
+    let same =
+        after.envelope.as_ref().is_some_and(|a| a.docs == env.docs) && after.text.as_str() == text;
     if !same {
         return Err(Error::new(
             Kind::Internal,
@@ -563,6 +574,24 @@ mod tests {
         );
     }
 
+    /// The re-wrapped file is read back before it is returned: a wrapped key that the block
+    /// cannot carry as given (here without its final line break, which a YAML literal block
+    /// adds back) is refused, not written as another key than the caller's.
+    #[test]
+    fn rewrap_refuses_a_block_that_does_not_read_back_as_given() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let mut bare = entry("age1new");
+        bare.enc.truncate(bare.enc.trim_end().len());
+        let e = rewrap(&src, &key, vec![entry("age1kept"), bare], None).unwrap_err();
+        assert_eq!(e.kind, Kind::Internal);
+        assert!(
+            e.message.contains("more than its recipients"),
+            "{}",
+            e.message
+        );
+    }
+
     #[test]
     fn rewrap_of_a_real_sops_file() {
         let src = interop("metalkast/four-secrets.enc.yaml");
@@ -611,6 +640,46 @@ mod tests {
         let before = file::decrypt(&sops, &old, &DecryptOptions::default()).unwrap();
         let after = file::decrypt(&out, &new_key, &DecryptOptions::default()).unwrap();
         assert_eq!(before.text.as_str(), after.text.as_str());
+    }
+
+    /// A JSON file in another layout than sops's (reformatted by `jq`, say) is rotated into
+    /// sops's layout, as `encrypt` writes JSON, with the same content.
+    #[test]
+    fn rotate_of_a_reformatted_json_file() {
+        let key = DataKey::generate().unwrap();
+        let plain = "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"data\": {\"a\": \"dg==\"}}\n";
+        let st = tree::parse(plain).unwrap();
+        let settings = EncryptSettings {
+            age: vec![entry("age1old")],
+            ..crate::sops::test_support::test_settings(&key)
+        };
+        let sops_layout = file::encrypt_checked(plain, &st, &settings, &|_| true).unwrap();
+        assert!(
+            sops_layout.starts_with("{\n\t\"apiVersion\": \"v1\",\n"),
+            "{sops_layout}"
+        );
+        // Two spaces instead of tabs.
+        let src = sops_layout.replace('\t', "  ");
+        let before = file::decrypt(&src, &key, &DecryptOptions::default()).unwrap();
+        assert!(before
+            .text
+            .contains("\n  \"data\": {\n    \"a\": \"dg==\"\n"));
+        let new_key = DataKey::generate().unwrap();
+        let out = rotate(
+            &src,
+            &key,
+            &new_key,
+            vec![entry("age1new")],
+            "2025-05-06T07:08:09Z".into(),
+            None,
+        )
+        .unwrap();
+        let after = file::decrypt(&out, &new_key, &DecryptOptions::default()).unwrap();
+        assert_eq!(
+            after.text.as_str(),
+            "{\n\t\"apiVersion\": \"v1\",\n\t\"kind\": \"Secret\",\n\t\"data\": {\n\t\t\"a\": \"dg==\"\n\t}\n}\n"
+        );
+        assert!(out.contains("\n\t\t\"a\": \"ENC[AES256_GCM,"), "{out}");
     }
 
     /// A caller policy that refuses on read or on write (`EnvelopePolicy`).
