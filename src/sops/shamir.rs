@@ -217,6 +217,23 @@ mod tests {
         assert_ne!(two.as_slice(), secret.as_slice());
     }
 
+    /// The limits themselves are allowed: 255 parts (x = 1..=255), a one-byte secret.
+    #[test]
+    fn the_largest_split_and_the_shortest_secret() {
+        let secret = [0x5Au8, 0xC3];
+        let shares = split(&secret, 255, 2).unwrap();
+        assert_eq!(shares.len(), 255);
+        assert_eq!(shares[254][2], 255);
+        let parts = [&shares[254][..], &shares[0][..]];
+        assert_eq!(combine(&parts).unwrap().as_slice(), secret);
+        let one = split(&[0x42], 3, 2).unwrap();
+        assert!(one.iter().all(|s| s.len() == 2));
+        assert_eq!(combine(&[&one[2], &one[1]]).unwrap().as_slice(), [0x42]);
+        // A share of one byte holds no secret byte at all.
+        let e = combine(&[&[1], &[2]]).unwrap_err();
+        assert!(e.message.contains("1 bytes, too short"), "{}", e.message);
+    }
+
     #[test]
     fn refusals() {
         let e = split(&[1; 32], 3, 1).unwrap_err();
