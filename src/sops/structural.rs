@@ -439,6 +439,29 @@ mod tests {
         assert!(!verify(&good[..good.len() - 1], &st, &[0], &meta, &key()).unwrap());
         let e = verify("v2:00", &st, &[0], &meta, &key()).unwrap_err();
         assert_eq!(e.kind, Kind::Unsupported);
+        // Only `v<version>:` is a version: a value with just one of the two is garbage.
+        for garbage in ["version", "x:1", ":"] {
+            assert!(
+                !verify(garbage, &st, &[0], &meta, &key()).unwrap(),
+                "{garbage}"
+            );
+        }
+        assert_eq!(
+            verify("v:", &st, &[0], &meta, &key()).unwrap_err().kind,
+            Kind::Unsupported
+        );
+    }
+
+    /// `fill` writes the value over each span, whatever its length (the spans are those of
+    /// the original text, in order).
+    #[test]
+    fn fill_replaces_each_span_in_order() {
+        let text = "a: XX\nb: XX\n".to_string();
+        let spans = [3..5, 9..11];
+        assert_eq!(fill(text.clone(), "12", &spans), "a: 12\nb: 12\n");
+        assert_eq!(fill(text.clone(), "1", &spans), "a: 1\nb: 1\n");
+        assert_eq!(fill(text.clone(), "123", &spans), "a: 123\nb: 123\n");
+        assert_eq!(fill(text.clone(), "z", &[]), text);
     }
     /// The encoder's alias budget counts every node it visits, aliases and what they expand
     /// to included, and refuses at the first node past it (the parser's own limit is lower,
