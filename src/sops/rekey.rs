@@ -367,15 +367,19 @@ pub fn rotate(
     };
     let out = file::encrypt_checked(text, &stream, &settings, &select)?;
     let after = file::decrypt(&out, new_key, &PLAIN)?;
-    let same =
-        after.envelope.as_ref().is_some_and(|a| a.docs == env.docs) && after.text.as_str() == text;
-    if !same {
+    if !same_content(&after, &env.docs, text) {
         return Err(Error::new(
             Kind::Internal,
             "the rotated file would not decrypt to the same content; nothing was written",
         ));
     }
     Ok(out)
+}
+
+/// Whether a rotated file opened (`after`) with the same documents in its envelope and the
+/// same text as the file it replaces.
+fn same_content(after: &file::Decrypted, docs: &[usize], text: &str) -> bool {
+    after.envelope.as_ref().is_some_and(|a| a.docs == docs) && after.text.as_str() == text
 }
 
 /// When the file was last encrypted (its `lastmodified`).
@@ -680,6 +684,25 @@ mod tests {
             "{\n\t\"apiVersion\": \"v1\",\n\t\"kind\": \"Secret\",\n\t\"data\": {\n\t\t\"a\": \"dg==\"\n\t}\n}\n"
         );
         assert!(out.contains("\n\t\t\"a\": \"ENC[AES256_GCM,"), "{out}");
+    }
+
+    /// The last check of `rotate`: the rotated file must hold the same documents in its
+    /// envelope and open to the same text; either difference is refused.
+    #[test]
+    fn a_rotation_must_keep_the_documents_and_the_text() {
+        let key = DataKey::generate().unwrap();
+        let after = file::decrypt(&encrypted(&key, SRC), &key, &PLAIN).unwrap();
+        assert_eq!(after.envelope.as_ref().unwrap().docs, [0]);
+        assert!(same_content(&after, &[0], SRC));
+        assert!(!same_content(&after, &[0, 1], SRC), "another envelope");
+        assert!(
+            !same_content(&after, &[0], &SRC.replace("admin", "root")),
+            "another text"
+        );
+        assert!(!same_content(&after, &[1], "a: b\n"), "both");
+        let plain = file::decrypt(SRC, &key, &PLAIN).unwrap();
+        assert!(plain.envelope.is_none());
+        assert!(!same_content(&plain, &[], SRC), "no envelope at all");
     }
 
     /// A caller policy that refuses on read or on write (`EnvelopePolicy`).
