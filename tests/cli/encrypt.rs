@@ -1098,6 +1098,51 @@ fn json_manifests_are_encrypted_in_sops_json_layout() {
     ok(sops_decrypt(&sb, &sb.path("piped.enc.json"), &key()));
 }
 
+/// A JSON file someone reformatted (`jq .` indents with two spaces, sops with tabs) is still
+/// rotated: it comes back in sops's JSON layout, with the same content, and sops opens it.
+/// Before, `rotate` failed with "the input has no Secret document".
+#[test]
+fn a_reformatted_json_file_is_rotated_into_sops_layout() {
+    require("sops");
+    let sb = Sandbox::new();
+    let input = "{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": \"db\"}, \"data\": {\"password\": \"czNjcjN0\"}}\n";
+    sb.write("db.json", input);
+    let o = run(sb.kseal().args([
+        "encrypt",
+        "--age",
+        &recipient(),
+        "-o",
+        "db.enc.json",
+        "db.json",
+    ]));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let enc = sb.path("db.enc.json");
+    let before = ok(kseal_decrypt(&sb, &enc, &key()));
+    let sops_layout = read(&enc);
+    assert!(sops_layout.contains("\n\t\"data\": {\n"), "{sops_layout}");
+    sb.write("db.enc.json", &sops_layout.replace('\t', "  "));
+    let o = run(sb
+        .kseal()
+        .args(["rotate", "--identity"])
+        .arg(key())
+        .arg("db.enc.json"));
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let rotated = read(&enc);
+    assert!(
+        rotated.contains("\n\t\"data\": {\n\t\t\"password\": \"ENC["),
+        "{rotated}"
+    );
+    assert_ne!(values_of(&rotated), values_of(&sops_layout));
+    assert_eq!(ok(kseal_decrypt(&sb, &enc, &key())), before);
+    assert_eq!(ok(sops_decrypt(&sb, &enc, &key())), before);
+}
+
+/// The `ENC[...]` texts of a file.
+fn values_of(text: &str) -> Vec<String> {
+    let re = Regex::new(r"ENC\[[^\]]*\]").unwrap();
+    re.find_iter(text).map(|m| m.as_str().to_string()).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Byte-exactness details
 // ---------------------------------------------------------------------------------------------
