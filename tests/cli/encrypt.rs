@@ -1120,7 +1120,7 @@ fn a_reformatted_json_file_is_rotated_into_sops_layout() {
     let before = ok(kseal_decrypt(&sb, &enc, &key()));
     let sops_layout = read(&enc);
     assert!(sops_layout.contains("\n\t\"data\": {\n"), "{sops_layout}");
-    sb.write("db.enc.json", &sops_layout.replace('\t', "  "));
+    sb.write("db.enc.json", sops_layout.replace('\t', "  "));
     let o = run(sb
         .kseal()
         .args(["rotate", "--identity"])
