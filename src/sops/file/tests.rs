@@ -753,3 +753,226 @@ fn stored_values_are_classified_before_decryption() {
     assert_eq!(empty.kind, Kind::Integrity, "{empty}");
     assert!(empty.message.starts_with("MAC mismatch"), "{empty}");
 }
+
+/// A Secret retargeted by swapping its key names (the values, and so the sops MAC,
+/// unchanged) is refused by the structural MAC; `ignore_mac` opens it and says so.
+#[test]
+fn a_structural_mismatch_is_refused_unless_ignored() {
+    let key = DataKey::generate().unwrap();
+    let src = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  a: x\n";
+    let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+    let env = decrypt(&enc, &key, &DecryptOptions::default())
+        .unwrap()
+        .envelope
+        .unwrap();
+    assert!(env.mac_ok && env.structural);
+    let bad = enc.replace(
+        "  name: db\n  namespace: prod\n",
+        "  namespace: db\n  name: prod\n",
+    );
+    assert_ne!(bad, enc);
+    let err = decrypt(&bad, &key, &DecryptOptions::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, Kind::Integrity);
+    assert!(err.message.starts_with("structural MAC mismatch"), "{err}");
+    let ignored = DecryptOptions {
+        ignore_mac: true,
+        ..Default::default()
+    };
+    let env = decrypt(&bad, &key, &ignored).unwrap().envelope.unwrap();
+    assert!(!env.mac_ok && !env.structural);
+    // A file sops wrote has no structural MAC.
+    let (sops, k) = flux_age();
+    let env = decrypt(&sops, &k, &DecryptOptions::default())
+        .unwrap()
+        .envelope
+        .unwrap();
+    assert!(env.mac_ok && !env.structural);
+}
+
+/// A file without a final line break, or with CRLF line ends, decrypts back to exactly what
+/// was encrypted (kseal added a line break before its block), also for plaintext-only reads.
+#[test]
+fn files_without_a_final_line_break_round_trip() {
+    let key = DataKey::generate().unwrap();
+    let plain_only = DecryptOptions {
+        plain_only: true,
+        ..Default::default()
+    };
+    for src in [
+        "kind: Secret\nstringData:\n  a: b",
+        "kind: Secret\nstringData:\n  c: |\n    line",
+        "kind: Secret\r\nstringData:\r\n  a: b",
+        "kind: Secret\r\nstringData:\r\n  a: b\r\n",
+        "kind: Secret\nstringData:\n  a: b\nmetadata:\n  note: |\n    x",
+        "kind: Secret\nstringData:\n  a: b\n---\nkind: Secret\nstringData:\n  c: |\n    line",
+        "kind: Secret\nstringData:\n  c: |\n    line\n---\nkind: Secret\nstringData:\n  a: b",
+    ] {
+        let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+        for opts in [DecryptOptions::default(), plain_only] {
+            let dec = decrypt(&enc, &key, &opts).unwrap_or_else(|e| panic!("{e}\n{enc}"));
+            assert_eq!(dec.text.as_str(), src, "{enc}");
+        }
+    }
+}
+
+/// Encryption seals values and comments of `data`/`stringData` only: empty values stay `""`
+/// (as sops writes them), comments elsewhere stay clear.
+#[test]
+fn encryption_leaves_empty_values_and_other_comments_clear() {
+    let src = "# head\nkind: Secret\nmetadata:\n  name: db  # inline\n  labels:\n    #\n    a: b\ndata:\n  # note\n  #\n  empty: \"\"\n  password: czNjcjN0\n";
+    let key = DataKey::generate().unwrap();
+    let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+    for clear in [
+        "# head\n",
+        "  name: db  # inline\n",
+        "    #\n    a: b\n",
+        "  #\n  empty: \"\"\n",
+    ] {
+        assert!(enc.contains(clear), "{clear:?} in\n{enc}");
+    }
+    assert!(!enc.contains("note") && !enc.contains("czNjcjN0"), "{enc}");
+    assert_eq!(
+        enc_tokens(&enc).len(),
+        3,
+        "the comment, the password, the MAC:\n{enc}"
+    );
+    let dec = decrypt(&enc, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(dec.text.as_str(), src);
+}
+
+/// What encryption refuses: input already encrypted, nothing selected, a flow-style YAML
+/// root, an alias or a tag other than `!!str` on a value to encrypt.
+#[test]
+fn encryption_refuses_what_it_cannot_write_back() {
+    let key = DataKey::generate().unwrap();
+    let s = test_settings(&key);
+    let all = |_: &Document| true;
+    let enc = encrypt("kind: Secret\nstringData:\n  a: b\n", &s, &all).unwrap();
+    for input in [enc.clone(), format!("kind: ConfigMap\n---\n{enc}")] {
+        let err = encrypt(&input, &s, &all).err().unwrap();
+        assert_eq!(err.kind, Kind::Refused, "{err}");
+        assert!(err.message.contains("already encrypted"), "{err}");
+        let err = refuse_encrypted(&tree::parse(&input).unwrap())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, Kind::Refused, "{err}");
+    }
+    assert!(
+        refuse_encrypted(&tree::parse("kind: Secret\n---\nkind: ConfigMap\n").unwrap()).is_ok()
+    );
+    let err = encrypt("kind: ConfigMap\n", &s, &|_| false).err().unwrap();
+    assert!(err.message.starts_with("nothing to encrypt"), "{err}");
+    let err = encrypt("{kind: Secret, data: {a: b}}\n", &s, &all)
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, Kind::Unsupported, "{err}");
+    for (bad, what) in [
+        (
+            "kind: Secret\nmetadata:\n  x: &v abc\ndata:\n  a: *v\n",
+            "is a YAML alias",
+        ),
+        ("kind: Secret\ndata:\n  a: !!int 5\n", "explicit YAML tag"),
+    ] {
+        let err = encrypt(bad, &s, &all).err().unwrap();
+        assert!(err.message.contains(what), "{bad}: {err}");
+    }
+    // An alias outside the encrypted values, a `!!str` tag on one: both fine.
+    for ok in [
+        "kind: Secret\nmetadata:\n  x: &v abc\n  y: *v\ndata:\n  a: b\n",
+        "kind: Secret\ndata:\n  a: !!str abc\n",
+        "{\"kind\": \"Secret\", \"data\": {\"a\": \"b\"}}\n",
+    ] {
+        let enc = encrypt(ok, &s, &all).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert!(!enc.contains("abc\n") || ok.contains("y: *v"), "{enc}");
+        let dec = decrypt(&enc, &key, &DecryptOptions::default()).unwrap();
+        assert_eq!(dec.text.as_str(), ok);
+    }
+}
+
+/// `encrypt_checked` writes a JSON document in sops's JSON layout whatever its input layout
+/// (the same bytes for the same content); YAML stays as written.
+#[test]
+fn json_is_written_in_the_canonical_layout() {
+    let key = DataKey::generate().unwrap();
+    let s = test_settings(&key);
+    let compact = "{\"kind\":\"Secret\",\"data\":{\"a\":\"YQ==\"}}";
+    let st = tree::parse(compact).unwrap();
+    let canonical = crate::yaml::json::canonical(&st.docs[0]).unwrap();
+    assert_ne!(canonical.as_str(), compact);
+    let out = encrypt_checked(compact, &st, &s, &|_| true).unwrap();
+    let dec = decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(dec.text.as_str(), canonical.as_str());
+    let yaml = "kind: Secret\ndata:\n    a: YQ==\n";
+    let st = tree::parse(yaml).unwrap();
+    let out = encrypt_checked(yaml, &st, &s, &|_| true).unwrap();
+    let dec = decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(dec.text.as_str(), yaml);
+    assert!(
+        out.contains("\nsops:\n    age:\n"),
+        "the block in the document's indentation:\n{out}"
+    );
+}
+
+/// An encrypted value reached through an alias is refused where it is reached.
+#[test]
+fn an_encrypted_value_reached_through_an_alias_is_refused() {
+    let (src, key) = flux_age();
+    let enc_value = src.lines().find_map(|l| l.strip_prefix("  key: ")).unwrap();
+    let aliased = src.replace(
+        &format!("  key: {enc_value}\n"),
+        &format!("  key: &k {enc_value}\n  again: *k\n"),
+    );
+    let err = decrypt(&aliased, &key, &DecryptOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.message.contains("reached through a YAML alias"),
+        "{err}"
+    );
+    assert_eq!(err.path.as_deref(), Some("stringData.again"));
+}
+
+/// How sops stores a comment inside a list (an encrypted list element of type `comment`)
+/// goes back to a comment line; such a value anywhere else becomes `""`.
+#[test]
+fn a_list_comment_from_sops_becomes_a_comment_again() {
+    use crate::sops::value;
+    let key = DataKey::generate().unwrap();
+    let src = "kind: Secret\nstringData:\n  list:\n    - a\n  m:\n    - k: b\n";
+    let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+    // Without the structural MAC (sops writes none); comments are outside the sops MAC.
+    let enc: String = enc
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let comment = |aad: &str| {
+        value::seal(
+            &key,
+            b" note",
+            aad.as_bytes(),
+            &value::random_iv().unwrap(),
+            "comment",
+        )
+        .unwrap()
+    };
+    let with_comments = enc
+        .replacen(
+            "  list:\n",
+            &format!("  list:\n    - {}\n", comment("stringData:list:")),
+            1,
+        )
+        .replacen(
+            "    - k: ",
+            &format!("    - c: &- {}\n      k: ", comment("stringData:m:c:")),
+            1,
+        );
+    assert_ne!(with_comments, enc);
+    let dec = decrypt(&with_comments, &key, &DecryptOptions::default()).unwrap();
+    assert_eq!(
+        dec.text.as_str(),
+        "kind: Secret\nstringData:\n  list:\n    # note\n    - a\n  m:\n    - c: &- \"\"\n      k: b\n"
+    );
+}
