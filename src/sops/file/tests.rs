@@ -976,3 +976,78 @@ fn a_list_comment_from_sops_becomes_a_comment_again() {
         "kind: Secret\nstringData:\n  list:\n    # note\n    - a\n  m:\n    - c: &- \"\"\n      k: b\n"
     );
 }
+
+/// The walk counts every node it visits against its budget, aliases and what they expand to
+/// included, and refuses at the first node past it (the parser's own alias limit is lower,
+/// so only a direct test reaches it); each leaf comes with its path and place.
+#[test]
+fn the_walk_counts_every_visited_node_and_says_where_each_leaf_sits() {
+    use super::walk::{walk, Place};
+    let st = tree::parse("a: &x [1, 2]\nb: *x\nc:\n  - k: v\n").unwrap();
+    let root = st.docs[0].root.as_ref().unwrap();
+    // The root mapping, the list, its 2 items, the alias, the list again and its 2 items,
+    // then the list of `c`, its mapping and the mapping's value.
+    for (budget, fits) in [(11u64, true), (10, false), (1, false), (100, true)] {
+        let mut left = budget;
+        let mut leaves = Vec::new();
+        let r = walk(
+            root,
+            &mut Vec::new(),
+            Place::TOP,
+            &mut left,
+            &mut |p, s, place| {
+                leaves.push((
+                    p.join("."),
+                    s.value.to_string(),
+                    place.in_alias,
+                    place.in_seq,
+                ));
+                Ok(())
+            },
+        );
+        match r {
+            Ok(()) => {
+                assert!(fits, "budget {budget}");
+                assert_eq!(left, budget - 11);
+                let expected = [
+                    ("a", "1", false, true),
+                    ("a", "2", false, true),
+                    ("b", "1", true, true),
+                    ("b", "2", true, true),
+                    ("c.k", "v", false, false),
+                ];
+                let got: Vec<(&str, &str, bool, bool)> = leaves
+                    .iter()
+                    .map(|(p, v, a, q)| (p.as_str(), v.as_str(), *a, *q))
+                    .collect();
+                assert_eq!(got, expected);
+            }
+            Err(e) => {
+                assert!(!fits, "budget {budget}: {e}");
+                assert!(e.message.contains("alias bomb"), "{e}");
+            }
+        }
+    }
+}
+
+/// A file that is nothing but a `sops:` block without a final line break (at the very start,
+/// or after a blank line) is refused for its MAC, cleanly; with `ignore_mac` it opens empty.
+#[test]
+fn a_lone_sops_block_without_a_final_line_break_opens_cleanly() {
+    let (src, key) = flux_age();
+    let block = &src[src.find("sops:\n").unwrap()..];
+    let block = block.trim_end_matches('\n');
+    for head in ["", "\n", "\r\n"] {
+        let text = format!("{head}{block}");
+        let err = decrypt(&text, &key, &DecryptOptions::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, Kind::Integrity, "{head:?}: {err}");
+        let ignored = DecryptOptions {
+            ignore_mac: true,
+            ..Default::default()
+        };
+        let out = decrypt(&text, &key, &ignored).unwrap();
+        assert_eq!(out.text.as_str(), "", "{head:?}");
+    }
+}
