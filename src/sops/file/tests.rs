@@ -1051,3 +1051,46 @@ fn a_lone_sops_block_without_a_final_line_break_opens_cleanly() {
         assert_eq!(out.text.as_str(), "", "{head:?}");
     }
 }
+
+/// A plaintext-only read (large string values opened in chunks) gives the text a full
+/// decryption gives, for a large string and for a large value of another type (an `int`
+/// written with 200 000 leading zeros, which both read as 1).
+#[test]
+fn plaintext_only_reads_of_large_values_match_full_decryption() {
+    use crate::sops::value;
+    let key = DataKey::generate().unwrap();
+    let enc = encrypt(
+        "kind: Secret\nstringData:\n  a: x\n",
+        &test_settings(&key),
+        &|_| true,
+    )
+    .unwrap();
+    let small = enc
+        .lines()
+        .find_map(|l| l.strip_prefix("  a: "))
+        .unwrap()
+        .to_string();
+    let mut zeros = vec![b'0'; 200_000];
+    zeros.push(b'1');
+    let letters: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    for (ty, pt, shown) in [("str", &letters, None), ("int", &zeros, Some("  a: 1"))] {
+        let sealed =
+            value::seal(&key, pt, b"stringData:a:", &value::random_iv().unwrap(), ty).unwrap();
+        assert!(sealed.len() >= crate::sops::chunked::MIN_LEN);
+        let text = enc.replace(&small, &sealed);
+        let full = DecryptOptions {
+            ignore_mac: true,
+            ..Default::default()
+        };
+        let plain_only = DecryptOptions {
+            plain_only: true,
+            ..full
+        };
+        let a = decrypt(&text, &key, &full).unwrap();
+        let b = decrypt(&text, &key, &plain_only).unwrap();
+        assert_eq!(a.text.as_str(), b.text.as_str(), "{ty}");
+        if let Some(line) = shown {
+            assert!(a.text.contains(&format!("{line}\n")), "{ty}");
+        }
+    }
+}
