@@ -1094,3 +1094,26 @@ fn plaintext_only_reads_of_large_values_match_full_decryption() {
         }
     }
 }
+
+/// Clear values keep their type through the MAC however they are written: tagged quoted
+/// values, JSON numbers and strings (in sops's JSON layout, which `encrypt_checked` keeps),
+/// YAML plain values that are not strings.
+#[test]
+fn typed_clear_values_round_trip_under_the_mac() {
+    let key = DataKey::generate().unwrap();
+    for src in [
+        "kind: Secret\nmetadata:\n  x: !!binary \"aGk=\"\n  y: !!int \"5\"\n  z: !!null \"\"\nstringData:\n  a: b\n",
+        "kind: Secret\nmetadata:\n  n: 5432\n  f: 1.50\n  t: true\n  s: plain\nstringData:\n  a: 5432\n",
+        "{\n\t\"kind\": \"Secret\",\n\t\"metadata\": {\n\t\t\"n\": 5432,\n\t\t\"f\": 1.5,\n\t\t\"s\": \"x\"\n\t},\n\t\"data\": {\n\t\t\"a\": 12,\n\t\t\"b\": \"x\"\n\t}\n}\n",
+    ] {
+        let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+        let st = tree::parse(src).unwrap();
+        let checked = encrypt_checked(src, &st, &test_settings(&key), &|_| true)
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        for text in [enc, checked] {
+            let dec = decrypt(&text, &key, &DecryptOptions::default())
+                .unwrap_or_else(|e| panic!("{src}: {e}\n{text}"));
+            assert_eq!(dec.text.as_str(), src);
+        }
+    }
+}
