@@ -1107,6 +1107,11 @@ fn typed_clear_values_round_trip_under_the_mac() {
         "{\n\t\"kind\": \"Secret\",\n\t\"metadata\": {\n\t\t\"n\": 5432,\n\t\t\"f\": 1.5,\n\t\t\"s\": \"x\"\n\t},\n\t\"data\": {\n\t\t\"a\": 12,\n\t\t\"b\": \"x\"\n\t}\n}\n",
     ] {
         let enc = encrypt(src, &test_settings(&key), &|_| true).unwrap();
+        // sops's JSON store reads every number as a float: so is it sealed.
+        if src.starts_with('{') {
+            let a = enc.lines().find(|l| l.contains("\"a\": ")).unwrap();
+            assert!(a.contains(",type:float]"), "{a}");
+        }
         let st = tree::parse(src).unwrap();
         let checked = encrypt_checked(src, &st, &test_settings(&key), &|_| true)
             .unwrap_or_else(|e| panic!("{src}: {e}"));
