@@ -756,4 +756,42 @@ mod entry_tests {
         assert!(literal_text(" a\nb", 2, "\n").is_none());
         assert!(literal_text("a \nb", 2, "\n").is_none());
     }
+
+    /// The colon of an entry whose key is followed by spaces (`a :`): an empty value's slot
+    /// is after the colon, not inside the key's spacing.
+    #[test]
+    fn value_slots_after_a_spaced_colon() {
+        let src = "data:\n  a :\n  b  : !!binary eHl6\n";
+        let (t, s) = slot_text(src, "a");
+        assert_eq!(
+            (t.as_str(), s.empty, s.start),
+            ("", true, src.find("a :").unwrap() + 3)
+        );
+        assert_eq!(slot_text(src, "b").0, "!!binary eHl6");
+    }
+
+    /// A literal block takes a value whose later lines are more indented, in place (only a
+    /// folded block cannot hold such lines: they would not fold back).
+    #[test]
+    fn literal_blocks_keep_more_indented_lines() {
+        let src = "k: |\n  E\nc: 1\n";
+        let st = parse(src).unwrap();
+        let s = st.docs[0]
+            .root_mapping()
+            .unwrap()
+            .get("k")
+            .unwrap()
+            .as_scalar()
+            .unwrap();
+        let ctx = RenderContext {
+            src,
+            unit: 2,
+            json: false,
+        };
+        let t = Typed::Str("x\n  y\n".into());
+        let out = apply(src, vec![decrypted_edit(&ctx, s, &t)])
+            .unwrap()
+            .to_string();
+        assert_eq!(out, "k: |\n  x\n    y\nc: 1\n");
+    }
 }
