@@ -770,6 +770,16 @@ mod entry_tests {
         assert_eq!(slot_text(src, "b").0, "!!binary eHl6");
     }
 
+    /// A tagged empty value is its tag (not an empty slot); an untagged value after a
+    /// comment that holds a `!` starts at the value, not at the `!`.
+    #[test]
+    fn value_slots_of_tagged_empty_values_and_values_after_comments() {
+        let src = "data:\n  g: !!str\n  h: # note!\n    v\n";
+        let (t, s) = slot_text(src, "g");
+        assert_eq!((t.as_str(), s.empty), ("!!str", false));
+        assert_eq!(slot_text(src, "h").0, "v");
+    }
+
     /// A literal block takes a value whose later lines are more indented, in place (only a
     /// folded block cannot hold such lines: they would not fold back).
     #[test]
