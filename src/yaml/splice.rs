@@ -770,6 +770,35 @@ mod entry_tests {
         assert_eq!(slot_text(src, "b").0, "!!binary eHl6");
     }
 
+    /// A keep block (`|+`) that ends an entry owns the blank lines after it, also when it is
+    /// the last value of a nested block mapping or the last item of a block list.
+    #[test]
+    fn after_entry_finds_the_keep_block_that_ends_a_nested_value() {
+        for src in [
+            "data:\n  a:\n    b: |+\n      l1\n\n\nkind: Secret\n",
+            "data:\n  a:\n    - x\n    - |+\n      l1\n\n\nkind: Secret\n",
+            "data:\n  a:\n    - b: |+\n        l1\n\n\nkind: Secret\n",
+        ] {
+            let st = parse(src).unwrap();
+            let root = st.docs[0].root_mapping().unwrap();
+            assert_eq!(&src[after_entry(src, root, 0)..], "kind: Secret\n", "{src}");
+        }
+        // A flow collection holds no block scalar, even where a comment inside it shows a
+        // `|+`: the blank lines after it stay after the new entry.
+        for src in [
+            "data:\n  a: {x: # |+\n    v}\n\n\nkind: Secret\n",
+            "data:\n  a: [x, # |+\n    v]\n\n\nkind: Secret\n",
+        ] {
+            let st = parse(src).unwrap();
+            let root = st.docs[0].root_mapping().unwrap();
+            assert_eq!(
+                &src[after_entry(src, root, 0)..],
+                "\n\nkind: Secret\n",
+                "{src}"
+            );
+        }
+    }
+
     /// A tagged empty value is its tag (not an empty slot); an untagged value after a
     /// comment that holds a `!` starts at the value, not at the `!`.
     #[test]
