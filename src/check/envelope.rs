@@ -62,6 +62,7 @@ pub fn review(
     if let Some((max, now)) = policy.max_age {
         out.extend(too_old(meta, max, now, doc, at("lastmodified")));
     }
+    out.extend(mislabelled(meta, doc, at("age")));
     if let Some(w) = wanted {
         let diff = rekey::compare_with_rule(meta, &w.recipients, &w.rule, w.mac_only_encrypted);
         if !diff.is_empty() {
@@ -94,6 +95,23 @@ pub fn review(
         }
     }
     out
+}
+
+/// Every envelope fits the recipient listed beside it: an SSH stanza carries its key's tag
+/// (an X25519 stanza names no recipient, so nothing can be checked without the key).
+fn mislabelled(meta: &Metadata, doc: usize, at: usize) -> Vec<Finding> {
+    let groups = meta
+        .key_groups
+        .iter()
+        .flat_map(|g| g.groups.iter().flatten());
+    meta.age
+        .iter()
+        .chain(groups)
+        .filter_map(|e| crate::keys::check_envelope_owner(&e.recipient, e.enc.as_bytes()).err())
+        // A relabelled stanza; an envelope that does not even decode is not this rule's.
+        .filter(|e| e.kind == crate::error::Kind::Integrity)
+        .map(|e| Finding::error("envelope-mislabelled", doc, Some("sops".into()), e.message).at(at))
+        .collect()
 }
 
 fn too_old(

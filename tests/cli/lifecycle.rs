@@ -1172,11 +1172,28 @@ fn attack_ssh_envelope_relabelled_with_a_team_members_key_is_refused() {
         }
         let o = run(sb.kseal().args(["status", "--identity", alice_s, &file]));
         assert_eq!(code(&o), Some(6), "{label}: status: {}", stdout(&o));
+        // The policy gate says so too, without any key.
+        let o = run(sb.kseal().args(["check", &file]));
+        assert_eq!(code(&o), Some(10), "{label}: check: {}", stdout(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("envelope-mislabelled") && out.contains(says_of(label)),
+            "{label}: check: {out}"
+        );
         // The X25519 key's own identity is refused the same way: the check needs no key.
         let o = run(sb
             .kseal()
             .args(["decrypt", "--identity", x_key.to_str().unwrap(), &file]));
         assert_eq!(code(&o), Some(6), "{}", stderr(&o));
+    }
+}
+
+/// What the refusal of a relabelled envelope says, by the kind of key it was made for.
+fn says_of(label: &str) -> &'static str {
+    if label == "ssh" {
+        "is for another key"
+    } else {
+        "is for an SSH key"
     }
 }
 
