@@ -772,6 +772,24 @@ mod tests {
         assert!(diff_recipients(&want[..2], &cur[..2]).is_empty());
     }
 
+    /// Only age recipients (`age1` and more) are compared without case; anything else, short
+    /// texts included, is compared as written.
+    #[test]
+    fn recipient_ids_lower_only_age_recipients() {
+        assert_eq!(recipient_id(" AGE1QYQSZQ "), "age1qyqszq");
+        assert_eq!(recipient_id("AGE1"), "AGE1");
+        assert_eq!(recipient_id("Age"), "Age");
+        assert_eq!(recipient_id(""), "");
+        assert_eq!(
+            recipient_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+            "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+        );
+        assert_eq!(
+            recipient_id("ssh-ed25519 AAAAKey  comment here"),
+            "ssh-ed25519 AAAAKey"
+        );
+    }
+
     #[test]
     fn recipient_ids_normalise_only_what_compares_equal() {
         // Bech32 is case-insensitive: an age recipient in capitals is the same recipient.
