@@ -523,6 +523,91 @@ mod tests {
         );
     }
 
+    /// The re-wrapped file is read back before it is returned: recipients that would not
+    /// read back as given (here an envelope without its final line break, which a YAML block
+    /// scalar cannot keep) are refused, nothing is returned.
+    #[test]
+    fn rewrap_refuses_recipients_that_do_not_read_back() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let mut odd = entry("age1odd");
+        odd.enc = odd.enc.trim_end().to_string();
+        let e = rewrap(&src, &key, vec![entry("age1kept"), odd], None).unwrap_err();
+        assert_eq!(e.kind, Kind::Internal);
+        assert_eq!(
+            e.message,
+            "the re-wrapped file differs from the original in more than its recipients; \
+             nothing was written"
+        );
+    }
+
+    /// A file whose data key is also wrapped for PGP (or KMS...) keys is not re-wrapped:
+    /// kseal could neither keep nor re-wrap those.
+    #[test]
+    fn rewrap_refuses_files_with_other_key_sources() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        // As sops writes it (no kseal_mac), with a PGP key next to the age recipients.
+        let src: String = src
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("kseal_mac:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replace(
+                "\nsops:\n",
+                "\nsops:\n  pgp:\n    - fp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n",
+            );
+        assert!(file::decrypt(&src, &key, &DecryptOptions::default()).is_ok());
+        let e = rewrap(&src, &key, vec![entry("age1new")], None).unwrap_err();
+        assert_eq!(e.kind, Kind::Unsupported);
+        assert!(
+            e.message.contains("also wrapped for pgp keys"),
+            "{}",
+            e.message
+        );
+    }
+
+    /// A `sops:` block written in flow style (`sops: {...}`) is replaced by a block in
+    /// kseal's layout, two spaces per level: the flow mapping's column is not an indentation.
+    #[test]
+    fn rewrap_turns_a_flow_sops_block_into_a_block() {
+        let key = DataKey::generate().unwrap();
+        let src = encrypted(&key, SRC);
+        let meta = inspect(&src).unwrap().unwrap();
+        let q = |s: &str| {
+            format!(
+                "\"{}\"",
+                s.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        };
+        let age: Vec<String> = meta
+            .age
+            .iter()
+            .map(|a| format!("{{recipient: {}, enc: {}}}", q(&a.recipient), q(&a.enc)))
+            .collect();
+        let (rk, rv) = meta.rule.key_value();
+        let flow = format!(
+            "sops: {{age: [{}], lastmodified: {}, mac: {}, {rk}: {}, version: {}}}\n",
+            age.join(", "),
+            q(&meta.lastmodified),
+            q(&meta.mac),
+            q(rv),
+            q(&meta.version)
+        );
+        let start = src.find("\nsops:\n").unwrap() + 1;
+        let end = start + src[start..].find("\n---\n").unwrap() + 1;
+        let src = format!("{}{flow}{}", &src[..start], &src[end..]);
+        assert!(file::decrypt(&src, &key, &DecryptOptions::default()).is_ok());
+        let out = rewrap(&src, &key, vec![entry("age1new")], None).unwrap();
+        assert!(
+            out.contains("\nsops:\n  age:\n    - recipient: age1new\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n"));
+    }
+
     #[test]
     fn rewrap_keeps_four_space_blocks_and_a_missing_final_break() {
         let key = DataKey::generate().unwrap();
