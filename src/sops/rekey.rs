@@ -608,6 +608,24 @@ mod tests {
         assert!(out.ends_with("---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n"));
     }
 
+    /// A document whose root mapping is indented (valid YAML) keeps its indentation: the new
+    /// block starts where the old `sops:` key was and steps by the block's own unit.
+    #[test]
+    fn rewrap_keeps_an_indented_root() {
+        let key = DataKey::generate().unwrap();
+        let src =
+            "  apiVersion: v1\n  kind: Secret\n  metadata:\n    name: x\n  data:\n    k: dg==\n";
+        let enc = encrypted(&key, src);
+        assert!(enc.contains("\n  sops:\n    age:\n"), "{enc}");
+        let out = rewrap(&enc, &key, vec![entry("age1z")], None).unwrap();
+        assert!(
+            out.contains("\n  sops:\n    age:\n      - recipient: age1z\n"),
+            "{out}"
+        );
+        let plain = file::decrypt(&out, &key, &DecryptOptions::default()).unwrap();
+        assert_eq!(plain.text.as_str(), src);
+    }
+
     #[test]
     fn rewrap_keeps_four_space_blocks_and_a_missing_final_break() {
         let key = DataKey::generate().unwrap();
