@@ -250,6 +250,37 @@ mod tests {
 
     /// A wrong AAD, a flipped ciphertext, IV or tag bit, or a cut value: an error.
     #[test]
+    fn an_iv_or_a_tag_of_another_length_is_malformed() {
+        use base64::engine::general_purpose::STANDARD as B64;
+        use base64::Engine;
+        let key = key();
+        let text = value::seal(
+            &key,
+            &bytes(CHUNK + 3, 4),
+            b"data:k:",
+            &[5u8; IV_LEN],
+            "str",
+        )
+        .unwrap();
+        let f = value::fields(&text).unwrap();
+        // A 12-byte IV with a whole tag, and a whole IV with a 15-byte tag: either alone is
+        // enough to refuse before any decryption (the caller then opens the value the
+        // ordinary way, which reads any IV length as sops does).
+        let short_iv = text.replacen(f.iv, &B64.encode([5u8; 12]), 1);
+        let short_tag = text.replacen(f.tag, &B64.encode([6u8; 15]), 1);
+        for t in [short_iv, short_tag] {
+            let Err(e) = open_hashing(&key, &t, b"data:k:", &mut MacHasher::new(false)) else {
+                panic!("opened")
+            };
+            assert!(
+                e.message.contains("unexpected IV or tag length"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
     fn tampering_is_an_error() {
         let key = key();
         let pt = bytes(2 * CHUNK + 5, 7);
