@@ -280,6 +280,29 @@ mod tests {
         }
     }
 
+    /// Padding inside the text (a chunk that decodes short) is malformed base64, refused
+    /// before the tag is even computed.
+    #[test]
+    fn padding_inside_the_data_is_malformed() {
+        let key = key();
+        let text = value::seal(
+            &key,
+            &bytes(2 * CHUNK, 8),
+            b"data:k:",
+            &[5u8; IV_LEN],
+            "str",
+        )
+        .unwrap();
+        let at = value::PREFIX.len() + CHUNK / 3 * 4;
+        let mut b = text.into_bytes();
+        b[at - 4..at].copy_from_slice(b"AA==");
+        let t = String::from_utf8(b).unwrap();
+        let Err(e) = open_hashing(&key, &t, b"data:k:", &mut MacHasher::new(false)) else {
+            panic!("opened")
+        };
+        assert!(e.message.contains("not valid base64"), "{}", e.message);
+    }
+
     #[test]
     fn tampering_is_an_error() {
         let key = key();
