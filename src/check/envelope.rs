@@ -100,13 +100,7 @@ pub fn review(
 /// Every envelope fits the recipient listed beside it: an SSH stanza carries its key's tag
 /// (an X25519 stanza names no recipient, so nothing can be checked without the key).
 fn mislabelled(meta: &Metadata, doc: usize, at: usize) -> Vec<Finding> {
-    let groups = meta
-        .key_groups
-        .iter()
-        .flat_map(|g| g.groups.iter().flatten());
-    meta.age
-        .iter()
-        .chain(groups)
+    meta.entries()
         .filter_map(|e| crate::keys::check_envelope_owner(&e.recipient, e.enc.as_bytes()).err())
         // A relabelled stanza; an envelope that does not even decode is not this rule's.
         .filter(|e| e.kind == crate::error::Kind::Integrity)

@@ -51,11 +51,7 @@ impl KeyOpener for IdentityOpener<'_> {
 /// themselves under a team member's name is never reused or re-wrapped. Needs no key:
 /// `updatekeys`, `rotate` and `status` check it when they read the `sops:` block.
 pub fn check_owners(meta: &Metadata) -> Result<()> {
-    let groups = meta
-        .key_groups
-        .iter()
-        .flat_map(|g| g.groups.iter().flatten());
-    for entry in meta.age.iter().chain(groups) {
+    for entry in meta.entries() {
         keys::check_envelope_owner(&entry.recipient, entry.enc.as_bytes())?;
     }
     Ok(())

@@ -43,15 +43,7 @@ pub fn load(text: String) -> Result<Option<Loaded>> {
 
 /// The recipient strings a file's data key is wrapped for.
 pub fn recipients_of(meta: &Metadata) -> Vec<String> {
-    let groups = meta
-        .key_groups
-        .iter()
-        .flat_map(|g| g.groups.iter().flatten());
-    meta.age
-        .iter()
-        .chain(groups)
-        .map(|a| a.recipient.clone())
-        .collect()
+    meta.entries().map(|a| a.recipient.clone()).collect()
 }
 
 /// What `updatekeys` would change in one file.

@@ -125,6 +125,15 @@ const OTHER_SOURCES: [&str; 7] = [
 ];
 
 impl Metadata {
+    /// Every envelope of the file: the plain list, then each key group's, in order.
+    pub fn entries(&self) -> impl Iterator<Item = &AgeEntry> {
+        let groups = self
+            .key_groups
+            .iter()
+            .flat_map(|g| g.groups.iter().flatten());
+        self.age.iter().chain(groups)
+    }
+
     /// Reads the block from the mapping under a document's `sops` key.
     pub fn from_mapping(m: &Mapping) -> Result<Metadata> {
         let mut age = Vec::new();

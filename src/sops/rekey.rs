@@ -122,16 +122,7 @@ pub fn compare_with_rule(
     wanted_mac_only_encrypted: bool,
 ) -> EnvelopeDiff {
     // Every recipient of every key group (the groups themselves: `keygroups::compare`).
-    let groups = meta
-        .key_groups
-        .iter()
-        .flat_map(|g| g.groups.iter().flatten());
-    let current: Vec<String> = meta
-        .age
-        .iter()
-        .chain(groups)
-        .map(|a| a.recipient.clone())
-        .collect();
+    let current: Vec<String> = meta.entries().map(|a| a.recipient.clone()).collect();
     let recipients = diff_recipients(&current, wanted_recipients);
     let (sk, sv) = meta.rule.key_value();
     let (wk, wv) = wanted_rule.key_value();
